@@ -1,0 +1,1 @@
+"""Primitive differentiable ops, one ``Function`` subclass each (forward and backward together)."""

@@ -1,0 +1,1107 @@
+"""The Tensor: a NumPy or CuPy array plus what autograd needs (``requires_grad``, ``grad``,
+``grad_fn`` and a version counter shared with views). Every op is a ``Function`` from
+``engine.ops``; this module only binds them to PyTorch's method names and applies PyTorch's type
+promotion rules before calling them.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+from collections import namedtuple
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import dtypes, random
+from ._backend import CPU, Device, device_of_array, get_device, to_device_array, xp_of
+from .autograd import engine as _engine
+from .autograd.function import VersionCounter
+from .autograd.grad_mode import is_grad_enabled
+from .ops import math as M
+from .ops import reduce as R
+from .ops import shape as S
+from .ops.util import normalize_dims
+
+_py_bool, _py_int, _py_float = builtins.bool, builtins.int, builtins.float
+ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
+
+# Ops whose output is a view of their input share its version counter (in-place writes through
+# either are seen by both).
+_VIEW_OPS = (S.Reshape, S.Permute, S.Expand)
+
+
+def _category(dt: np.dtype) -> int:
+    return 2 if dt.kind == "f" else (0 if dt.kind == "b" else 1)
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    Construct with ``engine.tensor(data)``; ``Tensor(data)`` also works and, like
+    ``torch.Tensor``, always gives float32.
+    """
+
+    __slots__ = ("data", "requires_grad", "grad", "grad_fn", "_device", "_vc", "__weakref__")
+    __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor's reflected ops
+
+    def __init__(self, data: Any = None, *, device: Any = None) -> None:
+        dev = get_device(device)
+        arr = np.asarray([] if data is None else _unwrap(data), dtype=dtypes.float32)
+        self.data = to_device_array(arr, dev)
+        self.requires_grad = False
+        self.grad = None
+        self.grad_fn = None
+        self._device = dev
+        self._vc = VersionCounter()
+
+    @classmethod
+    def _make(cls, data: Any, device: Device | None, requires_grad: _py_bool = False,
+              grad_fn: Any = None) -> Tensor:
+        t = object.__new__(cls)
+        if not hasattr(data, "dtype"):
+            data = np.asarray(data)
+        elif isinstance(data, np.generic):
+            data = np.asarray(data)
+        t.data = data
+        t.requires_grad = requires_grad
+        t.grad = None
+        t.grad_fn = grad_fn
+        t._device = device if device is not None else device_of_array(data)
+        t._vc = VersionCounter()
+        return t
+
+    # ----------------------------------------------------------------- attributes
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    def size(self, dim: int | None = None) -> Any:
+        if dim is None:
+            return self.data.shape
+        return self.data.shape[dim]
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return _py_int(self.data.size)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def device(self) -> Device:
+        return self._device
+
+    @property
+    def is_leaf(self) -> _py_bool:
+        return self.grad_fn is None
+
+    @property
+    def is_cuda(self) -> _py_bool:
+        return self._device.is_cuda
+
+    @property
+    def _version(self) -> int:
+        return self._vc.value
+
+    def is_floating_point(self) -> _py_bool:
+        return self.data.dtype.kind == "f"
+
+    def element_size(self) -> int:
+        return self.data.dtype.itemsize
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    __hash__ = object.__hash__
+
+    # ----------------------------------------------------------------- autograd
+    def requires_grad_(self, requires_grad: _py_bool = True) -> Tensor:
+        if requires_grad and self.data.dtype.kind != "f":
+            raise RuntimeError(
+                f"only floating point tensors can require gradients, this one is "
+                f"{dtypes.dtype_name(self.dtype)}; convert it first with .float()"
+            )
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError(
+                "requires_grad_(False) only works on leaf tensors; use .detach() for a non-leaf"
+            )
+        self.requires_grad = requires_grad
+        return self
+
+    def backward(self, gradient: Any = None, retain_graph: _py_bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward(): this tensor does not require grad and has no grad_fn: nothing that "
+                "produced it needs a gradient. Fix: create the inputs or parameters with "
+                "requires_grad=True (and don't compute it under engine.no_grad())"
+            )
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward(): grad can be implicitly created only for scalar outputs, but this "
+                    f"tensor has shape {tuple(self.shape)}. Fix: reduce it first (.sum() or "
+                    f".mean()), or pass gradient= a tensor of shape {tuple(self.shape)}"
+                )
+            g = self._device.xp.ones(self.shape, dtype=self.dtype)
+        else:
+            g = _as_array_like(gradient, self)
+            if g.shape != self.shape:
+                raise RuntimeError(
+                    f"backward(): gradient has shape {tuple(g.shape)} but the tensor has shape "
+                    f"{tuple(self.shape)}; they must match"
+                )
+        _engine.run_backward([self], [g], retain_graph=retain_graph)
+
+    def detach(self) -> Tensor:
+        t = Tensor._make(self.data, self._device)
+        t._vc = self._vc
+        return t
+
+    def detach_(self) -> Tensor:
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def retain_grad(self) -> None:  # pragma: no cover - documented absence
+        raise NotImplementedError(
+            "retain_grad() is not supported; use engine.autograd.grad(output, [tensor]) to get the "
+            "gradient of a non-leaf tensor"
+        )
+
+    # ----------------------------------------------------------------- conversion
+    def item(self) -> Any:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"item(): a tensor with {self.data.size} elements cannot be converted to a Python "
+                f"number; index one element first (e.g. t[0].item())"
+            )
+        return self.data.reshape(()).item() if self._device is CPU else self.data.get().item()
+
+    def numpy(self) -> np.ndarray:
+        """The underlying NumPy array (shared memory, as in PyTorch)."""
+        if self.requires_grad:
+            raise RuntimeError(
+                "numpy(): can't call numpy() on a tensor that requires grad; "
+                "use tensor.detach().numpy()"
+            )
+        if self._device is not CPU:
+            raise TypeError(
+                f"numpy(): the tensor is on {self._device}; copy it to the host first with .cpu()"
+            )
+        return self.data
+
+    def tolist(self) -> Any:
+        return self.cpu().data.tolist()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        arr = self.cpu().data
+        return arr if dtype is None else arr.astype(dtype)
+
+    def __float__(self) -> float:
+        return _py_float(self.item())
+
+    def __int__(self) -> int:
+        return _py_int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return _py_int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+                f"use .any() or .all()"
+            )
+        return _py_bool(self.item())
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other_tensor)``."""
+        device = kwargs.pop("device", None)
+        dtype = kwargs.pop("dtype", None)
+        kwargs.pop("non_blocking", None)
+        copy = kwargs.pop("copy", False)
+        if kwargs:
+            raise TypeError(f"to() got unexpected arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif isinstance(a, str | Device):
+                device = a
+            else:
+                dtype = a
+        out = self
+        if device is not None:
+            dev = get_device(device)
+            if dev is not self._device:
+                out = M.ToDevice.apply(out, dev)
+                out._device = dev
+        if dtype is not None:
+            dt = dtypes.as_dtype(dtype)
+            if dt != out.dtype:
+                out = M.Cast.apply(out, dt)
+        if copy and out is self:
+            out = self.clone()
+        return out
+
+    def cpu(self) -> Tensor:
+        return self.to(CPU)
+
+    def cuda(self, index: int | None = None) -> Tensor:
+        return self.to("cuda" if index is None else f"cuda:{index}")
+
+    def float(self) -> Tensor:
+        return self.to(dtypes.float32)
+
+    def double(self) -> Tensor:
+        return self.to(dtypes.float64)
+
+    def half(self) -> Tensor:
+        return self.to(dtypes.float16)
+
+    def long(self) -> Tensor:
+        return self.to(dtypes.int64)
+
+    def int(self) -> Tensor:
+        return self.to(dtypes.int32)
+
+    def bool(self) -> Tensor:
+        return self.to(dtypes.bool_)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.to(other.dtype)
+
+    def clone(self) -> Tensor:
+        return S.Clone.apply(self)
+
+    def contiguous(self) -> Tensor:
+        if self.data.flags.c_contiguous:
+            return self
+        return S.Contiguous.apply(self)
+
+    def is_contiguous(self) -> _py_bool:
+        return _py_bool(self.data.flags.c_contiguous)
+
+    # ----------------------------------------------------------------- printing
+    def __repr__(self) -> str:
+        arr = self.cpu().data if self._device is not CPU else self.data
+        body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4,
+                               threshold=1000, edgeitems=3)
+        extras = []
+        if self._device is not CPU:
+            extras.append(f"device='{self._device}'")
+        if arr.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_) or arr.size == 0:
+            extras.append(f"dtype=engine.{dtypes.dtype_name(arr.dtype)}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self.grad_fn.name}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    # ----------------------------------------------------------------- arithmetic
+    def __add__(self, other: Any) -> Tensor:
+        return M.Add.apply(*_promote(self, other))
+
+    def __radd__(self, other: Any) -> Tensor:
+        return M.Add.apply(*_promote(other, self))
+
+    def __sub__(self, other: Any) -> Tensor:
+        return M.Sub.apply(*_promote(self, other))
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return M.Sub.apply(*_promote(other, self))
+
+    def __mul__(self, other: Any) -> Tensor:
+        return M.Mul.apply(*_promote(self, other))
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return M.Mul.apply(*_promote(other, self))
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return M.Div.apply(*_promote(self, other, true_div=True))
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return M.Div.apply(*_promote(other, self, true_div=True))
+
+    def __floordiv__(self, other: Any) -> Tensor:
+        a, b = _promote(self, other)
+        return _no_grad_binary(a, b, lambda x, y: x // y)
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        a, b = _promote(other, self)
+        return _no_grad_binary(a, b, lambda x, y: x // y)
+
+    def __mod__(self, other: Any) -> Tensor:
+        a, b = _promote(self, other)
+        return a - (a // b).detach() * b if self.requires_grad else _no_grad_binary(
+            a, b, lambda x, y: x % y)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return M.Pow.apply(*_promote(self, other))
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return M.Pow.apply(*_promote(other, self))
+
+    def __matmul__(self, other: Any) -> Tensor:
+        other = _as_tensor_like(other, self)
+        _check_matmul(self, other)
+        return M.MatMul.apply(*_promote(self, other))
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        other = _as_tensor_like(other, self)
+        _check_matmul(other, self)
+        return M.MatMul.apply(*_promote(other, self))
+
+    def __neg__(self) -> Tensor:
+        return M.Neg.apply(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return self.abs()
+
+    def add(self, other: Any, alpha: Any = 1) -> Tensor:
+        return self + (other if alpha == 1 else other * alpha)
+
+    def sub(self, other: Any, alpha: Any = 1) -> Tensor:
+        return self - (other if alpha == 1 else other * alpha)
+
+    def mul(self, other: Any) -> Tensor:
+        return self * other
+
+    def div(self, other: Any) -> Tensor:
+        return self / other
+
+    def matmul(self, other: Any) -> Tensor:
+        return self @ other
+
+    def pow(self, exponent: Any) -> Tensor:
+        return self ** exponent
+
+    # comparisons: no gradient, bool results
+    def _compare(self, other: Any, op: Any) -> Tensor:
+        a, b = _promote(self, other)
+        return _no_grad_binary(a, b, op)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, lambda x, y: x == y)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, lambda x, y: x != y)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return self._compare(other, lambda x, y: x < y)
+
+    def __le__(self, other: Any) -> Tensor:
+        return self._compare(other, lambda x, y: x <= y)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return self._compare(other, lambda x, y: x > y)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return self._compare(other, lambda x, y: x >= y)
+
+    def eq(self, other: Any) -> Tensor:
+        return self == other
+
+    def ne(self, other: Any) -> Tensor:
+        return self != other
+
+    def lt(self, other: Any) -> Tensor:
+        return self < other
+
+    def le(self, other: Any) -> Tensor:
+        return self <= other
+
+    def gt(self, other: Any) -> Tensor:
+        return self > other
+
+    def ge(self, other: Any) -> Tensor:
+        return self >= other
+
+    def __invert__(self) -> Tensor:
+        return Tensor._make(~self.data, self._device)
+
+    def __and__(self, other: Any) -> Tensor:
+        return self._compare(other, lambda x, y: x & y)
+
+    def __or__(self, other: Any) -> Tensor:
+        return self._compare(other, lambda x, y: x | y)
+
+    def __xor__(self, other: Any) -> Tensor:
+        return self._compare(other, lambda x, y: x ^ y)
+
+    def logical_not(self) -> Tensor:
+        return Tensor._make(self._device.xp.logical_not(self.data), self._device)
+
+    def any(self, dim: Any = None, keepdim: _py_bool = False) -> Tensor:
+        axes = normalize_dims(dim, self.ndim)
+        return Tensor._make(self.data.any(axis=axes, keepdims=keepdim), self._device)
+
+    def all(self, dim: Any = None, keepdim: _py_bool = False) -> Tensor:
+        axes = normalize_dims(dim, self.ndim)
+        return Tensor._make(self.data.all(axis=axes, keepdims=keepdim), self._device)
+
+    def isnan(self) -> Tensor:
+        return Tensor._make(self._device.xp.isnan(self.data), self._device)
+
+    def isfinite(self) -> Tensor:
+        return Tensor._make(self._device.xp.isfinite(self.data), self._device)
+
+    # ----------------------------------------------------------------- unary math
+    def exp(self) -> Tensor:
+        return M.Exp.apply(self._floating())
+
+    def log(self) -> Tensor:
+        return M.Log.apply(self._floating())
+
+    def sqrt(self) -> Tensor:
+        return M.Sqrt.apply(self._floating())
+
+    def rsqrt(self) -> Tensor:
+        return M.Rsqrt.apply(self._floating())
+
+    def abs(self) -> Tensor:
+        return M.Abs.apply(self)
+
+    def sign(self) -> Tensor:
+        return M.Sign.apply(self)
+
+    def sin(self) -> Tensor:
+        return M.Sin.apply(self._floating())
+
+    def cos(self) -> Tensor:
+        return M.Cos.apply(self._floating())
+
+    def tanh(self) -> Tensor:
+        return M.Tanh.apply(self._floating())
+
+    def sigmoid(self) -> Tensor:
+        return M.Sigmoid.apply(self._floating())
+
+    def relu(self) -> Tensor:
+        return M.Relu.apply(self)
+
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        if min is None and max is None:
+            raise ValueError("clamp(): at least one of min and max must be given")
+        if isinstance(min, Tensor) or isinstance(max, Tensor):
+            out = self
+            if min is not None:
+                out = maximum(out, min)
+            if max is not None:
+                out = minimum(out, max)
+            return out
+        return M.Clamp.apply(self, min, max)
+
+    clip = clamp
+
+    def maximum(self, other: Tensor) -> Tensor:
+        return maximum(self, other)
+
+    def minimum(self, other: Tensor) -> Tensor:
+        return minimum(self, other)
+
+    def softmax(self, dim: int) -> Tensor:
+        from .nn import functional as F  # noqa: PLC0415
+
+        return F.softmax(self, dim)
+
+    def log_softmax(self, dim: int) -> Tensor:
+        from .nn import functional as F  # noqa: PLC0415
+
+        return F.log_softmax(self, dim)
+
+    def _floating(self) -> Tensor:
+        """Math functions on integer tensors compute in float32, as PyTorch does."""
+        return self if self.data.dtype.kind == "f" else self.to(dtypes.default_float)
+
+    # ----------------------------------------------------------------- reductions
+    def sum(self, dim: Any = None, keepdim: _py_bool = False, dtype: Any = None) -> Tensor:
+        t = self if dtype is None else self.to(dtype)
+        if t.data.dtype.kind == "b":
+            t = t.long()
+        return R.Sum.apply(t, normalize_dims(dim, self.ndim), keepdim)
+
+    def mean(self, dim: Any = None, keepdim: _py_bool = False, dtype: Any = None) -> Tensor:
+        t = self if dtype is None else self.to(dtype)
+        if t.data.dtype.kind != "f":
+            raise RuntimeError(
+                f"mean(): input dtype must be floating point, got {dtypes.dtype_name(t.dtype)}; "
+                f"convert first with .float()"
+            )
+        return R.Mean.apply(t, normalize_dims(dim, self.ndim), keepdim)
+
+    def var(self, dim: Any = None, unbiased: _py_bool = True, keepdim: _py_bool = False,
+            correction: int | None = None) -> Tensor:
+        if correction is None:
+            correction = 1 if unbiased else 0
+        return R.Var.apply(self._floating(), normalize_dims(dim, self.ndim), correction, keepdim)
+
+    def std(self, dim: Any = None, unbiased: _py_bool = True, keepdim: _py_bool = False,
+            correction: int | None = None) -> Tensor:
+        return self.var(dim, unbiased, keepdim, correction).sqrt()
+
+    def prod(self, dim: int | None = None, keepdim: _py_bool = False) -> Tensor:
+        axis = None if dim is None else normalize_dims(dim, self.ndim)[0]
+        return R.Prod.apply(self, axis, keepdim)
+
+    def logsumexp(self, dim: Any, keepdim: _py_bool = False) -> Tensor:
+        return R.LogSumExp.apply(self._floating(), normalize_dims(dim, self.ndim), keepdim)
+
+    def _maxmin(self, dim: Any, keepdim: _py_bool, is_max: _py_bool) -> Any:
+        if isinstance(dim, Tensor):
+            return maximum(self, dim) if is_max else minimum(self, dim)
+        if self.data.size == 0:
+            raise RuntimeError(f"{'max' if is_max else 'min'}(): the tensor is empty")
+        if dim is None:
+            return R.MaxMin.apply(self, None, False, is_max)
+        d = normalize_dims(dim, self.ndim)[0]
+        values = R.MaxMinDim.apply(self, d, keepdim, is_max)
+        indices = self.argmax(d, keepdim) if is_max else self.argmin(d, keepdim)
+        return ValuesIndices(values, indices)
+
+    def max(self, dim: Any = None, keepdim: _py_bool = False) -> Any:
+        return self._maxmin(dim, keepdim, True)
+
+    def min(self, dim: Any = None, keepdim: _py_bool = False) -> Any:
+        return self._maxmin(dim, keepdim, False)
+
+    def amax(self, dim: Any = None, keepdim: _py_bool = False) -> Tensor:
+        return R.MaxMin.apply(self, normalize_dims(dim, self.ndim), keepdim, True)
+
+    def amin(self, dim: Any = None, keepdim: _py_bool = False) -> Tensor:
+        return R.MaxMin.apply(self, normalize_dims(dim, self.ndim), keepdim, False)
+
+    def argmax(self, dim: int | None = None, keepdim: _py_bool = False) -> Tensor:
+        return self._arg(dim, keepdim, True)
+
+    def argmin(self, dim: int | None = None, keepdim: _py_bool = False) -> Tensor:
+        return self._arg(dim, keepdim, False)
+
+    def _arg(self, dim: int | None, keepdim: _py_bool, is_max: _py_bool) -> Tensor:
+        xp = self._device.xp
+        if dim is None:
+            flat = self.data.reshape(-1)
+            idx = flat.argmax() if is_max else flat.argmin()
+            out = xp.asarray(idx, dtype=np.int64)
+            if keepdim:
+                out = out.reshape((1,) * self.ndim)
+            return Tensor._make(out, self._device)
+        d = normalize_dims(dim, self.ndim)[0]
+        idx = self.data.argmax(axis=d) if is_max else self.data.argmin(axis=d)
+        if keepdim:
+            idx = xp.expand_dims(idx, d)
+        return Tensor._make(idx.astype(np.int64, copy=False), self._device)
+
+    # ----------------------------------------------------------------- shape
+    def _view_op(self, fn: Any, *args: Any) -> Tensor:
+        out = fn.apply(self, *args)
+        if out.data.base is not None:
+            out._vc = self._vc
+        return out
+
+    def reshape(self, *shape: Any) -> Tensor:
+        shape = _shape_arg(shape)
+        if tuple(shape) == self.shape:
+            return self
+        try:
+            return self._view_op(S.Reshape, shape)
+        except ValueError:
+            raise RuntimeError(
+                f"shape {tuple(shape)} is invalid for a tensor of {self.numel()} elements "
+                f"(shape {tuple(self.shape)})"
+            ) from None
+
+    def view(self, *shape: Any) -> Tensor:
+        if len(shape) == 1 and not isinstance(shape[0], int | tuple | list):
+            return self.to(shape[0])  # view(dtype)
+        return self.reshape(*shape)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return self.reshape(other.shape)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        if self.ndim == 0:
+            return self.reshape(1)
+        s = start_dim % self.ndim
+        e = end_dim % self.ndim
+        if s > e:
+            raise ValueError(f"flatten(): start_dim {start_dim} comes after end_dim {end_dim}")
+        shape = self.shape[:s] + (math.prod(self.shape[s:e + 1]),) + self.shape[e + 1:]
+        return self.reshape(shape)
+
+    def unflatten(self, dim: int, sizes: Sequence[int]) -> Tensor:
+        d = dim % self.ndim
+        return self.reshape(self.shape[:d] + tuple(sizes) + self.shape[d + 1:])
+
+    def permute(self, *dims: Any) -> Tensor:
+        dims = _shape_arg(dims)
+        if len(dims) != self.ndim:
+            raise RuntimeError(
+                f"permute(): got {len(dims)} dims for a tensor with {self.ndim} dimensions"
+            )
+        axes = tuple(d % max(self.ndim, 1) for d in dims)
+        if sorted(axes) != list(range(self.ndim)):
+            raise RuntimeError(f"permute(): dims {tuple(dims)} repeat or skip a dimension")
+        return self._view_op(S.Permute, axes)
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        if self.ndim < 2:
+            return self
+        axes = list(range(self.ndim))
+        d0, d1 = normalize_dims(dim0, self.ndim)[0], normalize_dims(dim1, self.ndim)[0]
+        axes[d0], axes[d1] = axes[d1], axes[d0]
+        return self._view_op(S.Permute, tuple(axes))
+
+    def t(self) -> Tensor:
+        return self.transpose(0, 1)
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802
+        return self._view_op(S.Permute, tuple(reversed(range(self.ndim))))
+
+    def squeeze(self, dim: Any = None) -> Tensor:
+        if dim is None:
+            shape = tuple(s for s in self.shape if s != 1)
+        else:
+            dims = normalize_dims(dim, self.ndim)
+            shape = tuple(s for i, s in enumerate(self.shape) if not (i in dims and s == 1))
+        return self.reshape(shape)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        d = dim if dim >= 0 else dim + self.ndim + 1
+        if not 0 <= d <= self.ndim:
+            raise IndexError(
+                f"unsqueeze(): dim {dim} out of range for a tensor with {self.ndim} dimensions "
+                f"(expected {-self.ndim - 1}..{self.ndim})"
+            )
+        return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
+
+    def expand(self, *sizes: Any) -> Tensor:
+        sizes = _shape_arg(sizes)
+        lead = len(sizes) - self.ndim
+        if lead < 0:
+            raise RuntimeError(
+                f"expand(): the number of sizes ({len(sizes)}) must be >= the tensor's dimensions "
+                f"({self.ndim})"
+            )
+        shape = []
+        for i, s in enumerate(sizes):
+            own = self.shape[i - lead] if i >= lead else 1
+            if s == -1:
+                if i < lead:
+                    raise RuntimeError("expand(): -1 is not allowed for a new leading dimension")
+                s = own
+            if own != 1 and own != s:
+                raise RuntimeError(
+                    f"expand(): size {own} of dimension {i - lead} cannot be expanded to {s} "
+                    f"(only size-1 dimensions expand); shape {tuple(self.shape)} -> "
+                    f"{tuple(sizes)}"
+                )
+            shape.append(s)
+        return self._view_op(S.Expand, tuple(shape))
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return self.expand(other.shape)
+
+    def repeat(self, *sizes: Any) -> Tensor:
+        sizes = _shape_arg(sizes)
+        if len(sizes) < self.ndim:
+            raise RuntimeError(
+                f"repeat(): {len(sizes)} repeat counts given for a tensor with {self.ndim} "
+                f"dimensions; give at least {self.ndim}"
+            )
+        return S.Repeat.apply(self, tuple(sizes))
+
+    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+        d = normalize_dims(dim, self.ndim)[0]
+        n = self.shape[d]
+        if isinstance(split_size_or_sections, int):
+            step = split_size_or_sections
+            if step <= 0:
+                raise ValueError(f"split(): split_size must be positive, got {step}")
+            sizes = [min(step, n - i) for i in range(0, n, step)]
+        else:
+            sizes = list(split_size_or_sections)
+            if sum(sizes) != n:
+                raise ValueError(
+                    f"split(): sections {sizes} sum to {sum(sizes)} but dimension {dim} has "
+                    f"size {n}"
+                )
+        out = []
+        start = 0
+        for size in sizes:
+            idx = (slice(None),) * d + (slice(start, start + size),)
+            out.append(self[idx])
+            start += size
+        return tuple(out)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        if chunks <= 0:
+            raise ValueError(f"chunk(): chunks must be positive, got {chunks}")
+        n = self.shape[normalize_dims(dim, self.ndim)[0]]
+        return self.split(max(1, -(-n // chunks)), dim)
+
+    def where(self, condition: Tensor, other: Any) -> Tensor:
+        return where(condition, self, other)
+
+    # ----------------------------------------------------------------- indexing
+    def __getitem__(self, idx: Any) -> Tensor:
+        idx = _index_arg(idx, self._device)
+        if S.is_basic_index(idx):
+            return self._view_op(S.Index, idx)
+        return S.Index.apply(self, idx)
+
+    def __setitem__(self, idx: Any, value: Any) -> None:
+        idx = _index_arg(idx, self._device)
+        if isinstance(value, Tensor):
+            if value._device is not self._device:
+                _mixed(self, value, "__setitem__")
+            if value.dtype != self.dtype:
+                value = value.to(self.dtype)
+        if _tracking(self, value):
+            self._inplace(S.IndexPut, idx, value, name="__setitem__")
+        else:
+            self.data[idx] = value.data if isinstance(value, Tensor) else value
+            self._vc.value += 1
+
+    # ----------------------------------------------------------------- in-place
+    def _check_leaf_inplace(self, name: str) -> None:
+        if self.grad_fn is None and self.requires_grad and is_grad_enabled():
+            raise RuntimeError(
+                f"{name}: a leaf tensor that requires grad is being used in an in-place "
+                f"operation. Fix: wrap the update in `with engine.no_grad():` (as optimizers do), "
+                f"or use the out-of-place form"
+            )
+
+    def _inplace(self, fn: Any, *args: Any, name: str) -> Tensor:
+        """Run ``fn`` out of place on a snapshot, then write the result into this tensor and make
+        the new node its grad_fn, so later backward passes see the modified value."""
+        self._check_leaf_inplace(name)
+        snapshot = Tensor._make(self.data.copy(), self._device, self.requires_grad, self.grad_fn)
+        out = fn.apply(snapshot, *args)
+        self._device.xp.copyto(self.data, out.data, casting="unsafe")
+        self.grad_fn = out.grad_fn
+        self.requires_grad = out.requires_grad
+        self._vc.value += 1
+        return self
+
+    def _inplace_binary(self, other: Any, fn: Any, ufunc_name: str, name: str) -> Tensor:
+        if isinstance(other, Tensor) and other._device is not self._device:
+            _mixed(self, other, name)
+        if _tracking(self, other):
+            a, b = _promote(self, other)
+            if a is not self:
+                raise RuntimeError(f"{name}: result type {a.dtype} can't be cast to {self.dtype}")
+            return self._inplace(fn, b, name=name)
+        xp = self._device.xp
+        b = other.data if isinstance(other, Tensor) else other
+        ufunc = getattr(xp, ufunc_name)
+        if self.data.dtype.kind in "iub" and (
+                ufunc_name == "true_divide" or isinstance(b, float)
+                or (hasattr(b, "dtype") and b.dtype.kind == "f")):
+            raise RuntimeError(
+                f"{name}: result type float can't be cast to the integer tensor's dtype "
+                f"{dtypes.dtype_name(self.dtype)}; convert it first with .float()"
+            )
+        ufunc(self.data, b, out=self.data, casting="unsafe")
+        self._vc.value += 1
+        return self
+
+    def add_(self, other: Any, alpha: Any = 1) -> Tensor:
+        if alpha != 1:
+            other = other * alpha
+        return self._inplace_binary(other, M.Add, "add", "add_")
+
+    def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
+        if alpha != 1:
+            other = other * alpha
+        return self._inplace_binary(other, M.Sub, "subtract", "sub_")
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._inplace_binary(other, M.Mul, "multiply", "mul_")
+
+    def div_(self, other: Any) -> Tensor:
+        return self._inplace_binary(other, M.Div, "true_divide", "div_")
+
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0)
+
+    def fill_(self, value: Any) -> Tensor:
+        self._check_leaf_inplace("fill_")
+        if isinstance(value, Tensor):
+            value = value.item()
+        self.data[...] = value
+        if self.grad_fn is not None:  # the old history no longer produces this value
+            self.grad_fn = None
+            self.requires_grad = False
+        self._vc.value += 1
+        return self
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        if _tracking(self):
+            return self._inplace(M.Clamp, min, max, name="clamp_")
+        self._device.xp.clip(self.data, min, max, out=self.data)
+        self._vc.value += 1
+        return self
+
+    def copy_(self, src: Any) -> Tensor:
+        src_t = src if isinstance(src, Tensor) else tensor(src, device=self._device)
+        if src_t._device is not self._device:
+            src_t = src_t.to(self._device)
+        if _tracking(self, src_t):
+            self._check_leaf_inplace("copy_")
+            out = (src_t.to(self.dtype) + 0 * self.detach()).expand(self.shape)
+            self._device.xp.copyto(self.data, out.data)
+            self.grad_fn = out.grad_fn
+            self.requires_grad = out.requires_grad
+        else:
+            self._device.xp.copyto(self.data, src_t.data, casting="unsafe")
+        self._vc.value += 1
+        return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+        self._check_leaf_inplace("uniform_")
+        self.data[...] = random.uniform(self.shape, a, b, self.dtype, self._device)
+        self._vc.value += 1
+        return self
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
+        self._check_leaf_inplace("normal_")
+        self.data[...] = random.normal(self.shape, mean, std, self.dtype, self._device)
+        self._vc.value += 1
+        return self
+
+
+# --------------------------------------------------------------------- helpers
+
+
+def _unwrap(data: Any) -> Any:
+    """Nested lists of tensors/numbers -> something np.asarray understands."""
+    if isinstance(data, Tensor):
+        return data.cpu().data
+    if isinstance(data, list | tuple) and data and any(isinstance(d, Tensor) for d in data):
+        return [_unwrap(d) for d in data]
+    return data
+
+
+def _mixed(a: Tensor, b: Tensor, name: str) -> None:
+    from .errors import DeviceError  # noqa: PLC0415
+
+    raise DeviceError(
+        f"{name}: expected all tensors on the same device, but found {a.device} and {b.device}; "
+        f"move one with .to('{a.device}')"
+    )
+
+
+def _tracking(*operands: Any) -> _py_bool:
+    if not is_grad_enabled():
+        return False
+    return any(isinstance(o, Tensor) and o.requires_grad for o in operands)
+
+
+def _as_tensor_like(x: Any, like: Tensor) -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    return tensor(x, device=like._device)
+
+
+def _as_array_like(x: Any, like: Tensor) -> Any:
+    if isinstance(x, Tensor):
+        if x._device is not like._device:
+            _mixed(like, x, "backward")
+        return x.data.astype(like.dtype, copy=False)
+    return like._device.xp.asarray(x, dtype=like.dtype)
+
+
+def _result_dtype(a: np.dtype, b: np.dtype, a_0d: _py_bool, b_0d: _py_bool) -> np.dtype:
+    ca, cb = _category(a), _category(b)
+    if ca != cb:
+        return a if ca > cb else b
+    if a_0d != b_0d:  # a 0-d tensor does not widen a same-category tensor (PyTorch's rule)
+        return b if a_0d else a
+    return np.promote_types(a, b)
+
+
+def _promote(a: Any, b: Any, true_div: _py_bool = False) -> tuple[Any, Any]:
+    """Bring two operands (tensors or Python numbers) to PyTorch's result dtype."""
+    ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    if ta and tb:
+        da, db = a.data.dtype, b.data.dtype
+        if da != db:
+            dt = _result_dtype(da, db, a.data.ndim == 0, b.data.ndim == 0)
+            if da != dt:
+                a = a.to(dt)
+            if db != dt:
+                b = b.to(dt)
+        if true_div and a.data.dtype.kind != "f":
+            a, b = a.to(dtypes.default_float), b.to(dtypes.default_float)
+        return a, b
+    t, s = (a, b) if ta else (b, a)
+    if not isinstance(s, _py_bool | _py_int | _py_float):
+        if isinstance(s, np.generic) and s.ndim == 0 and not isinstance(s, np.ndarray):
+            s = s.item()
+        else:
+            s = tensor(s, device=t._device)
+            return _promote(a if ta else s, s if ta else b, true_div)
+    kind = t.data.dtype.kind
+    if isinstance(s, _py_float) and kind != "f" or true_div and kind != "f":
+        t = t.to(dtypes.default_float)
+    elif isinstance(s, _py_int) and not isinstance(s, _py_bool) and kind == "b":
+        t = t.to(dtypes.int64)
+    return (t, s) if ta else (s, t)
+
+
+def _no_grad_binary(a: Any, b: Any, op: Any) -> Tensor:
+    ref = a if isinstance(a, Tensor) else b
+    other = b if ref is a else a
+    if isinstance(other, Tensor) and other._device is not ref._device:
+        _mixed(ref, other, "comparison")
+    x = a.data if isinstance(a, Tensor) else a
+    y = b.data if isinstance(b, Tensor) else b
+    return Tensor._make(op(x, y), ref._device)
+
+
+def _check_matmul(a: Tensor, b: Tensor) -> None:
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError("matmul: both operands must have at least one dimension")
+    k_a = a.shape[-1]
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k_a != k_b:
+        raise RuntimeError(
+            f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied: the "
+            f"left operand's last dimension ({k_a}) must equal the right operand's "
+            f"{'first' if b.ndim == 1 else 'second-to-last'} dimension ({k_b})"
+        )
+
+
+def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], tuple | list):
+        shape = tuple(shape[0])
+    return tuple(_py_int(s) for s in shape)
+
+
+def _index_arg(idx: Any, device: Device) -> Any:
+    """Tensors inside an index become raw arrays on the indexed tensor's device."""
+    if isinstance(idx, Tensor):
+        return _index_array(idx, device)
+    if isinstance(idx, tuple):
+        return tuple(_index_array(i, device) if isinstance(i, Tensor) else
+                     (device.xp.asarray(i) if isinstance(i, list) else i) for i in idx)
+    if isinstance(idx, list):
+        return device.xp.asarray(idx)
+    return idx
+
+
+def _index_array(t: Tensor, device: Device) -> Any:
+    if t._device is not device:
+        _mixed(t, t, "indexing")
+    if t.data.dtype.kind == "f":
+        raise IndexError(
+            "tensors used as indices must be integer or bool tensors, got "
+            f"{dtypes.dtype_name(t.dtype)}; convert with .long()"
+        )
+    return t.data
+
+
+# --------------------------------------------------------------------- creation
+
+
+def tensor(data: Any, dtype: Any = None, device: Any = None,
+           requires_grad: _py_bool = False) -> Tensor:
+    """A new tensor copied from ``data`` (nested lists, numbers, NumPy arrays or tensors).
+
+    Like PyTorch, Python floats give float32, ints int64, bools bool; NumPy arrays keep their dtype.
+    """
+    dev = get_device(device)
+    if isinstance(data, Tensor):
+        arr = data.data.copy()
+        src_dev = data._device
+    else:
+        arr = data
+        src_dev = device_of_array(arr)
+        if src_dev is CPU:
+            arr = np.array(_unwrap(arr), copy=True)
+            if dtype is None and not isinstance(data, np.ndarray | np.generic):
+                if arr.dtype == np.float64:
+                    arr = arr.astype(dtypes.default_float)
+                elif arr.dtype.kind in "iu":
+                    arr = arr.astype(np.int64)
+                elif arr.dtype.kind not in "fb":
+                    raise TypeError(f"tensor(): can't convert data of type {arr.dtype}")
+        else:
+            arr = arr.copy()
+    if dtype is not None:
+        arr = arr.astype(dtypes.as_dtype(dtype), copy=False)
+    elif arr.dtype not in dtypes._NAMES:
+        raise TypeError(f"tensor(): unsupported dtype {arr.dtype}")
+    if src_dev is not dev:
+        arr = to_device_array(arr, dev)
+    t = Tensor._make(arr, dev)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def from_numpy(arr: np.ndarray) -> Tensor:
+    """Wrap a NumPy array without copying (shared memory, as ``torch.from_numpy``)."""
+    return Tensor._make(arr, CPU)
+
+
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    if isinstance(data, Tensor):
+        return data.to(device or data.device, dtype or data.dtype)
+    if isinstance(data, np.ndarray) and (device is None or get_device(device) is CPU) and (
+            dtype is None or dtypes.as_dtype(dtype) == data.dtype):
+        return from_numpy(data)
+    return tensor(data, dtype=dtype, device=device)
+
+
+def maximum(a: Tensor, b: Tensor) -> Tensor:
+    return M.Maximum.apply(*_promote(a, b))
+
+
+def minimum(a: Tensor, b: Tensor) -> Tensor:
+    return M.Minimum.apply(*_promote(a, b))
+
+
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """Elementwise ``a if condition else b``; gradients flow to both a and b."""
+    cond = condition.data if isinstance(condition, Tensor) else condition
+    ref = condition if isinstance(condition, Tensor) else (a if isinstance(a, Tensor) else b)
+    if not isinstance(a, Tensor):
+        a = tensor(a, device=ref.device)
+    if not isinstance(b, Tensor):
+        b = tensor(b, device=ref.device)
+    a, b = _promote(a, b)
+    if cond.dtype != np.bool_:
+        cond = cond.astype(bool)
+    return M.Where.apply(cond, a, b)
