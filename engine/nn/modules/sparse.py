@@ -1,0 +1,3 @@
+"""Filled in by the vision/sequence layers work (issue 3)."""
+
+__all__: list[str] = []
