@@ -60,6 +60,20 @@ def device(spec: Any) -> Device:
     return get_device(spec)
 
 
+_SUBPACKAGES = ("nn", "optim", "data", "distributed", "export", "graph", "parallel", "training",
+                "serialization")
+
+
+def __getattr__(name: str) -> Any:
+    """``engine.nn``, ``engine.optim``, ... without importing them explicitly, as with ``torch``;
+    loaded on first use so ``import engine`` stays light."""
+    if name in _SUBPACKAGES:
+        import importlib  # noqa: PLC0415
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'engine' has no attribute {name!r}")
+
+
 def _method(name: str) -> Any:
     def fn(t: Tensor, *args: Any, **kwargs: Any) -> Any:
         return getattr(t, name)(*args, **kwargs)
@@ -94,3 +108,7 @@ def load(path: Any, map_location: Any = None) -> Any:
     from .serialization import load as _load  # noqa: PLC0415
 
     return _load(path, map_location=map_location)
+
+
+# Subpackages last: they import the names above.
+from . import nn, optim  # noqa: E402

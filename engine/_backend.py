@@ -74,6 +74,10 @@ class Device:
     def __hash__(self) -> int:
         return hash(self._str)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickle (and deepcopy) by name: the array module itself can't be pickled.
+        return (get_device, (self._str,))
+
     @property
     def is_cuda(self) -> bool:
         return self.type == "cuda"
@@ -115,6 +119,10 @@ def get_device(spec: Any = None) -> Device:
         return CPU
     if isinstance(spec, Device):
         return spec
+    if isinstance(spec, int) and not isinstance(spec, bool):  # PyTorch: an int is a GPU index
+        if spec < 0:
+            raise ValueError(f"bad device {spec!r}: a CUDA device index must be >= 0")
+        return _cuda_device(spec)
     if not isinstance(spec, str):
         raise ValueError(f"device must be a string like 'cpu' or 'cuda:0', got {spec!r}")
     text = spec.strip().lower()

@@ -1,0 +1,176 @@
+"""Training throughput of the engine against PyTorch (same model, same optimizer, same run).
+
+Prints samples/s (median of several timed runs) for the seed MLP at batch 64 and 256, a
+hand-written NumPy step with no autograd as the floor autograd must approach, PyTorch's figure
+when torch is installed, and the ratios. Vision and sequence models (LeNet-5, LSTM) are measured
+by ``benchmarks/bench_models.py`` functions when present.
+
+    python benchmarks/engine_bench.py [--quick] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def _set_threads(n: int) -> None:
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, str(n))
+
+
+def median_throughput(step: Callable[[], None], batch: int, steps: int, repeats: int) -> float:
+    """Samples/s of ``step``: median over ``repeats`` runs of ``steps`` steps, after warm-up."""
+    for _ in range(max(3, steps // 10)):
+        step()
+    rates = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        rates.append(batch * steps / (time.perf_counter() - t0))
+    return statistics.median(rates)
+
+
+def mlp_data(batch: int, seed: int = 0):  # noqa: ANN201
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, batch).astype(np.int64)
+    return x, y
+
+
+def engine_mlp_step(batch: int) -> Callable[[], None]:
+    import engine
+    from engine import nn
+
+    engine.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+    loss_fn = nn.CrossEntropyLoss()
+    opt = engine.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    xn, yn = mlp_data(batch)
+    x, y = engine.from_numpy(xn), engine.from_numpy(yn)
+
+    def step() -> None:
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def numpy_mlp_step(batch: int) -> Callable[[], None]:
+    """The same training step written by hand in NumPy: the floor for autograd's overhead."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    w1 = (rng.standard_normal((128, 784)) * 0.03).astype(np.float32)
+    b1 = np.zeros(128, np.float32)
+    w2 = (rng.standard_normal((10, 128)) * 0.08).astype(np.float32)
+    b2 = np.zeros(10, np.float32)
+    params = [w1, b1, w2, b2]
+    bufs = [np.zeros_like(p) for p in params]
+    xn, yn = mlp_data(batch)
+    x = xn.reshape(batch, -1)
+    rows = np.arange(batch)
+
+    def step() -> None:
+        h = x @ w1.T
+        h += b1
+        mask = h > 0
+        h *= mask
+        z = h @ w2.T
+        z += b2
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        e /= e.sum(axis=1, keepdims=True)
+        e[rows, yn] -= 1
+        e /= batch
+        gw2 = e.T @ h
+        gb2 = e.sum(0)
+        gh = e @ w2
+        gh *= mask
+        gw1 = gh.T @ x
+        gb1 = gh.sum(0)
+        for p, g, b in zip(params, (gw1, gb1, gw2, gb2), bufs):
+            b *= 0.9
+            b += g
+            p -= 0.01 * b
+
+    return step
+
+
+def torch_mlp_step(batch: int) -> Callable[[], None] | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 128), torch.nn.ReLU(),
+                                torch.nn.Linear(128, 10))
+    loss_fn = torch.nn.CrossEntropyLoss()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    xn, yn = mlp_data(batch)
+    x, y = torch.from_numpy(xn), torch.from_numpy(yn)
+
+    def step() -> None:
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few steps (smoke run)")
+    parser.add_argument("--threads", type=int, default=2, help="BLAS/torch threads (default 2)")
+    parser.add_argument("--only", choices=["mlp", "models"], default=None)
+    args = parser.parse_args(argv)
+    _set_threads(args.threads)
+    try:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = None
+    steps, repeats = (20, 3) if args.quick else (200, 7)
+    print(f"engine_bench: threads={args.threads}, torch={torch_version or 'not installed'}")
+    rows = []
+    if args.only in (None, "mlp"):
+        for batch in (64, 256):
+            eng = median_throughput(engine_mlp_step(batch), batch, steps, repeats)
+            hand = median_throughput(numpy_mlp_step(batch), batch, steps, repeats)
+            tstep = torch_mlp_step(batch)
+            ref = median_throughput(tstep, batch, steps, repeats) if tstep else None
+            rows.append((f"MLP 784-128-10 b{batch}", eng, ref, hand))
+    if args.only in (None, "models"):
+        try:
+            from benchmarks import bench_models
+        except ImportError as exc:
+            print(f"(vision/sequence models skipped: {exc})")
+        else:
+            for name, eng, ref in bench_models.run(quick=args.quick, threads=args.threads):
+                rows.append((name, eng, ref, None))
+    print()
+    print(f"{'model':<28}{'engine/s':>12}{'torch/s':>12}{'ratio':>8}{'numpy/s':>12}")
+    for name, eng, ref, hand in rows:
+        ratio = f"{eng / ref:.2f}" if ref else "-"
+        print(f"{name:<28}{eng:>12.0f}{(ref or 0):>12.0f}{ratio:>8}"
+              f"{(f'{hand:.0f}' if hand else '-'):>12}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
