@@ -11,8 +11,8 @@ from . import dtypes, random
 from ._backend import get_device
 from .errors import ShapeError
 from .ops import shape as S
-from .tensor import Tensor, _promote
 from .ops.util import normalize_dims
+from .tensor import Tensor, _promote
 
 
 def _size(size: tuple[Any, ...]) -> tuple[int, ...]:
@@ -166,7 +166,7 @@ def _join_args(tensors: Sequence[Tensor], name: str) -> list[Tensor]:
 
             raise DeviceError(
                 f"{name}(): expected all tensors on the same device, but found {first.device} "
-                f"and {t.device}"
+                f"and {t.device}; move them first with .to('{first.device}')"
             )
         if t.dtype != first.dtype:
             first_cast, t_cast = _promote(first, t)

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from . import dtypes, random
-from ._backend import CPU, Device, device_of_array, get_device, to_device_array, xp_of
+from ._backend import CPU, Device, device_of_array, get_device, to_device_array
 from .autograd import engine as _engine
-from .autograd.function import VersionCounter
+from .autograd.function import VersionCounter, register_tensor_class
 from .autograd.grad_mode import is_grad_enabled
 from .ops import math as M
 from .ops import reduce as R
@@ -25,6 +25,8 @@ from .ops import shape as S
 from .ops.util import normalize_dims
 
 _py_bool, _py_int, _py_float = builtins.bool, builtins.int, builtins.float
+_ndarray = np.ndarray
+_new_object = object.__new__
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 
 # Ops whose output is a view of their input share its version counter (in-place writes through
@@ -59,11 +61,10 @@ class Tensor:
     @classmethod
     def _make(cls, data: Any, device: Device | None, requires_grad: _py_bool = False,
               grad_fn: Any = None) -> Tensor:
-        t = object.__new__(cls)
-        if not hasattr(data, "dtype"):
-            data = np.asarray(data)
-        elif isinstance(data, np.generic):
-            data = np.asarray(data)
+        t = _new_object(cls)
+        if type(data) is not _ndarray and (not hasattr(data, "dtype")
+                                           or isinstance(data, np.generic)):
+            data = np.asarray(data)  # NumPy reductions give scalars; keep 0-d arrays instead
         t.data = data
         t.requires_grad = requires_grad
         t.grad = None
@@ -144,8 +145,14 @@ class Tensor:
         self.requires_grad = requires_grad
         return self
 
-    def backward(self, gradient: Any = None, retain_graph: _py_bool = False) -> None:
+    def backward(self, gradient: Any = None, retain_graph: _py_bool | None = None,
+                 create_graph: _py_bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
+        if create_graph:
+            raise NotImplementedError(
+                "backward(create_graph=True): higher-order gradients are not supported by the "
+                "engine; compute second derivatives numerically or with PyTorch"
+            )
         if not self.requires_grad:
             raise RuntimeError(
                 "backward(): this tensor does not require grad and has no grad_fn: nothing that "
@@ -167,7 +174,7 @@ class Tensor:
                     f"backward(): gradient has shape {tuple(g.shape)} but the tensor has shape "
                     f"{tuple(self.shape)}; they must match"
                 )
-        _engine.run_backward([self], [g], retain_graph=retain_graph)
+        _engine.run_backward([self], [g], retain_graph=_py_bool(retain_graph))
 
     def detach(self) -> Tensor:
         t = Tensor._make(self.data, self._device)
@@ -225,6 +232,12 @@ class Tensor:
             raise TypeError("only integer tensors of a single element can be used as an index")
         return _py_int(self.item())
 
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a 0-d tensor's value, as in PyTorch."""
+        if self.data.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
+
     def __bool__(self) -> bool:
         if self.data.size != 1:
             raise RuntimeError(
@@ -257,7 +270,10 @@ class Tensor:
         if dtype is not None:
             dt = dtypes.as_dtype(dtype)
             if dt != out.dtype:
-                out = M.Cast.apply(out, dt)
+                if dt.kind == "f":
+                    out = M.Cast.apply(out, dt)
+                else:  # integer and bool results carry no gradient, as in PyTorch
+                    out = Tensor._make(out.data.astype(dt), out._device)
         if copy and out is self:
             out = self.clone()
         return out
@@ -350,15 +366,16 @@ class Tensor:
         return _no_grad_binary(a, b, lambda x, y: x // y)
 
     def __mod__(self, other: Any) -> Tensor:
-        a, b = _promote(self, other)
-        return a - (a // b).detach() * b if self.requires_grad else _no_grad_binary(
-            a, b, lambda x, y: x % y)
+        return _remainder(*_promote(self, other))
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return _remainder(*_promote(other, self))
 
     def __pow__(self, other: Any) -> Tensor:
-        return M.Pow.apply(*_promote(self, other))
+        return _pow(*_promote(self, other))
 
     def __rpow__(self, other: Any) -> Tensor:
-        return M.Pow.apply(*_promote(other, self))
+        return _pow(*_promote(other, self))
 
     def __matmul__(self, other: Any) -> Tensor:
         other = _as_tensor_like(other, self)
@@ -399,6 +416,8 @@ class Tensor:
 
     # comparisons: no gradient, bool results
     def _compare(self, other: Any, op: Any) -> Tensor:
+        if not isinstance(other, _OPERAND_TYPES) and not hasattr(other, "dtype"):
+            return NotImplemented  # `t == None` is False, as in PyTorch
         a, b = _promote(self, other)
         return _no_grad_binary(a, b, op)
 
@@ -449,6 +468,10 @@ class Tensor:
 
     def __xor__(self, other: Any) -> Tensor:
         return self._compare(other, lambda x, y: x ^ y)
+
+    __rand__ = __and__
+    __ror__ = __or__
+    __rxor__ = __xor__
 
     def logical_not(self) -> Tensor:
         return Tensor._make(self._device.xp.logical_not(self.data), self._device)
@@ -511,7 +534,10 @@ class Tensor:
             if max is not None:
                 out = minimum(out, max)
             return out
-        return M.Clamp.apply(self, min, max)
+        t = self
+        if t.data.dtype.kind != "f" and (isinstance(min, _py_float) or isinstance(max, _py_float)):
+            t = t.to(dtypes.default_float)  # int.clamp(min=0.5) is float32, as in PyTorch
+        return M.Clamp.apply(t, min, max)
 
     clip = clamp
 
@@ -538,8 +564,8 @@ class Tensor:
     # ----------------------------------------------------------------- reductions
     def sum(self, dim: Any = None, keepdim: _py_bool = False, dtype: Any = None) -> Tensor:
         t = self if dtype is None else self.to(dtype)
-        if t.data.dtype.kind == "b":
-            t = t.long()
+        if t.data.dtype.kind in "biu" and t.data.dtype != dtypes.int64:
+            t = t.long()  # integer sums are int64, as in PyTorch (NumPy gives uint64 for uint8)
         return R.Sum.apply(t, normalize_dims(dim, self.ndim), keepdim)
 
     def mean(self, dim: Any = None, keepdim: _py_bool = False, dtype: Any = None) -> Tensor:
@@ -563,7 +589,10 @@ class Tensor:
 
     def prod(self, dim: int | None = None, keepdim: _py_bool = False) -> Tensor:
         axis = None if dim is None else normalize_dims(dim, self.ndim)[0]
-        return R.Prod.apply(self, axis, keepdim)
+        t = self
+        if t.data.dtype.kind in "biu" and t.data.dtype != dtypes.int64:
+            t = t.long()
+        return R.Prod.apply(t, axis, keepdim)
 
     def logsumexp(self, dim: Any, keepdim: _py_bool = False) -> Tensor:
         return R.LogSumExp.apply(self._floating(), normalize_dims(dim, self.ndim), keepdim)
@@ -615,9 +644,15 @@ class Tensor:
 
     # ----------------------------------------------------------------- shape
     def _view_op(self, fn: Any, *args: Any) -> Tensor:
+        """Apply a shape op whose result may share memory with ``self`` (reshape, permute, basic
+        indexing...). When it truly does, the two share a version counter, and the node is
+        marked so an in-place change of the view is refused while recording (see
+        ``_check_leaf_inplace``): its gradient could not reach the tensor it views."""
         out = fn.apply(self, *args)
-        if out.data.base is not None:
+        if out.data.base is not None and _memory_root(out.data) is _memory_root(self.data):
             out._vc = self._vc
+            if out.grad_fn is not None:
+                out.grad_fn.is_view = True
         return out
 
     def reshape(self, *shape: Any) -> Tensor:
@@ -790,18 +825,39 @@ class Tensor:
 
     # ----------------------------------------------------------------- in-place
     def _check_leaf_inplace(self, name: str) -> None:
-        if self.grad_fn is None and self.requires_grad and is_grad_enabled():
+        """Refuse in-place writes autograd can't follow: into a leaf that requires grad, or,
+        while recording, into a view of a tensor that requires grad."""
+        fn = self.grad_fn
+        if fn is None:
+            if self.requires_grad and is_grad_enabled():
+                raise RuntimeError(
+                    f"{name}: a leaf tensor that requires grad is being used in an in-place "
+                    f"operation. Fix: wrap the update in `with engine.no_grad():` (as optimizers "
+                    f"do), or use the out-of-place form"
+                )
+        elif is_grad_enabled() and fn.__dict__.get("is_view"):
+            src = fn.next[0] if fn.next else None
+            if isinstance(src, Tensor):
+                raise RuntimeError(
+                    f"{name}: a view of a leaf tensor that requires grad is being used in an "
+                    f"in-place operation. Fix: wrap the update in `with engine.no_grad():`, or "
+                    f"use the out-of-place form"
+                )
             raise RuntimeError(
-                f"{name}: a leaf tensor that requires grad is being used in an in-place "
-                f"operation. Fix: wrap the update in `with engine.no_grad():` (as optimizers do), "
-                f"or use the out-of-place form"
+                f"{name}: in-place change of a view (made by {fn.name}) of a tensor that "
+                f"requires grad; the gradient of the tensor it views would miss the change. "
+                f"Fix: write through that tensor itself (t[idx] = value), or .clone() the view "
+                f"before changing it"
             )
 
     def _inplace(self, fn: Any, *args: Any, name: str) -> Tensor:
         """Run ``fn`` out of place on a snapshot, then write the result into this tensor and make
         the new node its grad_fn, so later backward passes see the modified value."""
         self._check_leaf_inplace(name)
-        snapshot = Tensor._make(self.data.copy(), self._device, self.requires_grad, self.grad_fn)
+        # The op reads the old value through a snapshot: a copy only when its backward keeps its
+        # first input (relu_, add_, clamp_ don't), since the write below would corrupt it.
+        data = self.data.copy() if 0 in fn.saves else self.data
+        snapshot = Tensor._make(data, self._device, self.requires_grad, self.grad_fn)
         out = fn.apply(snapshot, *args)
         self._device.xp.copyto(self.data, out.data, casting="unsafe")
         self.grad_fn = out.grad_fn
@@ -812,11 +868,17 @@ class Tensor:
     def _inplace_binary(self, other: Any, fn: Any, ufunc_name: str, name: str) -> Tensor:
         if isinstance(other, Tensor) and other._device is not self._device:
             _mixed(self, other, name)
-        if _tracking(self, other):
-            a, b = _promote(self, other)
-            if a is not self:
-                raise RuntimeError(f"{name}: result type {a.dtype} can't be cast to {self.dtype}")
-            return self._inplace(fn, b, name=name)
+        if _tracking(self, other):  # self is float here unless `other` requires grad
+            if self.data.dtype.kind != "f":
+                raise RuntimeError(
+                    f"{name}: result type float can't be cast to the integer tensor's dtype "
+                    f"{dtypes.dtype_name(self.dtype)}; convert it first with .float()"
+                )
+            if not isinstance(other, Tensor):
+                other = _promote(self, other)[1]  # numbers stay weak, lists become tensors
+            if isinstance(other, Tensor) and other.data.dtype != self.data.dtype:
+                other = other.to(self.data.dtype)  # the result keeps self's dtype, as in PyTorch
+            return self._inplace(fn, other, name=name)
         xp = self._device.xp
         b = other.data if isinstance(other, Tensor) else other
         ufunc = getattr(xp, ufunc_name)
@@ -901,7 +963,19 @@ class Tensor:
         return self
 
 
+register_tensor_class(Tensor)
+
+
 # --------------------------------------------------------------------- helpers
+
+
+def _memory_root(arr: Any) -> Any:
+    """The array that owns ``arr``'s memory (views chain through ``.base``)."""
+    while True:
+        base = getattr(arr, "base", None)
+        if base is None:
+            return arr
+        arr = base
 
 
 def _unwrap(data: Any) -> Any:
@@ -952,32 +1026,73 @@ def _result_dtype(a: np.dtype, b: np.dtype, a_0d: _py_bool, b_0d: _py_bool) -> n
 
 
 def _promote(a: Any, b: Any, true_div: _py_bool = False) -> tuple[Any, Any]:
-    """Bring two operands (tensors or Python numbers) to PyTorch's result dtype."""
-    ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
-    if ta and tb:
-        da, db = a.data.dtype, b.data.dtype
-        if da != db:
-            dt = _result_dtype(da, db, a.data.ndim == 0, b.data.ndim == 0)
-            if da != dt:
-                a = a.to(dt)
-            if db != dt:
-                b = b.to(dt)
-        if true_div and a.data.dtype.kind != "f":
-            a, b = a.to(dtypes.default_float), b.to(dtypes.default_float)
-        return a, b
-    t, s = (a, b) if ta else (b, a)
-    if not isinstance(s, _py_bool | _py_int | _py_float):
-        if isinstance(s, np.generic) and s.ndim == 0 and not isinstance(s, np.ndarray):
-            s = s.item()
-        else:
-            s = tensor(s, device=t._device)
-            return _promote(a if ta else s, s if ta else b, true_div)
+    """Bring two operands (tensors or Python numbers) to PyTorch's result dtype.
+
+    A Python number never widens a tensor of its own category (float32 * 2.5 stays float32); it
+    only lifts integer and bool tensors to the default float (or bool to int64). This runs before
+    every binary op, so the common cases are tested first, with exact type checks.
+    """
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            da, db = a.data.dtype, b.data.dtype
+            if da is not db and da != db:
+                dt = _result_dtype(da, db, a.data.ndim == 0, b.data.ndim == 0)
+                if da != dt:
+                    a = a.to(dt)
+                if db != dt:
+                    b = b.to(dt)
+            if true_div and a.data.dtype.kind != "f":
+                a, b = a.to(dtypes.default_float), b.to(dtypes.default_float)
+            return a, b
+        t, s, t_first = a, b, True
+    else:
+        t, s, t_first = b, a, False
+    st = type(s)
+    if st is not _py_float and st is not _py_int and st is not _py_bool:
+        s = _scalar_operand(s, t)
+        if isinstance(s, Tensor):
+            return _promote(t, s, true_div) if t_first else _promote(s, t, true_div)
+        st = type(s)
     kind = t.data.dtype.kind
-    if isinstance(s, _py_float) and kind != "f" or true_div and kind != "f":
-        t = t.to(dtypes.default_float)
-    elif isinstance(s, _py_int) and not isinstance(s, _py_bool) and kind == "b":
-        t = t.to(dtypes.int64)
-    return (t, s) if ta else (s, t)
+    if kind != "f":
+        if st is _py_float or true_div:
+            t = t.to(dtypes.default_float)
+        elif st is _py_int and kind == "b":
+            t = t.to(dtypes.int64)
+    return (t, s) if t_first else (s, t)
+
+
+def _scalar_operand(s: Any, like: Tensor) -> Any:
+    """A NumPy scalar or number subclass as the plain Python number it stands for (so it is
+    'weak', like a Python number); anything else (lists, arrays) as a tensor on ``like``'s
+    device."""
+    if isinstance(s, np.generic):
+        return s.item()
+    if isinstance(s, _py_bool):
+        return _py_bool(s)
+    if isinstance(s, _py_int):
+        return _py_int(s)
+    if isinstance(s, _py_float):
+        return _py_float(s)
+    return tensor(s, device=like._device)
+
+
+def _remainder(a: Any, b: Any) -> Tensor:
+    """Python's ``%`` (the result takes the divisor's sign), differentiable in both operands."""
+    if _tracking(a, b):
+        return a - (a // b).detach() * b
+    return _no_grad_binary(a, b, lambda x, y: x % y)
+
+
+def _pow(a: Any, b: Any) -> Tensor:
+    ref = a if isinstance(a, Tensor) else b
+    if ref.data.dtype.kind == "b":  # bool ** bool: NumPy gives int8, PyTorch keeps bool
+        xp = ref._device.xp
+        return _no_grad_binary(a, b, lambda x, y: xp.logical_or(x, xp.logical_not(y)))
+    return M.Pow.apply(a, b)
+
+
+_OPERAND_TYPES = (Tensor, _py_int, _py_float, np.ndarray, np.generic, list, tuple)
 
 
 def _no_grad_binary(a: Any, b: Any, op: Any) -> Tensor:
@@ -1023,7 +1138,12 @@ def _index_arg(idx: Any, device: Device) -> Any:
 
 def _index_array(t: Tensor, device: Device) -> Any:
     if t._device is not device:
-        _mixed(t, t, "indexing")
+        from .errors import DeviceError  # noqa: PLC0415
+
+        raise DeviceError(
+            f"indexing: the index tensor is on {t.device} but the indexed tensor is on {device}; "
+            f"move the index with .to('{device}')"
+        )
     if t.data.dtype.kind == "f":
         raise IndexError(
             "tensors used as indices must be integer or bool tensors, got "

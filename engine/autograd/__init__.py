@@ -55,5 +55,8 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
                 )
             out.append(None)
         else:
-            out.append(Tensor._make(r.reshape(t.shape), t.device))
+            r = r.reshape(t.shape)
+            if r.base is not None:  # a broadcast or a view of some other gradient: own it
+                r = r.copy()
+            out.append(Tensor._make(r, t.device))
     return tuple(out)

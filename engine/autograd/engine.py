@@ -7,46 +7,49 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from . import function as _function
 from .function import Function
 
 
 def _topological_order(roots: Sequence[Function]) -> list[Function]:
-    """Nodes reachable from ``roots``, every node before the nodes it feeds (iterative DFS)."""
+    """Nodes reachable from ``roots``, every node before the nodes it feeds (iterative DFS, so a
+    graph thousands of ops deep needs no recursion)."""
     order: list[Function] = []
-    seen: set[int] = set()
+    seen: set[Function] = set()
     for root in roots:
-        if id(root) in seen:
+        if root in seen:
             continue
-        seen.add(id(root))
-        stack: list[tuple[Function, int]] = [(root, 0)]
+        seen.add(root)
+        stack = [(root, iter(root.next))]
         while stack:
-            node, i = stack[-1]
-            nxt = node.next
-            while i < len(nxt):
-                child = nxt[i]
-                i += 1
-                if isinstance(child, Function) and id(child) not in seen:
-                    seen.add(id(child))
-                    stack[-1] = (node, i)
-                    stack.append((child, 0))
+            node, children = stack[-1]
+            for child in children:
+                if isinstance(child, Function) and child not in seen:
+                    seen.add(child)
+                    stack.append((child, iter(child.next)))
                     break
             else:
                 stack.pop()
                 order.append(node)
-                continue
     order.reverse()
     return order
 
 
-def _check_versions(node: Function) -> None:
-    for counter, seen in node._versions:
-        if counter.value != seen:
-            raise RuntimeError(
-                f"one of the tensors needed for gradient computation has been modified by an "
-                f"in-place operation: {node.name} saved it at version {seen}, it is now at version "
-                f"{counter.value}. Fix: use the out-of-place form (e.g. `x = x + y` instead of "
-                f"`x += y` / `x.add_(y)`), or `.clone()` the tensor before changing it"
-            )
+def _raise_modified(node: Function, counter: Any, seen: int) -> None:
+    raise RuntimeError(
+        f"one of the tensors needed for gradient computation has been modified by an "
+        f"in-place operation: {node.name} saved it at version {seen}, it is now at version "
+        f"{counter.value}. Fix: use the out-of-place form (e.g. `x = x + y` instead of "
+        f"`x += y` / `x.add_(y)`), or `.clone()` the tensor before changing it"
+    )
+
+
+def _raise_freed(node: Function) -> None:
+    raise RuntimeError(
+        f"trying to run backward through {node.name} a second time, but its saved data "
+        f"was already freed. Fix: pass retain_graph=True to the first backward() if you "
+        f"need to go through the graph twice"
+    )
 
 
 def run_backward(
@@ -59,62 +62,65 @@ def run_backward(
 
     Without ``capture``, gradients accumulate into the ``.grad`` of leaf tensors. With ``capture``
     (a list of tensors), nothing is accumulated: the gradient of each captured tensor is returned
-    instead (``autograd.grad``).
+    instead (``autograd.grad``). Nodes are dictionary keys by identity (Function defines no
+    ``__eq__``), which is cheaper than keying by ``id()``.
     """
-    from ..tensor import Tensor  # noqa: PLC0415
-
-    grads: dict[int, Any] = {}
+    grads: dict[Function, Any] = {}
     leaf_grads: dict[int, Any] = {}
     nodes: list[Function] = []
+    # Arrays a leaf's .grad must not take over (it copies them): the caller's root gradients, and
+    # every array already handed to another leaf.
+    given: set[int] = {id(g) for g in root_grads}
     for t, g in zip(roots, root_grads):
         fn = t.grad_fn
         if fn is None:
             if t.requires_grad:  # a leaf used as an output
                 _add(leaf_grads, id(t), g)
                 if capture is None:
-                    _accumulate_leaf(t, g, set())
+                    _accumulate_leaf(t, g, given)
             continue
         nodes.append(fn)
-        _add(grads, id(fn), g)
+        prev = grads.get(fn)
+        grads[fn] = g if prev is None else prev + g
 
-    captured_nodes: dict[int, int] = {}
+    captured_nodes: dict[Function, int] = {}
     captured_leaves: dict[int, int] = {}
     if capture is not None:
         for i, t in enumerate(capture):
             if t.grad_fn is not None:
-                captured_nodes[id(t.grad_fn)] = i
+                captured_nodes[t.grad_fn] = i
             else:
                 captured_leaves[id(t)] = i
     results: list[Any] = [None] * (len(capture) if capture is not None else 0)
 
-    given: set[int] = set()  # arrays already handed to a leaf this pass (avoid aliasing)
+    pop = grads.pop
     for node in _topological_order(nodes):
-        g = grads.pop(id(node), None)
         if node._freed:
-            raise RuntimeError(
-                f"trying to run backward through {node.name} a second time, but its saved data "
-                f"was already freed. Fix: pass retain_graph=True to the first backward() if you "
-                f"need to go through the graph twice"
-            )
-        if g is None:
+            _raise_freed(node)
+        g = pop(node, None)
+        if g is None:  # every path into it carried no gradient
+            if not retain_graph:
+                _release(node)
             continue
-        if capture is not None and id(node) in captured_nodes:
-            results[captured_nodes[id(node)]] = g
-        _check_versions(node)
+        if capture is not None and node in captured_nodes:
+            results[captured_nodes[node]] = g
+        for counter, seen in node._versions:
+            if counter.value != seen:
+                _raise_modified(node, counter, seen)
         input_grads = node.backward(g)
         for child, gi in zip(node.next, input_grads):
             if child is None or gi is None:
                 continue
-            if isinstance(child, Tensor):
-                if capture is None:
-                    _accumulate_leaf(child, gi, given)
-                elif id(child) in captured_leaves:
-                    idx = captured_leaves[id(child)]
-                    results[idx] = gi if results[idx] is None else results[idx] + gi
-            else:
-                _add(grads, id(child), gi)
+            if isinstance(child, Function):
+                prev = grads.get(child)
+                grads[child] = gi if prev is None else prev + gi
+            elif capture is None:
+                _accumulate_leaf(child, gi, given)
+            elif id(child) in captured_leaves:
+                idx = captured_leaves[id(child)]
+                results[idx] = gi if results[idx] is None else results[idx] + gi
         if not retain_graph:
-            _free(node)
+            _release(node)
     if capture is not None:
         for t in capture:
             if id(t) in leaf_grads and t.grad_fn is None:
@@ -125,30 +131,32 @@ def run_backward(
     return None
 
 
+def _release(node: Function) -> None:
+    """Free what the node saved for backward, so the graph holds no arrays once it has run."""
+    node._freed = True
+    node.next = ()
+    node.__dict__.clear()
+
+
 def _add(store: dict[int, Any], key: int, g: Any) -> None:
     prev = store.get(key)
     store[key] = g if prev is None else prev + g
 
 
-def _free(node: Function) -> None:
-    node._freed = True
-    node.next = ()
-    for attr in list(vars(node)):
-        delattr(node, attr)
-
-
 def _accumulate_leaf(t: Any, g: Any, given: set[int]) -> None:
-    from ..tensor import Tensor  # noqa: PLC0415
-
-    if g.dtype != t.data.dtype:
-        g = g.astype(t.data.dtype)
-    if g.shape != t.data.shape:
-        g = g.reshape(t.data.shape)
-    if t.grad is None:
-        if id(g) in given or not g.flags.writeable or not g.flags.c_contiguous:
+    data = t.data
+    if g.dtype != data.dtype:
+        g = g.astype(data.dtype)
+    if g.shape != data.shape:
+        g = g.reshape(data.shape)
+    grad = t.grad
+    if grad is None:
+        # A view (reshape, broadcast, transpose) or an array some other leaf or the caller holds
+        # would let an in-place change of one .grad (clip_grad_norm_, zero_) leak into another.
+        if g.base is not None or id(g) in given or not g.flags.c_contiguous:
             g = g.copy()
         given.add(id(g))
-        t.grad = Tensor._make(g, t._device, False, None)
+        t.grad = _function._tensor_cls._make(g, t._device, False, None)
     else:
         # Out of place: the old .grad array may be shared with a user's reference.
-        t.grad.data = t.grad.data + g
+        grad.data = grad.data + g

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from .grad_mode import is_grad_enabled
+from .grad_mode import _state as _grad_state
 
 
 class VersionCounter:
@@ -28,10 +28,12 @@ class Function:
     ``saves_output`` so in-place writes to those tensors are detected at backward time, and
     implement ``forward(*arrays)`` and ``backward(grad) -> tuple`` (one entry per input; None where
     no gradient flows). ``self.needs[i]`` tells forward/backward which inputs want a gradient.
+    A forward that keeps fewer inputs than its class's ``saves`` (only what the wanted gradients
+    need) sets ``self.saves`` to those, so in-place writes to the others stay allowed.
     """
 
     __slots__ = ("next", "needs", "_versions", "_freed", "__weakref__", "__dict__")
-    saves: ClassVar[tuple[int, ...]] = ()
+    saves: tuple[int, ...] = ()
     saves_output: ClassVar[bool] = False
 
     @property
@@ -50,59 +52,83 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
-        from ..tensor import Tensor  # noqa: PLC0415 - cycle: tensor imports ops
-
+        """Run ``forward`` on the arguments' raw arrays and wrap the result in a Tensor; when
+        grad mode is on and some argument requires grad, also make this node the result's
+        ``grad_fn``. This runs for every op, so it is written for speed: one pass over the
+        arguments, no per-call imports, no generator expressions."""
+        Tensor = _tensor_cls
         device = None
         requires = False
         raw = []
         for a in args:
             if isinstance(a, Tensor):
+                d = a._device
                 if device is None:
-                    device = a._device
-                elif a._device is not device:
-                    _raise_mixed_devices(cls, device, a._device)
+                    device = d
+                elif d is not device:
+                    _raise_mixed_devices(cls, device, d)
                 if a.requires_grad:
                     requires = True
                 raw.append(a.data)
             else:
                 raw.append(a)
-        node = cls.__new__(cls)
-        if requires and is_grad_enabled():
-            node.needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-            if device.is_cuda:
+        node = _new(cls)
+        recording = requires and _grad_state.enabled
+        if recording:
+            needs = []
+            nxt = []
+            for a in args:
+                if isinstance(a, Tensor) and a.requires_grad:
+                    needs.append(True)
+                    fn = a.grad_fn
+                    nxt.append(a if fn is None else fn)
+                else:
+                    needs.append(False)
+                    nxt.append(None)
+            node.needs = tuple(needs)
+        else:
+            node.needs = _NO_NEEDS if len(args) <= len(_NO_NEEDS) else (False,) * len(args)
+        try:
+            if device is None or device.type == "cpu":
+                out = node.forward(*raw, **kwargs)
+            else:
                 with device.context():
                     out = node.forward(*raw, **kwargs)
-            else:
-                out = node.forward(*raw, **kwargs)
-            node.next = tuple(
-                (a.grad_fn if a.grad_fn is not None else a) if n else None
-                for a, n in zip(args, node.needs)
-            )
-            node._freed = False
-            versions = [(args[i]._vc, args[i]._vc.value) for i in cls.saves
-                        if isinstance(args[i], Tensor)]
-            result = Tensor._make(out, device, True, node)
+        except ValueError as exc:  # NumPy's broadcasting error, said in the engine's terms
+            _reraise_broadcast_error(cls, raw, exc)
+            raise
+        if not recording:
+            return Tensor._make(out, device, False, None)
+        node.next = tuple(nxt)
+        node._freed = False
+        result = Tensor._make(out, device, True, node)
+        saves = node.saves  # an op's forward may narrow its class's `saves` to what it kept
+        if saves or cls.saves_output:
+            versions = []
+            for i in saves:
+                a = args[i]
+                if isinstance(a, Tensor):
+                    vc = a._vc
+                    versions.append((vc, vc.value))
             if cls.saves_output:
                 versions.append((result._vc, 0))
             node._versions = versions
-            return result
-        node.needs = _NO_GRAD_NEEDS
-        if device is not None and device.is_cuda:
-            with device.context():
-                out = node.forward(*raw, **kwargs)
         else:
-            out = node.forward(*raw, **kwargs)
-        return Tensor._make(out, device, False, None)
+            node._versions = _NO_VERSIONS
+        return result
 
 
-class _NoNeeds(tuple):
-    """``needs`` outside recording: every position is False."""
+# ``needs`` outside recording: False at every position an op may ask about.
+_NO_NEEDS = (False,) * 64
+_NO_VERSIONS: tuple[()] = ()
+_new = object.__new__
+# The Tensor class; ``engine.tensor`` (which imports the ops, hence no import here) registers it.
+_tensor_cls: Any = None
 
-    def __getitem__(self, i: Any) -> bool:  # type: ignore[override]
-        return False
 
-
-_NO_GRAD_NEEDS = _NoNeeds()
+def register_tensor_class(cls: type) -> None:
+    global _tensor_cls
+    _tensor_cls = cls
 
 
 def _raise_mixed_devices(cls: type, a: Any, b: Any) -> None:
@@ -112,3 +138,24 @@ def _raise_mixed_devices(cls: type, a: Any, b: Any) -> None:
         f"{cls.__name__.lower()}: expected all tensors on the same device, but found at least "
         f"two devices, {a} and {b}; move them first with .to('{a}') or .to('{b}')"
     )
+
+
+def _reraise_broadcast_error(cls: type, raw: list[Any], exc: ValueError) -> None:
+    """Turn NumPy's "operands could not be broadcast together" into a ShapeError naming the op,
+    the two clashing shapes, the dimension and the fix; other ValueErrors pass through."""
+    if "could not be broadcast together" not in str(exc):
+        return
+    from ..errors import ShapeError  # noqa: PLC0415
+
+    shapes = [tuple(r.shape) for r in raw if hasattr(r, "shape") and hasattr(r, "ndim")]
+    for i, a in enumerate(shapes):
+        for b in shapes[i + 1:]:
+            for k in range(1, min(len(a), len(b)) + 1):
+                if a[-k] != b[-k] and 1 not in (a[-k], b[-k]):
+                    raise ShapeError(
+                        f"{cls.__name__.lower()}: shapes {a} and {b} can't be broadcast together: "
+                        f"aligned from the right, dimension {len(a) - k} of the first has size "
+                        f"{a[-k]} where the second has {b[-k]}. Fix: make each pair of sizes, "
+                        f"aligned from the right, equal or 1 (reshape, unsqueeze or transpose an "
+                        f"operand)"
+                    ) from exc

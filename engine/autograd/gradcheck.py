@@ -60,7 +60,7 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6,
                 minus = reduced(fn(*inputs), weights).item()
                 x.data[idx] = orig
             num[i] = (plus - minus) / (2 * eps)
-        ana = np.zeros_like(num) if a is None else np.asarray(a.data).reshape(-1)
+        ana = np.zeros_like(num) if a is None else np.asarray(a.detach().cpu().data).reshape(-1)
         bad = np.abs(ana - num) > atol + rtol * np.abs(num)
         if bad.any():
             i = int(np.argmax(bad))

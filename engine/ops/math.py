@@ -3,6 +3,7 @@ the input's shape with ``sum_to``. A scalar operand is passed as a raw Python nu
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,8 @@ def _shape(x: Any) -> tuple[int, ...]:
 
 class Add(Function):
     def forward(self, a: Any, b: Any) -> Any:
-        self.sa, self.sb = _shape(a), _shape(b)
+        if self.needs[0] or self.needs[1]:
+            self.sa, self.sb = _shape(a), _shape(b)
         return a + b
 
     def backward(self, g: Any) -> tuple[Any, Any]:
@@ -28,7 +30,8 @@ class Add(Function):
 
 class Sub(Function):
     def forward(self, a: Any, b: Any) -> Any:
-        self.sa, self.sb = _shape(a), _shape(b)
+        if self.needs[0] or self.needs[1]:
+            self.sa, self.sb = _shape(a), _shape(b)
         return a - b
 
     def backward(self, g: Any) -> tuple[Any, Any]:
@@ -36,30 +39,52 @@ class Sub(Function):
         return (sum_to(g, self.sa) if n[0] else None, sum_to(-g, self.sb) if n[1] else None)
 
 
+def _save_for_product(fn: Function, a: Any, b: Any) -> None:
+    """Keep only the operands a product-like backward reads: ``b`` for a's gradient, ``a`` for
+    b's. ``saves`` set on the node narrows the in-place check to them (``x * 3`` then
+    ``x.add_(1)`` is fine, as in PyTorch) and nothing else stays alive."""
+    n = fn.needs
+    fn.sa, fn.sb = _shape(a), _shape(b)
+    if n[0] and n[1]:
+        fn.a, fn.b = a, b
+    elif n[0]:
+        fn.b = b
+        fn.saves = (1,)
+    elif n[1]:
+        fn.a = a
+        fn.saves = (0,)
+
+
 class Mul(Function):
     saves = (0, 1)
 
     def forward(self, a: Any, b: Any) -> Any:
-        self.a, self.b = a, b
+        if self.needs[0] or self.needs[1]:
+            _save_for_product(self, a, b)
         return a * b
 
     def backward(self, g: Any) -> tuple[Any, Any]:
-        n, a, b = self.needs, self.a, self.b
-        return (sum_to(g * b, _shape(a)) if n[0] else None,
-                sum_to(g * a, _shape(b)) if n[1] else None)
+        n = self.needs
+        return (sum_to(g * self.b, self.sa) if n[0] else None,
+                sum_to(g * self.a, self.sb) if n[1] else None)
 
 
 class Div(Function):
     saves = (0, 1)
 
     def forward(self, a: Any, b: Any) -> Any:
-        self.a, self.b = a, b
+        n = self.needs
+        if n[1]:
+            self.a, self.b, self.sa, self.sb = a, b, _shape(a), _shape(b)
+        elif n[0]:
+            self.b, self.sa, self.sb = b, _shape(a), _shape(b)
+            self.saves = (1,)
         return a / b
 
     def backward(self, g: Any) -> tuple[Any, Any]:
-        n, a, b = self.needs, self.a, self.b
-        ga = sum_to(g / b, _shape(a)) if n[0] else None
-        gb = sum_to(-g * a / (b * b), _shape(b)) if n[1] else None
+        n, b = self.needs, self.b
+        ga = sum_to(g / b, self.sa) if n[0] else None
+        gb = sum_to(-g * self.a / (b * b), self.sb) if n[1] else None
         return ga, gb
 
 
@@ -83,10 +108,12 @@ class Pow(Function):
             else:
                 ga = sum_to(g * b * a ** (b - 1), _shape(a))
         if n[1]:
-            xp = xp_of(self.out)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                loga = xp.where(a > 0, xp.log(xp.where(a > 0, a, 1)), 0) if not isinstance(
-                    a, int | float) else np.log(a) if a > 0 else 0.0
+            if isinstance(a, int | float):  # a Python float stays weak: no float64 gradient
+                loga = math.log(a) if a > 0 else 0.0
+            else:
+                xp = xp_of(self.out)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    loga = xp.where(a > 0, xp.log(xp.where(a > 0, a, 1)), 0)
             gb = sum_to(g * self.out * loga, _shape(b))
         return ga, gb
 
@@ -224,7 +251,7 @@ class Relu(Function):
 
 
 class Clamp(Function):
-    saves = (0,)
+    # backward reads only the mask made in forward, so later writes to the input are fine
 
     def forward(self, a: Any, lo: Any, hi: Any) -> Any:
         xp = xp_of(a)
@@ -321,26 +348,29 @@ class MatMul(Function):
     saves = (0, 1)
 
     def forward(self, a: Any, b: Any) -> Any:
-        self.a, self.b = a, b
+        if self.needs[0] or self.needs[1]:
+            _save_for_product(self, a, b)
         return a @ b
 
     def backward(self, g: Any) -> tuple[Any, Any]:
-        a, b, n = self.a, self.b, self.needs
+        n, sa, sb = self.needs, self.sa, self.sb
+        if len(sa) == 2 and len(sb) == 2:
+            return (g @ self.b.T if n[0] else None, self.a.T @ g if n[1] else None)
+        if len(sa) == 1 and len(sb) == 1:  # a dot product: g is 0-d
+            return (g * self.b if n[0] else None, g * self.a if n[1] else None)
         xp = xp_of(g)
-        if a.ndim == 2 and b.ndim == 2:
-            return (g @ b.T if n[0] else None, a.T @ g if n[1] else None)
-        a2 = a.reshape(1, -1) if a.ndim == 1 else a
-        b2 = b.reshape(-1, 1) if b.ndim == 1 else b
-        g2 = g
-        if a.ndim == 1:
+        g2 = g  # with the axes a 1-D operand dropped put back
+        if len(sa) == 1:
             g2 = xp.expand_dims(g2, -2)
-        if b.ndim == 1:
+        if len(sb) == 1:
             g2 = xp.expand_dims(g2, -1)
         ga = gb = None
         if n[0]:
+            b2 = self.b.reshape(-1, 1) if len(sb) == 1 else self.b
             ga = g2 @ xp.swapaxes(b2, -1, -2)
-            ga = sum_to(ga, a2.shape).reshape(a.shape)
+            ga = sum_to(ga, (1, sa[0]) if len(sa) == 1 else sa).reshape(sa)
         if n[1]:
+            a2 = self.a.reshape(1, -1) if len(sa) == 1 else self.a
             gb = xp.swapaxes(a2, -1, -2) @ g2
-            gb = sum_to(gb, b2.shape).reshape(b.shape)
+            gb = sum_to(gb, (sb[0], 1) if len(sb) == 1 else sb).reshape(sb)
         return ga, gb

@@ -6,7 +6,7 @@ from typing import Any
 
 from .._backend import xp_of
 from ..autograd.function import Function
-from .util import expand_reduced
+from .util import broadcast_grad, expand_reduced
 
 
 class Sum(Function):
@@ -16,7 +16,7 @@ class Sum(Function):
 
     def backward(self, g: Any) -> tuple[Any, None, None]:
         g = expand_reduced(g, self.shape, self.axes, self.keepdim)
-        return (xp_of(g).broadcast_to(g, self.shape), None, None)
+        return (broadcast_grad(g, self.shape), None, None)
 
 
 class Mean(Function):
@@ -27,7 +27,7 @@ class Mean(Function):
 
     def backward(self, g: Any) -> tuple[Any, None, None]:
         g = expand_reduced(g, self.shape, self.axes, self.keepdim) / self.count
-        return (xp_of(g).broadcast_to(g, self.shape), None, None)
+        return (broadcast_grad(g, self.shape), None, None)
 
 
 def _reduced_size(shape: tuple[int, ...], axes: tuple[int, ...] | None, inverse: bool) -> int:
@@ -126,20 +126,18 @@ class MaxMinDim(Function):
 
 
 class LogSumExp(Function):
-    saves_output = True
-
     def forward(self, a: Any, axes: tuple[int, ...] | None, keepdim: bool) -> Any:
         xp = xp_of(a)
         m = a.max(axis=axes, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)
-        self.e = xp.exp(a - m)
-        s = self.e.sum(axis=axes, keepdims=True)
+        e = xp.exp(a - m)
+        s = e.sum(axis=axes, keepdims=True)
         out = xp.log(s) + m
+        if self.needs[0]:  # backward: g * softmax, from these two
+            self.e, self.s = e, s
         self.shape, self.axes, self.keepdim = a.shape, axes, keepdim
-        self.softmax = self.e / s
-        del self.e
         return out if keepdim else (out.reshape(()) if axes is None else out.squeeze(axes))
 
     def backward(self, g: Any) -> tuple[Any, None, None]:
         g = expand_reduced(g, self.shape, self.axes, self.keepdim)
-        return (g * self.softmax, None, None)
+        return (g / self.s * self.e, None, None)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .._backend import xp_of
 from ..autograd.function import Function
 from .util import scatter_add, sum_to
@@ -64,7 +66,12 @@ class Index(Function):
 
     def forward(self, a: Any, idx: Any) -> Any:
         self.shape, self.dtype, self.idx = a.shape, a.dtype, idx
-        return a[idx]
+        out = a[idx]
+        if isinstance(out, np.generic):
+            # An int on every axis: NumPy gives a scalar copy, PyTorch a 0-d view (so that
+            # `x[0].fill_(1)` writes into x). A trailing Ellipsis makes NumPy return the view.
+            out = a[(idx if isinstance(idx, tuple) else (idx,)) + (Ellipsis,)]
+        return out
 
     def backward(self, g: Any) -> tuple[Any, None]:
         xp = xp_of(g)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._backend import xp_of
+
 
 def sum_to(g: Any, shape: tuple[int, ...]) -> Any:
     """Reduce a broadcast gradient back to ``shape``: the one place broadcasting is undone."""
@@ -18,6 +20,24 @@ def sum_to(g: Any, shape: tuple[int, ...]) -> Any:
     if lead:
         g = g.reshape(shape)
     return g
+
+
+def broadcast_grad(g: Any, shape: tuple[int, ...]) -> Any:
+    """``g`` (with size-1 axes where a reduction removed them) spread back to ``shape``.
+
+    Small results are materialised (NumPy's ``broadcast_to`` costs several microseconds of Python,
+    more than filling a few thousand numbers); large ones stay zero-copy broadcast views.
+    """
+    if g.shape == shape:
+        return g
+    size = 1
+    for s in shape:
+        size *= s
+    if size > 65536:
+        return xp_of(g).broadcast_to(g, shape)
+    out = xp_of(g).empty(shape, dtype=g.dtype)
+    out[...] = g
+    return out
 
 
 def normalize_dims(dim: Any, ndim: int) -> tuple[int, ...] | None:
