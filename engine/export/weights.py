@@ -1,0 +1,150 @@
+"""Weights files: safetensors and npz with PyTorch ``state_dict`` names, read and written.
+
+The names are those of the compiled model (``conv1.weight``, ``bn1.running_mean``,
+``lstm1.weight_ih_l0``), which the generated PyTorch module shares, so a file written here loads
+with ``model.load_state_dict(safetensors.torch.load_file(path))`` and a state dict saved by
+PyTorch for the same graph initialises the engine model (fine-tuning).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import WeightsError
+
+FORMATS = ("safetensors", "npz")
+
+
+def to_numpy_state(state: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """An engine (or NumPy) state dict as contiguous NumPy arrays on the host."""
+    out: dict[str, np.ndarray] = {}
+    for key, value in state.items():
+        arr = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+        out[key] = np.require(arr, requirements="C")  # (ascontiguousarray makes 0-d 1-d)
+    return out
+
+
+def format_of(path: str | os.PathLike[str], fmt: str | None = None) -> str:
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise WeightsError(f"unknown weights format {fmt!r}; use one of {', '.join(FORMATS)}")
+        return fmt
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in FORMATS:
+        raise WeightsError(f"{path}: cannot tell the weights format from the extension "
+                           f"{Path(path).suffix or '(none)'}; use .safetensors or .npz")
+    return suffix
+
+
+def save_weights(state: Mapping[str, Any], path: str | os.PathLike[str],
+                 fmt: str | None = None, metadata: dict[str, str] | None = None) -> Path:
+    """Write ``state`` as safetensors or npz (by ``fmt`` or the extension), atomically."""
+    fmt = format_of(path, fmt)
+    arrays = to_numpy_state(state)
+    if fmt == "safetensors":
+        import safetensors.numpy  # noqa: PLC0415
+
+        data = safetensors.numpy.save(arrays, metadata=metadata)
+    else:
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        data = buf.getvalue()
+    atomic_write_bytes(path, data)
+    return Path(path)
+
+
+def read_weights(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """The tensors of a .safetensors or .npz file; WeightsError that names the file otherwise."""
+    p = Path(path)
+    if not p.is_file():
+        raise WeightsError(f"{p}: no such weights file")
+    fmt = format_of(p)
+    try:
+        if fmt == "safetensors":
+            from safetensors.numpy import load_file  # noqa: PLC0415
+
+            return load_file(str(p))
+        with np.load(p, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise WeightsError(f"{p}: not a readable {fmt} file ({exc})") from None
+    except Exception as exc:  # safetensors raises its own error type for damaged headers
+        if type(exc).__name__ == "SafetensorError":
+            raise WeightsError(f"{p}: not a readable safetensors file ({exc})") from None
+        raise
+
+
+def check_state(expected: Mapping[str, tuple[tuple[int, ...], str]],
+                given: Mapping[str, np.ndarray], source: str = "the weights") -> None:
+    """Raise WeightsError listing every missing, unexpected and mis-shaped tensor."""
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
+    wrong = [f"{k} {tuple(given[k].shape)} (the graph needs {expected[k][0]})"
+             for k in expected if k in given and tuple(given[k].shape) != expected[k][0]]
+    if not (missing or unexpected or wrong):
+        return
+    parts = []
+    if wrong:
+        parts.append("wrong shape: " + ", ".join(wrong))
+    if missing:
+        parts.append("missing: " + ", ".join(missing))
+    if unexpected:
+        parts.append("unexpected: " + ", ".join(unexpected))
+    hint = ""
+    if unexpected and all(k.startswith("module.") for k in unexpected):
+        hint = " (names start with 'module.': save model.module.state_dict() instead)"
+    raise WeightsError(f"{source} do not match the graph: " + "; ".join(parts) + hint)
+
+
+def expected_state(model: Any) -> dict[str, tuple[tuple[int, ...], str]]:
+    return {k: (tuple(v.shape), str(v.dtype)) for k, v in model.state_dict().items()}
+
+
+def load_weights(model: Any, source: str | os.PathLike[str] | Mapping[str, Any]) -> Any:
+    """Copy the tensors of ``source`` (a file or a state dict, e.g. one PyTorch saved) into
+    ``model``, after checking every name and shape; returns the model."""
+    name = f"{source}" if isinstance(source, str | os.PathLike) else "the state dict"
+    given = read_weights(source) if isinstance(source, str | os.PathLike) else \
+        to_numpy_state(source)
+    expected = expected_state(model)
+    check_state(expected, given, name)
+    from ..tensor import from_numpy  # noqa: PLC0415
+
+    state = {}
+    for k, arr in given.items():
+        dtype = np.dtype(expected[k][1])
+        state[k] = from_numpy(np.require(arr.astype(dtype, copy=False), requirements="C"))
+    model.load_state_dict(state)
+    return model
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write to a temporary file in the same folder, flush it, and rename it over ``path``."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if target.exists():  # keep the permissions of the file being replaced
+            os.chmod(tmp, target.stat().st_mode & 0o777)
+        else:
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,282 @@
+"""The ``layerforge`` command: each subcommand, and one clear stderr line for every mistake."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.cli import main
+from app.project import Project
+from app.training_loop import StopFlag, TrainOptions, train_project
+from engine.export import read_weights, save_weights
+from engine.graph import compile
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def small_spiral(tmp_path: Path, **training: object) -> Path:
+    project = Project.from_template("spiral")
+    project.dataset["options"]["n_samples"] = 200
+    project.training.update(training)
+    return project.save(tmp_path / "spiral.json")
+
+
+def test_version_and_help(capsys: pytest.CaptureFixture) -> None:
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == "layerforge 0.1.0"
+    code, out, _ = run(capsys, "--help")
+    assert code == 0 and "train      train a project headless" in out
+    for command in ("train", "validate", "summary", "export", "new"):
+        code, out, _ = run(capsys, command, "--help")
+        assert code == 0 and out.startswith(f"usage: layerforge {command}")
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (("train",), r"layerforge train: error: the following arguments are required: project"),
+    (("train", "p.json", "--epochs", "zero"),
+     r"argument --epochs: expected a whole number, got 'zero'"),
+    (("train", "p.json", "--lr", "-1"), r"argument --lr: must be a positive number, got -1"),
+    (("train", "p.json", "--bogus"), r"unrecognized arguments: --bogus"),
+    (("export", "p.json", "--format", "tflite", "-o", "x"),
+     r"argument --format: invalid choice: 'tflite'"),
+    (("export", "p.json", "-o", "x"), r"the following arguments are required: --format"),
+])
+def test_wrong_arguments_give_one_line(capsys: pytest.CaptureFixture, argv: tuple,
+                                       message: str) -> None:
+    code, _, err = run(capsys, *argv)
+    line = one_line(err)
+    assert code == 2
+    assert re.search(message, line), line
+    assert line.endswith("--help')")
+
+
+def test_bad_files_give_one_line(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "validate", str(tmp_path / "missing.json"))
+    assert code == 1 and one_line(err).endswith("missing.json: no such file")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format_version": 1, "graph": {"nodes": [}}')
+    code, _, err = run(capsys, "summary", str(bad))
+    assert code == 1 and "bad.json: line 1, column 43: invalid JSON" in one_line(err)
+
+
+def test_validate(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    path = small_spiral(tmp_path)
+    code, out, _ = run(capsys, "validate", str(path))
+    assert code == 0 and "no problems (7 nodes, 354 parameters)" in out
+    project = Project.load(path)
+    project.graph.disconnect("tanh1", "fc2")
+    project.graph.add_node("ReLU", "spare")
+    project.graph.connect("fc3", "spare")
+    project.save()
+    code, out, _ = run(capsys, "validate", str(path))
+    assert code == 1
+    assert "error: fc2: input 0 is not connected" in out
+    assert "warning: spare: does not lead to any Output" in out
+    assert out.strip().endswith("2 error(s), 4 warning(s)")
+    project.graph.connect("tanh1", "fc2")
+    project.save()
+    assert run(capsys, "validate", str(path))[0] == 0  # warnings only
+    assert run(capsys, "validate", str(path), "--strict")[0] == 1
+
+
+def test_summary(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "summary", str(small_spiral(tmp_path)), "--batch-size", "1000")
+    assert code == 0
+    assert "fc1 (Linear)" in out and "(N, 16)" in out
+    assert "Total params: 354" in out and "Estimated training memory (batch 1000, adam)" in out
+
+
+def test_new_and_templates(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "templates")
+    assert code == 0 and "spiral" in out and "LeNet-5" in out
+    target = tmp_path / "mine.json"
+    code, out, _ = run(capsys, "new", str(target), "--template", "lenet5")
+    assert code == 0 and Project.load(target).graph.info("conv1").output.shape == (6, 28, 28)
+    code, _, err = run(capsys, "new", str(target))
+    assert code == 2 and "already exists; use --force" in one_line(err)
+    code, _, err = run(capsys, "new", str(tmp_path / "x.json"), "--template", "vgg")
+    assert code == 1 and "no template named 'vgg'" in one_line(err)
+
+
+def test_export_every_format(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    path = small_spiral(tmp_path)
+    code, _, err = run(capsys, "export", str(path), "--format", "npz", "-o", str(tmp_path))
+    assert code == 1 and "no trained weights yet" in one_line(err)
+    project = Project.load(path)
+    weights = save_weights(compile(project.graph, seed=0).state_dict(), tmp_path / "w.npz")
+    outputs = {"safetensors": tmp_path / "m.safetensors", "npz": tmp_path / "m.npz",
+               "onnx": tmp_path / "m.onnx", "pytorch": tmp_path / "torch_model"}
+    for fmt, out in outputs.items():
+        code, stdout, err = run(capsys, "export", str(path), "--weights", str(weights),
+                                "--format", fmt, "-o", str(out))
+        assert code == 0, err
+        assert f"wrote {out}" in stdout
+    assert set(read_weights(outputs["safetensors"])) == set(read_weights(weights))
+    assert (outputs["pytorch"] / "model.py").is_file()
+    assert (outputs["pytorch"] / "weights.safetensors").is_file()
+    onnx = pytest.importorskip("onnx")
+    onnx.checker.check_model(onnx.load(str(outputs["onnx"])))
+    bad = save_weights({"fc1.weight": np.zeros((3, 3), np.float32)}, tmp_path / "bad.npz")
+    code, _, err = run(capsys, "export", str(path), "--weights", str(bad), "--format", "npz",
+                       "-o", str(tmp_path / "x.npz"))
+    assert code == 1 and "wrong shape: fc1.weight (3, 3) (the graph needs (16, 2))" in \
+        one_line(err)
+    code, _, err = run(capsys, "export", str(path), "--weights", str(weights), "--format",
+                       "onnx", "-o", str(tmp_path / "no" / "such" / "m.onnx"))
+    assert code == 1 and "does not exist" in one_line(err)
+
+
+def test_train_resume_and_export_the_run(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    path = small_spiral(tmp_path)
+    out_dir = tmp_path / "run"
+    code, out, err = run(capsys, "train", str(path), "--epochs", "2", "--out", str(out_dir),
+                         "--quiet")
+    assert code == 0, err
+    assert "epoch 2/2  loss" in out and "val_acc" in out
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "best.safetensors", "checkpoint.safetensors", "metrics.jsonl", "weights.safetensors"]
+    log = [json.loads(line) for line in (out_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [m.get("epoch") for m in log] == [1, 2, None]
+    assert log[-1] == {"event": "end", "reason": "completed", "message": "",
+                       "epochs_completed": 2}
+    run_entry = Project.load(path).runs[-1]
+    assert run_entry["weights"] == "run/weights.safetensors" and run_entry["epochs"] == 2
+    code, out, err = run(capsys, "train", str(path), "--epochs", "3", "--out", str(out_dir),
+                         "--resume", str(out_dir / "checkpoint.safetensors"), "--quiet")
+    assert code == 0, err
+    assert "epoch 3/3" in out and "epoch 1/3" not in out
+    code, _, err = run(capsys, "export", str(path), "--format", "onnx", "-o",
+                       str(tmp_path / "m.onnx"))
+    assert code == 0 and (tmp_path / "m.onnx").is_file()
+
+
+def test_resume_continues_exactly(tmp_path: Path) -> None:
+    project = Project.load(small_spiral(tmp_path))
+    project.graph.add_node("Dropout", "drop", {"p": 0.2})  # draws random numbers too
+    project.graph.disconnect("tanh2", "fc3")
+    project.graph.chain("tanh2", "drop", "fc3")
+    quiet = {"progress": False, "record": False}
+    whole = train_project(project, TrainOptions(epochs=3, out_dir=tmp_path / "whole", **quiet))
+    train_project(project, TrainOptions(epochs=2, out_dir=tmp_path / "part", **quiet))
+    resumed = train_project(project, TrainOptions(
+        epochs=3, out_dir=tmp_path / "part", resume=tmp_path / "part" / "checkpoint.safetensors",
+        **quiet))
+    assert [m["epoch"] for m in resumed.history] == [3]
+    a, b = read_weights(whole.weights), read_weights(resumed.weights)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    assert resumed.history[-1]["loss"] == whole.history[-1]["loss"]
+
+
+def test_train_refusals(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    path = small_spiral(tmp_path)
+    code, _, err = run(capsys, "train", str(path), "--distributed")
+    assert code == 2 and "--distributed needs engine.distributed" in one_line(err)
+    code, _, err = run(capsys, "train", str(path), "--devices", "cpu,cpu")
+    assert code == 1 and "several devices (cpu, cpu)" in one_line(err)
+    code, _, err = run(capsys, "train", str(path), "--devices", "tpu:0")
+    assert code == 1 and "tpu" in one_line(err)
+    code, _, err = run(capsys, "train", str(path), "--resume", str(tmp_path / "none"))
+    assert code == 1 and "--resume: no checkpoint at" in one_line(err)
+    project = Project.load(path)
+    project.graph.set_param("fc3", "out_features", 3)
+    project.dataset["options"]["n_classes"] = 2
+    project.save()
+    code, _, err = run(capsys, "train", str(path))
+    assert code == 1 and "the output has 3 class scores" in one_line(err)
+
+
+def test_fine_tune_from_pytorch_weights(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import save_file
+
+    path = small_spiral(tmp_path)
+    graph = Project.load(path).graph
+    state = {k: torch.full(tuple(v.shape), 0.01) for k, v in compile(graph).state_dict().items()}
+    save_file(state, str(tmp_path / "torch.safetensors"))
+    code, _, err = run(capsys, "train", str(path), "--epochs", "1", "--quiet", "--no-record",
+                       "--init-weights", str(tmp_path / "torch.safetensors"), "--lr", "1e-9",
+                       "--out", str(tmp_path / "ft"))
+    assert code == 0, err
+    trained = read_weights(tmp_path / "ft" / "weights.safetensors")
+    np.testing.assert_allclose(trained["fc1.weight"], 0.01, atol=1e-6)  # tiny lr: still 0.01
+    del state["fc3.bias"]
+    save_file(state, str(tmp_path / "partial.safetensors"))
+    code, _, err = run(capsys, "train", str(path), "--init-weights",
+                       str(tmp_path / "partial.safetensors"))
+    assert code == 1 and "do not match the graph: missing: fc3.bias" in one_line(err)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_nan_loss_stops_and_keeps_the_last_good_weights(tmp_path: Path) -> None:
+    path = small_spiral(tmp_path)
+    project = Project.load(path)
+    project.dataset["normalize"] = {"mean": [0.0, 0.0], "std": [1e-45, 1e-45]}  # inputs -> inf
+    result = train_project(project, TrainOptions(out_dir=tmp_path / "nan", progress=False,
+                                                 record=False))
+    assert result.reason == "nan" and result.epochs_completed == 0
+    assert "the loss became nan at epoch 1, step 1" in result.message
+    assert all(np.isfinite(v).all() for v in read_weights(result.weights).values())
+    end = json.loads((tmp_path / "nan" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert end["reason"] == "nan"
+
+
+def test_a_stop_request_ends_after_the_current_batch(tmp_path: Path) -> None:
+    project = Project.load(small_spiral(tmp_path))
+    stop = StopFlag()
+    stop.set()
+    result = train_project(project, TrainOptions(out_dir=tmp_path / "stop", progress=False,
+                                                 record=False), stop=stop)
+    assert result.reason == "interrupted" and result.epochs_completed == 0
+    assert result.weights is not None and "last good step" in result.message
+    initial = compile(project.graph, seed=0).state_dict()
+    trained = read_weights(result.weights)
+    assert any(not np.array_equal(trained[k], v.numpy()) for k, v in initial.items())  # 1 step
+
+
+def test_subprocess_errors_have_no_traceback(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "app", "summary", str(tmp_path / "x.json")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert one_line(proc.stderr) == f"layerforge: error: {tmp_path / 'x.json'}: no such file"
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_keeps_weights(tmp_path: Path) -> None:
+    path = small_spiral(tmp_path, epochs=100000)
+    proc = subprocess.Popen([sys.executable, "-m", "app", "train", str(path), "--quiet",
+                             "--out", str(tmp_path / "run")], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait for the first finished epoch
+        line = proc.stdout.readline()
+        if line.startswith("epoch 2/"):
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err
+    assert (tmp_path / "run" / "weights.safetensors").is_file()
+    end = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert end["reason"] == "interrupted"
