@@ -1,0 +1,204 @@
+"""MNIST, Fashion-MNIST and Kuzushiji-MNIST: IDX files (gzipped or not), torchvision's folder
+layout (``<root>/<Name>/raw/``), mirrors and MD5s."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..dataset import ArrayDataset
+from ..errors import DatasetFormatError, DatasetNotFoundError, DownloadError
+from .download import check_integrity, download_url, extract_gzip
+
+__all__ = ["KMNIST", "MNIST", "FashionMNIST", "read_idx"]
+
+_IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, decompressed when it is gzip (recognised by content, not name)."""
+    with open(path, "rb") as f:
+        head = f.read(2)
+    if head != b"\x1f\x8b":
+        return path.read_bytes()
+    try:
+        with gzip.open(path, "rb") as f:
+            return f.read()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DatasetFormatError(f"{path}: corrupt or truncated gzip file ({exc}). Delete it and "
+                                 f"download it again") from exc
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file (the MNIST format): 2 zero bytes, a type code, the number of
+    dimensions, the sizes as big-endian uint32, then the values. Gzipped files are fine."""
+    path = Path(path)
+    raw = _read_bytes(path)
+    if len(raw) < 4:
+        raise DatasetFormatError(f"{path}: not an IDX file: {len(raw)} bytes, shorter than the "
+                                 f"4-byte magic number")
+    code, ndim = raw[2], raw[3]
+    if raw[:2] != b"\0\0" or code not in _IDX_TYPES or ndim == 0:
+        raise DatasetFormatError(
+            f"{path}: not an IDX file (magic number 0x{raw[:4].hex()}; IDX files start with "
+            f"0x0000, a type code such as 08 for uint8, and the number of dimensions)")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DatasetFormatError(f"{path}: truncated in the header ({len(raw)} bytes, the header "
+                                 f"alone needs {header})")
+    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    dtype = np.dtype(_IDX_TYPES[code])
+    count = int(np.prod(dims, dtype=np.int64))
+    need, have = count * dtype.itemsize, len(raw) - header
+    shape = "x".join(str(d) for d in dims)
+    if have < need:
+        raise DatasetFormatError(f"{path}: truncated: the header promises {shape} values "
+                                 f"({need} bytes) but only {have} bytes follow. Delete it and "
+                                 f"download it again")
+    if have > need:
+        raise DatasetFormatError(f"{path}: corrupt: {have - need} unexpected bytes after the "
+                                 f"{shape} values the header describes")
+    arr = np.frombuffer(raw, dtype=dtype, count=count, offset=header).reshape(dims)
+    return arr.astype(dtype.newbyteorder("="))  # native byte order, writable copy
+
+
+class MNIST(ArrayDataset):
+    """The MNIST handwritten digits (60 000 training and 10 000 test images, 28 x 28, uint8).
+
+    Args:
+        root: the folder holding ``MNIST/raw/`` (created by ``download=True``).
+        train: the training set (else the test set).
+        transform: applied to each image (a 28 x 28 uint8 NumPy array), e.g.
+            ``transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,),
+            (0.3081,))])``.
+        target_transform: applied to each label (an int).
+        download: fetch the files from the mirrors when they are not there yet.
+
+    Unlike torchvision, samples are NumPy arrays rather than PIL images; every transform here
+    takes either.
+    """
+
+    mirrors = [
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "http://yann.lecun.com/exdb/mnist/",
+    ]
+    resources = [
+        ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+        ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
+        ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
+        ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
+    ]
+    classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six",
+               "7 - seven", "8 - eight", "9 - nine"]
+
+    def __init__(self, root: str | Path, train: bool = True,
+                 transform: Callable[[Any], Any] | None = None,
+                 target_transform: Callable[[Any], Any] | None = None,
+                 download: bool = False) -> None:
+        self.root = Path(root).expanduser()
+        self.train = train
+        if download:
+            self.download()
+        prefix = "train" if train else "t10k"
+        names = (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte")
+        found = [self._find(name) for name in names]
+        if None in found:
+            missing = [f"{n}(.gz)" for n, f in zip(names, found) if f is None]
+            raise DatasetNotFoundError(
+                f"{type(self).__name__} {'training' if train else 'test'} set not found: "
+                f"{' and '.join(missing)} missing in {self.raw_folder}. Pass download=True to "
+                f"fetch them from {self.mirrors[0]}, or put the files (gzipped or not) in that "
+                f"folder yourself")
+        images, labels = read_idx(found[0]), read_idx(found[1])
+        if images.ndim != 3 or images.dtype != np.uint8:
+            raise DatasetFormatError(f"{found[0]}: expected uint8 images N x H x W, got "
+                                     f"{images.dtype} of shape {images.shape}")
+        if labels.ndim != 1:
+            raise DatasetFormatError(f"{found[1]}: expected one label per image (1-D), got shape "
+                                     f"{labels.shape}")
+        if len(images) != len(labels):
+            raise DatasetFormatError(f"{found[0]} holds {len(images)} images but {found[1]} holds "
+                                     f"{len(labels)} labels; one of them is damaged")
+        if len(labels) and (labels.min() < 0 or labels.max() >= len(self.classes)):
+            raise DatasetFormatError(f"{found[1]}: labels must be 0..{len(self.classes) - 1}, "
+                                     f"found {int(labels.min())}..{int(labels.max())}")
+        super().__init__(images, labels.astype(np.int64), transform, target_transform)
+
+    @property
+    def raw_folder(self) -> Path:
+        return self.root / type(self).__name__ / "raw"
+
+    @property
+    def class_to_idx(self) -> dict[str, int]:
+        return {c: i for i, c in enumerate(self.classes)}
+
+    def _find(self, name: str) -> Path | None:
+        for candidate in (self.raw_folder / name, self.raw_folder / f"{name}.gz"):
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def _check_exists(self) -> bool:
+        return all(self._find(Path(f).stem) is not None for f, _ in self.resources)
+
+    def download(self, opener: Any = None) -> None:
+        """Fetch every missing file (MD5-checked, resumable) and unpack it next to the .gz."""
+        self.raw_folder.mkdir(parents=True, exist_ok=True)
+        for filename, md5 in self.resources:
+            raw = self.raw_folder / Path(filename).stem
+            gz = self.raw_folder / filename
+            if raw.is_file():
+                continue
+            if not check_integrity(gz, md5):
+                errors = []
+                for mirror in self.mirrors:
+                    try:
+                        download_url(mirror + filename, gz, md5, opener=opener)
+                        break
+                    except DownloadError as exc:
+                        errors.append(f"  {mirror}: {exc}")
+                else:
+                    urls = ", ".join(m + filename for m in self.mirrors)
+                    raise DownloadError(
+                        f"Could not download {type(self).__name__} file {filename}:\n"
+                        + "\n".join(errors)
+                        + f"\nIf this machine is offline, download the files "
+                        f"{', '.join(f for f, _ in self.resources)} (e.g. from {urls}) and put "
+                        f"them, gzipped or not, in {self.raw_folder}")
+            extract_gzip(gz, raw)
+
+    def extra_repr(self) -> str:
+        return f"Root location: {self.root}\nSplit: {'Train' if self.train else 'Test'}"
+
+
+class FashionMNIST(MNIST):
+    """Zalando's Fashion-MNIST: 10 kinds of clothing, MNIST's format and sizes."""
+
+    mirrors = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
+    resources = [
+        ("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+        ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
+        ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"),
+        ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310"),
+    ]
+    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+               "Sneaker", "Bag", "Ankle boot"]
+
+
+class KMNIST(MNIST):
+    """Kuzushiji-MNIST: 10 classes of cursive Japanese characters, MNIST's format and sizes."""
+
+    mirrors = ["http://codh.rois.ac.jp/kmnist/dataset/kmnist/"]
+    resources = [
+        ("train-images-idx3-ubyte.gz", "bdb82020997e1d708af4cf47b453dcf7"),
+        ("train-labels-idx1-ubyte.gz", "e144d726b3acfaa3e44228e80efcd344"),
+        ("t10k-images-idx3-ubyte.gz", "5c965bf0a639b31b8f53240b1b52f4d7"),
+        ("t10k-labels-idx1-ubyte.gz", "7320c461ea6c1c855c0b718fb2a4b134"),
+    ]
+    classes = ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"]
