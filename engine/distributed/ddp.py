@@ -1,0 +1,219 @@
+"""``DistributedDataParallel``: one model replica per process, gradients averaged across ranks
+after every backward, with ``torch.nn.parallel.DistributedDataParallel``'s API.
+
+At construction every rank's model structure (parameter and buffer names, shapes, dtypes) is
+compared, and a mismatch raises ``ModelMismatchError`` on every rank naming the first difference;
+then rank 0's parameters and buffers are broadcast so every rank starts identical.
+
+Gradient synchronisation needs a "backward is done" moment, which the engine gives through a graph
+node (``engine.parallel._bridge``): the module's output reaches the caller through a node whose
+backward runs the module's own backward (accumulating into ``.grad``) and then all-reduces every
+gradient in buckets of ``bucket_cap_mb`` (one collective call per bucket). Averaging the whole
+``.grad`` is right even when it holds gradients accumulated earlier: those are either identical on
+every rank (synced before) or local (``no_sync()``), and averaging is linear.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from .._backend import device_of_array, xp_of
+from ..autograd.engine import run_backward
+from ..autograd.grad_mode import is_grad_enabled
+from ..nn import Module
+from ..parallel._bridge import bridge, make_anchor
+from ..parallel.buckets import DEFAULT_BUCKET_CAP_MB, pack, plan_buckets, unpack
+from ..tensor import Tensor
+from . import default_group
+from .errors import ModelMismatchError
+from .process_group import ProcessGroup, ReduceOp
+
+
+class DistributedDataParallel(Module):
+    """Wrap ``module`` so that ``backward()`` leaves the rank-averaged gradient in ``.grad``.
+
+    Args:
+        module: the model, already on this rank's device (``cuda:local_rank`` under ``nccl``).
+        broadcast_buffers: copy rank 0's buffers (BatchNorm statistics) to every rank at each
+            training forward, as PyTorch does.
+        bucket_cap_mb: size of the gradient buckets (one collective call each).
+        The other PyTorch arguments (device_ids, output_device, dim, process_group,
+        find_unused_parameters, ...) are accepted for compatibility.
+
+    ``state_dict()`` keys are prefixed ``module.``.
+    """
+
+    def __init__(self, module: Module, device_ids: Any = None, output_device: Any = None,
+                 dim: int = 0, broadcast_buffers: bool = True, process_group: Any = None,
+                 bucket_cap_mb: float | None = None, find_unused_parameters: bool = False,
+                 check_reduction: bool = False, gradient_as_bucket_view: bool = False,
+                 static_graph: bool = False) -> None:
+        super().__init__()
+        group = default_group()
+        self.module = module
+        self.broadcast_buffers = broadcast_buffers
+        self.require_backward_grad_sync = True
+        self.reduce_calls = 0
+        cap = DEFAULT_BUCKET_CAP_MB if bucket_cap_mb is None else float(bucket_cap_mb)
+        params = [p for _, p in module.named_parameters()]
+        self._params = params
+        self._grad_params = [p for p in params if p.requires_grad]
+        self._grad_buckets = plan_buckets([(p.shape, p.dtype) for p in self._grad_params], cap)
+        buffers = [b for _, b in module.named_buffers() if b is not None]
+        self._buffers_list = buffers
+        self._state_buckets = plan_buckets([(t.shape, t.dtype) for t in params + buffers], cap)
+        self._buffer_buckets = plan_buckets([(b.shape, b.dtype) for b in buffers], cap)
+        self._anchor = make_anchor(params[0]) if params else None
+        check_same_structure(group, module)
+        _broadcast_arrays(group, [t.data for t in params + buffers], self._state_buckets)
+
+    @property
+    def process_group(self) -> ProcessGroup:
+        return default_group()
+
+    @contextlib.contextmanager
+    def no_sync(self) -> Iterator[None]:
+        """Backward passes inside accumulate local gradients without communicating; the first
+        synchronised backward afterwards averages the accumulated total."""
+        old = self.require_backward_grad_sync
+        self.require_backward_grad_sync = False
+        try:
+            yield
+        finally:
+            self.require_backward_grad_sync = old
+
+    def forward(self, *inputs: Any, **kwargs: Any) -> Any:
+        group = default_group()
+        if self.module.training and self.broadcast_buffers and self._buffers_list \
+                and group.size > 1:
+            _broadcast_arrays(group, [b.data for b in self._buffers_list], self._buffer_buckets)
+        out = self.module(*inputs, **kwargs)
+        if not is_grad_enabled() or self._anchor is None:
+            return out
+        leaves = _tensors(out)
+        wanted = [t for t in leaves if isinstance(t, Tensor) and t.requires_grad]
+        if not wanted:
+            return out
+        replaced = {id(t): bridge(t, self._anchor, self._make_hook(t)) for t in wanted}
+        return _replace(out, replaced)
+
+    def _make_hook(self, local: Tensor) -> Any:
+        # The local graph is retained: it goes with the bridge node once the caller's backward
+        # has passed it, and retaining lets other outputs and retain_graph=True reuse it.
+        def on_backward(grad: Any) -> None:
+            run_backward([local], [grad], retain_graph=True)
+            if self.require_backward_grad_sync:
+                self.reduce_gradients()
+
+        return on_backward
+
+    def reduce_gradients(self) -> None:
+        """Average every parameter's ``.grad`` across ranks, one collective call per bucket.
+        (Called automatically after backward; public for custom loops.)"""
+        group = default_group()
+        if group.size == 1:
+            return
+        params = self._grad_params
+        for b in self._grad_buckets:
+            first = params[b.slots[0].index]
+            with first.device.context():
+                local = [p.grad.data if p.grad is not None else None for p in params]
+                flat = pack(b, local, first.device.xp)
+                group.all_reduce_array(flat, ReduceOp.AVG)
+                self.reduce_calls += 1
+                for i, view in unpack(b, flat):
+                    p = params[i]
+                    if p.grad is None:
+                        if not bool((view != 0).any()):
+                            continue  # unused on every rank: left None, as in one process
+                        p.grad = Tensor._make(view, p.device)
+                    else:
+                        p.grad.data = view  # a view into this bucket's buffer: no copy
+
+    def broadcast_parameters(self) -> None:
+        """Copy rank 0's parameters and buffers to every rank (done at construction)."""
+        _broadcast_arrays(default_group(), [t.data for t in self._params + self._buffers_list],
+                          self._state_buckets)
+
+    def parameters_in_sync(self) -> bool:
+        """True when every rank holds bit-identical parameters (a debugging check: one small
+        all-gather of per-parameter checksums)."""
+        sums = np.array([float(np.asarray(_host(p.data), dtype=np.float64).sum())
+                         for p in self._params], dtype=np.float64)
+        gathered = default_group().all_gather_array(sums)
+        return bool((gathered == gathered[0]).all())
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def structure_of(module: Module) -> list[tuple[str, tuple[int, ...], str]]:
+    """What must agree across ranks: parameter and buffer names, shapes and dtypes, in order."""
+    out = [(f"parameter {n}", tuple(p.shape), str(p.dtype)) for n, p in module.named_parameters()]
+    out += [(f"buffer {n}", tuple(b.shape), str(b.dtype)) for n, b in module.named_buffers()
+            if b is not None]
+    return out
+
+
+def check_same_structure(group: ProcessGroup, module: Module) -> None:
+    """Raise ModelMismatchError on every rank when any rank's model differs from rank 0's."""
+    mine = structure_of(module)
+    every = group.all_gather_object(mine)
+    ref = every[0]
+    for r, other in enumerate(every[1:], start=1):
+        if other == ref:
+            continue
+        for i in range(max(len(ref), len(other))):
+            a = ref[i] if i < len(ref) else None
+            b = other[i] if i < len(other) else None
+            if a != b:
+                raise ModelMismatchError(
+                    f"DistributedDataParallel: the model differs across ranks: entry {i} is "
+                    f"{_describe(a)} on rank 0 but {_describe(b)} on rank {r} (rank 0 has "
+                    f"{len(ref)} parameters+buffers, rank {r} has {len(other)}). Fix: build the "
+                    f"same model on every rank (same project file, same arguments)"
+                )
+
+
+def _describe(entry: Any) -> str:
+    if entry is None:
+        return "missing"
+    name, shape, dtype = entry
+    return f"{name} {list(shape)} {dtype}"
+
+
+def _broadcast_arrays(group: ProcessGroup, arrays: list[Any], buckets: list[Any]) -> None:
+    if group.size == 1:
+        return
+    for b in buckets:
+        first = arrays[b.slots[0].index]
+        with device_of_array(first).context():
+            flat = pack(b, arrays, xp_of(first))
+            group.broadcast_array(flat, 0)
+            for i, view in unpack(b, flat):
+                arrays[i][...] = view
+
+
+def _host(arr: Any) -> Any:
+    return arr if isinstance(arr, np.ndarray) else arr.get()
+
+
+def _tensors(obj: Any) -> list[Any]:
+    if isinstance(obj, tuple | list):
+        return [x for item in obj for x in _tensors(item)]
+    if isinstance(obj, dict):
+        return [x for k in obj for x in _tensors(obj[k])]
+    return [obj]
+
+
+def _replace(obj: Any, replaced: dict[int, Tensor]) -> Any:
+    if isinstance(obj, tuple | list):
+        items = [_replace(x, replaced) for x in obj]
+        return type(obj)(*items) if hasattr(obj, "_fields") else type(obj)(items)
+    if isinstance(obj, dict):
+        return type(obj)((k, _replace(v, replaced)) for k, v in obj.items())
+    return replaced.get(id(obj), obj)

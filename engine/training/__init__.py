@@ -1,0 +1,19 @@
+"""The training loop (``Trainer`` / ``fit``), its events and callbacks, metrics, checkpoints and
+metric logs. Plain engine code: the GUI drives it from a QThread through callbacks, the CLI from
+the main thread; nothing here imports Qt."""
+
+from __future__ import annotations
+
+from .checkpoint import BEST, LAST, load_checkpoint, save_checkpoint
+from .errors import CheckpointError, TrainingError
+from .events import Callback, CallbackList, Event, EventKind, LambdaCallback
+from .loggers import CSVLogger, JSONLinesLogger, ProgressPrinter
+from .metrics import MetricSums, accuracy, topk_accuracy, topk_correct
+from .trainer import FitResult, Trainer, fit
+
+__all__ = [
+    "BEST", "LAST", "CSVLogger", "Callback", "CallbackList", "CheckpointError", "Event",
+    "EventKind", "FitResult", "JSONLinesLogger", "LambdaCallback", "MetricSums",
+    "ProgressPrinter", "Trainer", "TrainingError", "accuracy", "fit", "load_checkpoint",
+    "save_checkpoint", "topk_accuracy", "topk_correct",
+]
