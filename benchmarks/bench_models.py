@@ -1,0 +1,228 @@
+"""Training throughput of LeNet-5 and an LSTM, engine against PyTorch in the same run.
+
+``run(quick, threads)`` returns ``(name, engine samples/s, torch samples/s or None)`` rows for
+``benchmarks/engine_bench.py``; ``peak_memory(batch)`` measures whole-process peak RSS of LeNet
+training in fresh subprocesses. Run alone:
+
+    python benchmarks/bench_models.py [--quick] [--threads N] [--memory] [--profile lenet|lstm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(_ROOT))
+
+Step = Callable[[], None]
+
+
+def _set_threads(n: int) -> None:
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, str(n))
+
+
+def median_throughput(step: Step, batch: int, steps: int, repeats: int) -> float:
+    """Samples/s of ``step``: median over ``repeats`` runs of ``steps`` steps, after warm-up."""
+    for _ in range(max(2, steps // 10)):
+        step()
+    rates = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        rates.append(batch * steps / (time.perf_counter() - t0))
+    return statistics.median(rates)
+
+
+def image_data(batch: int, seed: int = 0):  # noqa: ANN201
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, batch).astype(np.int64)
+    return x, y
+
+
+def sequence_data(batch: int, seq: int = 50, features: int = 32, seed: int = 0):  # noqa: ANN201
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, seq, features)).astype(np.float32)
+    y = rng.integers(0, 10, batch).astype(np.int64)
+    return x, y
+
+
+def lenet(nn):  # noqa: ANN001, ANN201 - works with engine.nn and torch.nn alike
+    """LeNet-5 as in the issue: conv5x5x6 pad 2, ReLU, maxpool 2, conv5x5x16, ReLU, maxpool 2,
+    120, 84, 10."""
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+
+
+class _LSTMClassifier:
+    """LSTM(32 -> 128) over 50 steps, a Linear on the last output; built for either library."""
+
+    def __init__(self, nn) -> None:  # noqa: ANN001
+        self.lstm = nn.LSTM(32, 128, batch_first=True)
+        self.head = nn.Linear(128, 10)
+
+    def parameters(self):  # noqa: ANN201
+        return list(self.lstm.parameters()) + list(self.head.parameters())
+
+    def __call__(self, x):  # noqa: ANN001, ANN204
+        out, _ = self.lstm(x)
+        return self.head(out[:, -1])
+
+
+def _train_step(lib, model, x, y, lr: float = 0.01) -> Step:  # noqa: ANN001
+    loss_fn = lib.nn.CrossEntropyLoss()
+    opt = lib.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+
+    def step() -> None:
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def engine_lenet_step(batch: int) -> Step:
+    import engine
+    import engine.nn
+    import engine.optim
+
+    engine.manual_seed(0)
+    xn, yn = image_data(batch)
+    return _train_step(engine, lenet(engine.nn), engine.from_numpy(xn), engine.from_numpy(yn))
+
+
+def torch_lenet_step(batch: int) -> Step | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.manual_seed(0)
+    xn, yn = image_data(batch)
+    return _train_step(torch, lenet(torch.nn), torch.from_numpy(xn), torch.from_numpy(yn))
+
+
+def engine_lstm_step(batch: int = 64) -> Step:
+    import engine
+    import engine.nn
+    import engine.optim
+
+    engine.manual_seed(0)
+    xn, yn = sequence_data(batch)
+    return _train_step(engine, _LSTMClassifier(engine.nn), engine.from_numpy(xn),
+                       engine.from_numpy(yn))
+
+
+def torch_lstm_step(batch: int = 64) -> Step | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.manual_seed(0)
+    xn, yn = sequence_data(batch)
+    return _train_step(torch, _LSTMClassifier(torch.nn), torch.from_numpy(xn),
+                       torch.from_numpy(yn))
+
+
+def run(quick: bool = False, threads: int = 2) -> list[tuple[str, float, float | None]]:
+    """Rows (name, engine samples/s, torch samples/s) for LeNet-5 b64/b256 and the LSTM."""
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass
+    steps, repeats = (5, 2) if quick else (50, 5)
+    rows = []
+    for batch in (64, 256):
+        eng = median_throughput(engine_lenet_step(batch), batch, steps, repeats)
+        tstep = torch_lenet_step(batch)
+        ref = median_throughput(tstep, batch, steps, repeats) if tstep else None
+        rows.append((f"LeNet-5 b{batch}", eng, ref))
+    lsteps = (3, 2) if quick else (20, 5)
+    eng = median_throughput(engine_lstm_step(64), 64, *lsteps)
+    tstep = torch_lstm_step(64)
+    ref = median_throughput(tstep, 64, *lsteps) if tstep else None
+    rows.append(("LSTM 32-128 T50 b64", eng, ref))
+    return rows
+
+
+_MEMORY_CHILD = """
+import resource, sys
+sys.path.insert(0, {root!r})
+from benchmarks import bench_models as b
+step = b.{fn}({batch})
+for _ in range({steps}):
+    step()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def peak_memory(batch: int = 256, steps: int = 5) -> dict[str, int | None]:
+    """Whole-process peak RSS (KiB) of LeNet training, each library in a fresh interpreter."""
+    out: dict[str, int | None] = {}
+    for lib, fn in (("engine", "engine_lenet_step"), ("torch", "torch_lenet_step")):
+        code = _MEMORY_CHILD.format(root=str(_ROOT), fn=fn, batch=batch, steps=steps)
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=False)
+        lines = res.stdout.strip().splitlines()
+        out[lib] = int(lines[-1]) if res.returncode == 0 and lines else None
+    return out
+
+
+def _profile(which: str, batch: int = 64) -> None:
+    import cProfile
+    import pstats
+
+    step = engine_lenet_step(batch) if which == "lenet" else engine_lstm_step(batch)
+    for _ in range(3):
+        step()
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(10):
+        step()
+    prof.disable()
+    pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few steps (smoke run)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--memory", action="store_true", help="also peak RSS at batch 256")
+    parser.add_argument("--profile", choices=["lenet", "lstm"], default=None)
+    parser.add_argument("--batch", type=int, default=64, help="batch size for --profile")
+    args = parser.parse_args(argv)
+    _set_threads(args.threads)
+    if args.profile:
+        _profile(args.profile, args.batch)
+        return 0
+    print(f"{'model':<24}{'engine/s':>10}{'torch/s':>10}{'ratio':>7}")
+    for name, eng, ref in run(args.quick, args.threads):
+        ratio = f"{eng / ref:.2f}" if ref else "-"
+        print(f"{name:<24}{eng:>10.0f}{(ref or 0):>10.0f}{ratio:>7}")
+    if args.memory:
+        mem = peak_memory(256, 3 if args.quick else 10)
+        eng, ref = mem["engine"], mem["torch"]
+        ratio = f"{eng / ref:.2f}" if eng and ref else "-"
+        print(f"LeNet-5 b256 peak RSS: engine {eng} KiB, torch {ref} KiB, ratio {ratio}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,166 @@
+"""Normalisation layers as fused ops: one forward pass computing statistics, the normalised
+input and the affine transform, and one hand-derived backward, instead of a graph of ~10 small
+elementwise ops (each a full pass over memory).
+
+The shared backward of ``y = xhat * w + b`` with ``xhat = (x - mean) * invstd`` over ``n``
+reduced elements is
+``dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))`` with ``dxhat = dy * w``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._backend import xp_of
+from ..autograd.function import Function
+
+
+def _norm_backward(dxhat: Any, xhat: Any, invstd: Any, axes: tuple[int, ...]) -> Any:
+    m1 = dxhat.mean(axis=axes, keepdims=True)
+    m2 = (dxhat * xhat).mean(axis=axes, keepdims=True)
+    dx = dxhat - m1
+    dx -= xhat * m2
+    dx *= invstd
+    return dx
+
+
+class BatchNorm(Function):
+    """Batch normalisation over every axis but 1 (channels).
+
+    Training: normalise with the batch statistics and update ``running_mean``/``running_var``
+    (raw arrays, updated in place; the running variance uses the unbiased estimate, as PyTorch).
+    Evaluation: normalise with the running statistics (an affine map)."""
+
+    saves = (1,)
+
+    def forward(self, x: Any, weight: Any, bias: Any, running_mean: Any, running_var: Any,
+                training: bool, momentum: float, eps: float) -> Any:
+        xp = xp_of(x)
+        axes = (0,) + tuple(range(2, x.ndim))
+        bshape = (1, -1) + (1,) * (x.ndim - 2)
+        if training:
+            n = x.size // x.shape[1]
+            if n <= 1:
+                raise ValueError(
+                    f"batch_norm: expected more than 1 value per channel when training, got input "
+                    f"of shape {tuple(x.shape)}; use a batch larger than 1 or call model.eval()"
+                )
+            mean = x.mean(axis=axes, keepdims=True)
+            xc = x - mean
+            var = (xc * xc).mean(axis=axes, keepdims=True)
+            invstd = 1.0 / xp.sqrt(var + eps)
+            xhat = xc
+            xhat *= invstd
+            if running_mean is not None:
+                running_mean *= 1.0 - momentum
+                running_mean += momentum * mean.reshape(-1).astype(running_mean.dtype)
+            if running_var is not None:
+                unbiased = var.reshape(-1) * (n / (n - 1))
+                running_var *= 1.0 - momentum
+                running_var += momentum * unbiased.astype(running_var.dtype)
+            self.xhat = xhat
+            out = xhat * weight.reshape(bshape) if weight is not None else xhat.copy()
+        else:
+            mean = running_mean.reshape(bshape).astype(x.dtype, copy=False)
+            invstd = (1.0 / xp.sqrt(running_var.astype(x.dtype, copy=False) + eps)).reshape(bshape)
+            if self.needs[1]:
+                self.xhat = (x - mean) * invstd
+                out = self.xhat * weight.reshape(bshape)
+            else:  # one affine pass: x * scale + shift
+                scale = invstd if weight is None else invstd * weight.reshape(bshape)
+                out = x * scale
+                out -= mean * scale
+        self.training, self.axes, self.bshape = training, axes, bshape
+        self.invstd = invstd
+        self.weight = weight
+        if bias is not None:
+            out += bias.reshape(bshape)
+        return out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        axes, bshape, w = self.axes, self.bshape, self.weight
+        needs = self.needs
+        gx = gw = gb = None
+        if needs[1]:
+            gw = (g * self.xhat).sum(axis=axes)
+        if needs[2]:
+            gb = g.sum(axis=axes)
+        if needs[0]:
+            dxhat = g if w is None else g * w.reshape(bshape)
+            if self.training:
+                gx = _norm_backward(dxhat, self.xhat, self.invstd, axes)
+            else:
+                gx = dxhat * self.invstd
+        return gx, gw, gb, None, None, None, None, None
+
+
+class LayerNorm(Function):
+    """Normalise over the last ``k`` axes, then an elementwise affine over those axes."""
+
+    saves = (1,)
+
+    def forward(self, x: Any, weight: Any, bias: Any, k: int, eps: float) -> Any:
+        xp = xp_of(x)
+        axes = tuple(range(x.ndim - k, x.ndim))
+        mean = x.mean(axis=axes, keepdims=True)
+        xc = x - mean
+        var = (xc * xc).mean(axis=axes, keepdims=True)
+        invstd = 1.0 / xp.sqrt(var + eps)
+        xhat = xc
+        xhat *= invstd
+        self.axes, self.invstd, self.xhat, self.weight = axes, invstd, xhat, weight
+        out = xhat * weight if weight is not None else xhat.copy()
+        if bias is not None:
+            out += bias
+        return out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        axes, lead = self.axes, tuple(range(self.xhat.ndim - len(self.axes)))
+        gx = gw = gb = None
+        if self.needs[1]:
+            gw = (g * self.xhat).sum(axis=lead)
+        if self.needs[2]:
+            gb = g.sum(axis=lead)
+        if self.needs[0]:
+            dxhat = g * self.weight if self.weight is not None else g
+            gx = _norm_backward(dxhat, self.xhat, self.invstd, axes)
+        return gx, gw, gb, None, None
+
+
+class GroupNorm(Function):
+    """Normalise each of ``num_groups`` channel groups per sample, then a per-channel affine."""
+
+    saves = (1,)
+
+    def forward(self, x: Any, weight: Any, bias: Any, num_groups: int, eps: float) -> Any:
+        xp = xp_of(x)
+        n, c = x.shape[:2]
+        xg = x.reshape(n, num_groups, -1)
+        mean = xg.mean(axis=2, keepdims=True)
+        xc = xg - mean
+        var = (xc * xc).mean(axis=2, keepdims=True)
+        invstd = 1.0 / xp.sqrt(var + eps)
+        xhat = xc
+        xhat *= invstd
+        bshape = (1, c) + (1,) * (x.ndim - 2)
+        self.invstd, self.xhat, self.weight, self.bshape = invstd, xhat, weight, bshape
+        self.shape = x.shape
+        out = xhat.reshape(x.shape)
+        out = out * weight.reshape(bshape) if weight is not None else out.copy()
+        if bias is not None:
+            out += bias.reshape(bshape)
+        return out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        shape, bshape = self.shape, self.bshape
+        sum_axes = (0,) + tuple(range(2, len(shape)))
+        gx = gw = gb = None
+        if self.needs[1]:
+            gw = (g * self.xhat.reshape(shape)).sum(axis=sum_axes)
+        if self.needs[2]:
+            gb = g.sum(axis=sum_axes)
+        if self.needs[0]:
+            dxhat = g * self.weight.reshape(bshape) if self.weight is not None else g
+            dxhat = dxhat.reshape(self.xhat.shape)
+            gx = _norm_backward(dxhat, self.xhat, self.invstd, (2,)).reshape(shape)
+        return gx, gw, gb, None, None

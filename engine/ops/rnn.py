@@ -1,0 +1,364 @@
+"""Recurrent layers: one Function per layer and direction, whose forward loops over time on raw
+arrays and whose backward is a hand-written BPTT.
+
+Why: a graph of per-step ops would hold thousands of nodes for one batch; here the input
+projections of all time steps are one GEMM up front, each step is one small GEMM plus a handful of
+in-place elementwise calls, and every factor of the backward that does not depend on the
+recursion (sigmoid/tanh derivatives, gate products) is computed for all steps at once before the
+backward loop, leaving ~7 calls per step.
+
+Conventions (PyTorch's): x is (T, B, I); weights are ``w_ih`` (G*H, I), ``w_hh`` (G*H, H) with
+gate order i,f,g,o (LSTM) and r,z,n (GRU). Each op returns one array stacking the per-step outputs
+with the final state(s): ``(T+1, B, H)`` = [y_0..y_{T-1}, h_n] (RNN, GRU) or ``(T+2, B, H)`` with
+``c_n`` last (LSTM). ``mask`` (T, B, 1) of 0/1 implements variable lengths: a masked step keeps
+the state unchanged and outputs zeros (what PyTorch gives for packed sequences after padding).
+``reverse`` runs the sequence from the end; with a mask each sequence then starts at its own last
+valid element, as PyTorch's reverse direction over packed sequences does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._backend import xp_of
+from ..autograd.function import Function
+
+
+def _sigmoid_(a: Any, xp: Any) -> None:
+    """In-place logistic sigmoid via tanh (no overflow for large |a|)."""
+    a *= 0.5
+    xp.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+
+
+def _check(name: str, x: Any, h0: Any, w_ih: Any, w_hh: Any) -> None:
+    if x.dtype != w_ih.dtype or h0.dtype != x.dtype:
+        raise TypeError(
+            f"{name}: input is {x.dtype}, weights {w_ih.dtype}, initial state {h0.dtype}; "
+            f"use one dtype (e.g. model.to(input.dtype) or input.float())"
+        )
+    if x.shape[-1] != w_ih.shape[1]:
+        raise ValueError(
+            f"{name}: input has {x.shape[-1]} features but weight_ih expects {w_ih.shape[1]}; "
+            f"set input_size={x.shape[-1]} or fix the input"
+        )
+
+
+class _Recurrent(Function):
+    """Shared bookkeeping: time order, state buffers, the final input/weight gradients."""
+
+    saves = (0, 3, 4)
+
+    def _setup(self, x: Any, h0: Any, w_ih: Any, reverse: bool, mask: Any) -> None:
+        self.T, self.B = x.shape[:2]
+        self.reverse, self.mask = reverse, mask
+        self.steps = range(self.T - 1, -1, -1) if reverse else range(self.T)
+        self.x, self.w_ih = x, w_ih
+
+    def _prev(self, buf: Any) -> Any:
+        """The (T, B, ...) slice of a (T+1, B, ...) state buffer holding each step's input state."""
+        return buf[1:] if self.reverse else buf[:-1]
+
+    def _cur(self, buf: Any) -> Any:
+        return buf[:-1] if self.reverse else buf[1:]
+
+    def _param_grads(self, dgx: Any, dgh: Any, hprev: Any, has_bias: bool) -> tuple[Any, ...]:
+        """dx, dW_ih, dW_hh, db_ih, db_hh from the pre-activation gradients of all steps."""
+        n = self.needs
+        tb = self.T * self.B
+        dgx2 = dgx.reshape(tb, -1)
+        dgh2 = dgh.reshape(tb, -1) if dgh is not dgx else dgx2
+        dx = (dgx2 @ self.w_ih).reshape(self.x.shape) if n[0] else None
+        dw_ih = dgx2.T @ self.x.reshape(tb, -1) if n[3] else None
+        dw_hh = dgh2.T @ hprev.reshape(tb, -1) if n[4] else None
+        db_ih = dgx2.sum(axis=0) if has_bias and n[5] else None
+        db_hh = dgh2.sum(axis=0) if has_bias and n[6] else None
+        return dx, dw_ih, dw_hh, db_ih, db_hh
+
+
+class RNNLayer(_Recurrent):
+    """Elman RNN: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), act = tanh or relu."""
+
+    def forward(self, x: Any, h0: Any, _unused: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any,
+                reverse: bool = False, mask: Any = None, relu: bool = False) -> Any:
+        _check("rnn", x, h0, w_ih, w_hh)
+        xp = xp_of(x)
+        self._setup(x, h0, w_ih, reverse, mask)
+        t_, b_ = self.T, self.B
+        hid = w_hh.shape[1]
+        pre = (x.reshape(t_ * b_, -1) @ w_ih.T).reshape(t_, b_, hid)
+        if b_ih is not None:
+            pre += b_ih + b_hh
+        hbuf = xp.empty((t_ + 1, b_, hid), dtype=x.dtype)
+        cur, prev = self._cur(hbuf), self._prev(hbuf)
+        (hbuf[-1] if reverse else hbuf[0])[...] = h0
+        whh_t = xp.ascontiguousarray(w_hh.T)
+        for t in self.steps:
+            h = cur[t]
+            # (matmul with out= is ~15x slower under multi-threaded OpenBLAS: avoid it)
+            xp.add(prev[t] @ whh_t, pre[t], out=h)
+            if relu:
+                xp.maximum(h, 0, out=h)
+            else:
+                xp.tanh(h, out=h)
+            if mask is not None:
+                xp.copyto(h, prev[t], where=mask[t] == 0)
+        out = xp.empty((t_ + 1, b_, hid), dtype=x.dtype)
+        out[:t_] = cur if mask is None else cur * mask
+        out[t_] = hbuf[0] if reverse else hbuf[-1]
+        self.hbuf, self.w_hh, self.relu, self.has_bias = hbuf, w_hh, relu, b_ih is not None
+        return out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        xp = xp_of(g)
+        t_, mask = self.T, self.mask
+        cur = self._cur(self.hbuf)
+        dact = (cur > 0).astype(g.dtype) if self.relu else 1 - cur * cur
+        gy = g[:t_]
+        if mask is not None:
+            dact *= mask
+            gy = gy * mask
+            keep = 1 - mask
+        dpre = xp.empty_like(cur)
+        dh = g[t_]
+        w_hh = self.w_hh
+        for t in reversed(self.steps):
+            dht = gy[t] + dh
+            xp.multiply(dht, dact[t], out=dpre[t])
+            dh = dpre[t] @ w_hh
+            if mask is not None:
+                dh += dht * keep[t]
+        dx, dw_ih, dw_hh, db_ih, db_hh = self._param_grads(
+            dpre, dpre, self._prev(self.hbuf), self.has_bias)
+        return dx, dh if self.needs[1] else None, None, dw_ih, dw_hh, db_ih, db_hh
+
+
+class LSTMLayer(_Recurrent):
+    """LSTM with PyTorch's equations.
+
+    Internally the gates are stored gate-major, ``acts`` (T, 4, B, H), in the order (o, i, f, g),
+    so every per-step elementwise call works on contiguous blocks (strided calls are several
+    times slower for arrays this small): the three sigmoid gates are one block, and the c-path
+    gates (i, f, g) of the backward are one block. The sigmoid rows of the weights are scaled by
+    1/2 once, so a single tanh call activates all four gates (sigmoid(z) = (1 + tanh(z/2)) / 2).
+    """
+
+    _ORDER = (3, 0, 1, 2)  # PyTorch gate index of each internal gate (o, i, f, g)
+    _BACK = (1, 2, 3, 0)  # internal index of each PyTorch gate (i, f, g, o)
+
+    def forward(self, x: Any, h0: Any, c0: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any,
+                reverse: bool = False, mask: Any = None) -> Any:
+        _check("lstm", x, h0, w_ih, w_hh)
+        xp = xp_of(x)
+        self._setup(x, h0, w_ih, reverse, mask)
+        t_, b_ = self.T, self.B
+        hid = w_hh.shape[1]
+        order = list(self._ORDER)
+        half = xp.asarray([0.5, 0.5, 0.5, 1.0], dtype=x.dtype).reshape(4, 1, 1)
+        wih4 = w_ih.reshape(4, hid, -1)[order]
+        whh4 = w_hh.reshape(4, hid, hid)[order]
+        pre = x.reshape(t_ * b_, -1) @ (wih4 * half).reshape(4 * hid, -1).T
+        acts = xp.empty((t_, 4, b_, hid), dtype=x.dtype)
+        pre = pre.reshape(t_, b_, 4, hid).transpose(0, 2, 1, 3)
+        if b_ih is not None:
+            bias = (b_ih + b_hh).reshape(4, hid)[order] * half[:, :, 0]
+            xp.add(pre, bias[:, None, :], out=acts)
+        else:
+            acts[...] = pre
+        del pre
+        whh_t = xp.ascontiguousarray((whh4 * half).transpose(0, 2, 1))  # h @ whh_t[k]
+        hbuf = xp.empty((t_ + 1, b_, hid), dtype=x.dtype)
+        cbuf = xp.empty_like(hbuf)
+        tc = xp.empty((t_, b_, hid), dtype=x.dtype)
+        (hbuf[-1] if reverse else hbuf[0])[...] = h0
+        (cbuf[-1] if reverse else cbuf[0])[...] = c0
+        hcur, hprev = self._cur(hbuf), self._prev(hbuf)
+        ccur, cprev = self._cur(cbuf), self._prev(cbuf)
+        for t in self.steps:
+            a = acts[t]
+            # (one batched matmul: 4 GEMMs; matmul(out=) is avoided, it is far slower under
+            # multi-threaded OpenBLAS)
+            a += hprev[t] @ whh_t
+            xp.tanh(a, out=a)
+            sig = a[:3]
+            sig *= 0.5
+            sig += 0.5
+            c = ccur[t]
+            xp.multiply(a[2], cprev[t], out=c)  # f * c_prev
+            c += a[1] * a[3]  # + i * g
+            if mask is not None:
+                xp.copyto(c, cprev[t], where=mask[t] == 0)
+            xp.tanh(c, out=tc[t])
+            xp.multiply(a[0], tc[t], out=hcur[t])  # h = o * tanh(c)
+            if mask is not None:
+                xp.copyto(hcur[t], hprev[t], where=mask[t] == 0)
+        out = xp.empty((t_ + 2, b_, hid), dtype=x.dtype)
+        out[:t_] = hcur if mask is None else hcur * mask
+        out[t_] = hbuf[0] if reverse else hbuf[-1]
+        out[t_ + 1] = cbuf[0] if reverse else cbuf[-1]
+        self.acts, self.hbuf, self.cbuf, self.tc = acts, hbuf, cbuf, tc
+        self.whh4, self.wih4, self.has_bias = whh4, wih4, b_ih is not None
+        return out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        xp = xp_of(g)
+        t_, b_, mask = self.T, self.B, self.mask
+        acts, tc = self.acts, self.tc
+        o, i, f, gg = (acts[:, k] for k in range(4))
+        hid = tc.shape[-1]
+        # Everything that does not depend on the recursion, for all steps at once (gate-major,
+        # like ``acts``, so every per-step multiply below reads contiguous blocks).
+        coef = xp.empty_like(acts)
+        xp.multiply(tc, o * (1 - o), out=coef[:, 0])
+        xp.multiply(gg, i * (1 - i), out=coef[:, 1])
+        xp.multiply(self._prev(self.cbuf), f * (1 - f), out=coef[:, 2])
+        xp.multiply(i, 1 - gg * gg, out=coef[:, 3])
+        od = o * (1 - tc * tc)  # dc/dh through h = o * tanh(c)
+        gy = g[:t_]
+        fk = f
+        if mask is not None:
+            coef *= mask[:, None]
+            od *= mask
+            gy = gy * mask
+            keep = 1 - mask
+            fk = f * mask + keep  # masked steps pass dc through unchanged
+        # Gate gradients are computed gate-major in a scratch block, then stored step-major
+        # (T, B, 4H): each step's (B, 4H) row block feeds ONE GEMM for dh, and all steps' blocks
+        # feed one GEMM per parameter gradient afterwards.
+        dg = xp.empty((t_, b_, 4, hid), dtype=g.dtype)
+        d = xp.empty((4, b_, hid), dtype=g.dtype)
+        dh, dc = g[t_], g[t_ + 1]
+        whh = self.whh4.reshape(4 * hid, hid)  # internal gate order, unscaled
+        for t in reversed(self.steps):
+            dht = gy[t] + dh
+            dct = dht * od[t]
+            dct += dc
+            xp.multiply(coef[t, 1:], dct, out=d[1:])
+            xp.multiply(coef[t, 0], dht, out=d[0])
+            dgt = dg[t]
+            dgt[...] = d.transpose(1, 0, 2)
+            dc = dct * fk[t]
+            dh = dgt.reshape(b_, 4 * hid) @ whh
+            if mask is not None:
+                dh += dht * keep[t]
+        # Parameter gradients: one GEMM each over all steps, then PyTorch's gate order.
+        n = self.needs
+        gates = dg.reshape(t_ * b_, 4 * hid)
+        back = list(self._BACK)
+        dx = dw_ih = dw_hh = db = None
+        if n[0]:
+            dx = (gates @ self.wih4.reshape(4 * hid, -1)).reshape(self.x.shape)
+        if n[3]:
+            dw_ih = (gates.T @ self.x.reshape(t_ * b_, -1)).reshape(4, hid, -1)[back]
+            dw_ih = dw_ih.reshape(4 * hid, -1)
+        if n[4]:
+            hprev = self._prev(self.hbuf).reshape(t_ * b_, hid)
+            dw_hh = (gates.T @ hprev).reshape(4, hid, hid)[back].reshape(4 * hid, hid)
+        if self.has_bias and (n[5] or n[6]):
+            db = gates.sum(axis=0).reshape(4, hid)[back].reshape(-1)
+        return (dx, dh if n[1] else None, dc if n[2] else None, dw_ih, dw_hh,
+                db if n[5] else None, db if n[6] else None)
+
+
+class GRULayer(_Recurrent):
+    """GRU with PyTorch's equations (r, z, n; n = tanh(W_in x + b_in + r * (W_hn h + b_hn))).
+
+    Same layout choices as ``LSTMLayer``: gates stored gate-major (T, 3, B, H) for contiguous
+    per-step calls, r and z rows of the weights pre-scaled by 1/2 so one tanh gives both
+    sigmoids, and the backward's hidden-side gate gradients stored step-major (T, B, 3H) so each
+    step needs one GEMM."""
+
+    def forward(self, x: Any, h0: Any, _unused: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any,
+                reverse: bool = False, mask: Any = None) -> Any:
+        _check("gru", x, h0, w_ih, w_hh)
+        xp = xp_of(x)
+        self._setup(x, h0, w_ih, reverse, mask)
+        t_, b_ = self.T, self.B
+        hid = w_hh.shape[1]
+        half = xp.asarray([0.5, 0.5, 1.0], dtype=x.dtype).reshape(3, 1, 1)
+        pre = x.reshape(t_ * b_, -1) @ (w_ih.reshape(3, hid, -1) * half).reshape(3 * hid, -1).T
+        gx = xp.empty((t_, 3, b_, hid), dtype=x.dtype)
+        pre = pre.reshape(t_, b_, 3, hid).transpose(0, 2, 1, 3)
+        b_hn = None
+        if b_ih is not None:
+            bias = b_ih.reshape(3, hid).copy()
+            bias[:2] += b_hh.reshape(3, hid)[:2]
+            xp.add(pre, (bias * half[:, :, 0])[:, None, :], out=gx)
+            b_hn = b_hh[2 * hid:]
+        else:
+            gx[...] = pre
+        del pre
+        whh_t = xp.ascontiguousarray((w_hh.reshape(3, hid, hid) * half).transpose(0, 2, 1))
+        hbuf = xp.empty((t_ + 1, b_, hid), dtype=x.dtype)
+        (hbuf[-1] if reverse else hbuf[0])[...] = h0
+        hcur, hprev = self._cur(hbuf), self._prev(hbuf)
+        ghn = xp.empty((t_, b_, hid), dtype=x.dtype)
+        for t in self.steps:
+            a = gx[t]  # becomes [r, z, n] activations in place
+            hp = hprev[t]
+            gh = hp @ whh_t  # (3, B, H): r and z parts pre-scaled, n part exact
+            rz = a[:2]
+            rz += gh[:2]
+            xp.tanh(rz, out=rz)
+            rz *= 0.5
+            rz += 0.5
+            hn = ghn[t]
+            if b_hn is not None:
+                xp.add(gh[2], b_hn, out=hn)
+            else:
+                hn[...] = gh[2]
+            n = a[2]
+            n += a[0] * hn
+            xp.tanh(n, out=n)
+            h = hcur[t]
+            xp.subtract(hp, n, out=h)  # h = n + z * (h_prev - n)
+            h *= a[1]
+            h += n
+            if mask is not None:
+                xp.copyto(h, hp, where=mask[t] == 0)
+        out = xp.empty((t_ + 1, b_, hid), dtype=x.dtype)
+        out[:t_] = hcur if mask is None else hcur * mask
+        out[t_] = hbuf[0] if reverse else hbuf[-1]
+        self.acts, self.hbuf, self.ghn = gx, hbuf, ghn
+        self.w_hh, self.has_bias = w_hh, b_ih is not None
+        return out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        xp = xp_of(g)
+        t_, b_, mask = self.T, self.B, self.mask
+        hid = self.ghn.shape[-1]
+        r, z, n = (self.acts[:, k] for k in range(3))
+        hprev = self._prev(self.hbuf)
+        coef_n = (1 - z) * (1 - n * n)  # dh -> d(n pre-activation)
+        coef_z = (hprev - n) * z * (1 - z)  # dh -> d(z pre-activation)
+        coef_r = self.ghn * r * (1 - r)  # d(n pre) -> d(r pre)
+        gy = g[:t_]
+        zk = z
+        if mask is not None:
+            coef_n *= mask
+            coef_z *= mask
+            gy = gy * mask
+            zk = z * mask + (1 - mask)  # masked steps pass dh through unchanged
+        dgh = xp.empty((t_, b_, 3, hid), dtype=g.dtype)  # hidden-side grads [r, z, r*dn]
+        dgx_n = xp.empty((t_, b_, hid), dtype=g.dtype)
+        d = xp.empty((3, b_, hid), dtype=g.dtype)
+        dh = g[t_]
+        w_hh = self.w_hh
+        for t in reversed(self.steps):
+            dht = gy[t] + dh
+            dn = dgx_n[t]
+            xp.multiply(dht, coef_n[t], out=dn)
+            xp.multiply(dn, coef_r[t], out=d[0])
+            xp.multiply(dht, coef_z[t], out=d[1])
+            xp.multiply(dn, r[t], out=d[2])
+            dgt = dgh[t]
+            dgt[...] = d.transpose(1, 0, 2)
+            dh = dgt.reshape(b_, 3 * hid) @ w_hh
+            dh += dht * zk[t]
+        dgx = xp.empty_like(dgh)
+        dgx[:, :, :2] = dgh[:, :, :2]
+        dgx[:, :, 2] = dgx_n
+        dx, dw_ih, dw_hh, db_ih, db_hh = self._param_grads(
+            dgx.reshape(t_, b_, 3 * hid), dgh.reshape(t_, b_, 3 * hid), hprev, self.has_bias)
+        return dx, dh if self.needs[1] else None, None, dw_ih, dw_hh, db_ih, db_hh
