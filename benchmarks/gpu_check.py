@@ -533,6 +533,22 @@ def nccl_smoke(device: str) -> Row:
         return ("nccl", "all-reduce", f"FAIL: {type(exc).__name__}: {exc}")
 
 
+def engine_nccl_check(device: str) -> Row:
+    """The engine's own NCCL path (bucketed all-reduce, broadcast, DataParallel over the GPUs
+    against a float64 CPU run), via ``engine.parallel.nccl_self_check``."""
+    if device == "cpu":
+        return ("nccl", "engine.parallel.nccl_self_check", "skipped on the CPU")
+    try:
+        from engine.parallel import nccl_self_check
+
+        report = nccl_self_check(verbose=True)
+    except Exception as exc:
+        traceback.print_exc()
+        return ("nccl", "engine.parallel.nccl_self_check", f"FAIL: {type(exc).__name__}: {exc}")
+    return ("nccl", "engine.parallel.nccl_self_check",
+            f"ok: {report.get('gpus')} GPU(s), NCCL {report.get('nccl_version')}")
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -559,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
     stages: list[tuple[str, Callable[[], Any]]] = [
         ("ops", lambda: check_ops(args.device)),
         ("speed", lambda: time_training(args.device, 256, args.steps)),
-        ("nccl", lambda: [nccl_smoke(args.device)]),
+        ("nccl", lambda: [nccl_smoke(args.device), engine_nccl_check(args.device)]),
     ]
     if not args.skip_tests:
         stages.insert(0, ("tests", lambda: [run_device_tests(args.device, args.with_slow,
