@@ -506,6 +506,8 @@ def _index_arg(idx: Any, device: Device) -> Any:
 
 
 def _index_array(t: Tensor, device: Device) -> Any:
+    if t._device is not device and t._device is CPU:
+        t = t.to(device)  # as in PyTorch, a CPU index may index a GPU tensor
     if t._device is not device:
         from .errors import DeviceError  # noqa: PLC0415
 

@@ -34,14 +34,29 @@ class Parameter(Tensor):
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Parameter:
+        # Stay on the same device (pickling goes through the host).
+        from ..tensor import Tensor  # noqa: PLC0415
+
+        if id(self) in memo:
+            return memo[id(self)]
+        with self.device.context():
+            data = self.data.copy()
+        p = Parameter(Tensor._make(data, self.device), requires_grad=self.requires_grad)
+        if self.grad is not None:
+            p.grad = Tensor._make(self.grad.data.copy(), self.device)
+        memo[id(self)] = p
+        return p
+
     def __reduce_ex__(self, proto: Any) -> Any:
-        from .. import tensor as _t  # noqa: PLC0415
-
-        return (_rebuild_parameter, (self.cpu().data if self.device.type == "cpu" else
-                                     self.data.get(), self.requires_grad, _t.__name__))
+        host = self.data if self.device.type == "cpu" else self.data.get()
+        return (_rebuild_parameter, (host, self.requires_grad, str(self.device)))
 
 
-def _rebuild_parameter(arr: Any, requires_grad: bool, _mod: str) -> Parameter:
+def _rebuild_parameter(arr: Any, requires_grad: bool, device: str = "cpu") -> Parameter:
     from ..tensor import from_numpy  # noqa: PLC0415
 
-    return Parameter(from_numpy(arr), requires_grad=requires_grad)
+    t = from_numpy(arr)
+    if device != "cpu":
+        t = t.to(device)
+    return Parameter(t, requires_grad=requires_grad)

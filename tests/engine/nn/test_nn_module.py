@@ -337,3 +337,16 @@ def test_hook_order_prepend_and_kwargs() -> None:
     assert order == ["prepended", "first", "kw[]"]
     h.remove()
     assert h.id not in relu._hooks_with_kwargs
+
+
+def test_deepcopy_keeps_parameters_on_their_device_and_independent(device):
+    """DataParallel replicates modules with copy.deepcopy: copies must stay on the same device
+    (pickling goes through the host) and not share memory with the original."""
+    m = engine.nn.Linear(3, 2).to(device)
+    m.weight.grad = engine.ones(2, 3, device=device)
+    c = copy.deepcopy(m)
+    assert type(c.weight) is type(m.weight)
+    assert c.weight.device == m.weight.device and c.weight.grad.device == m.weight.device
+    with engine.no_grad():
+        c.weight.add_(1.0)
+    assert not np.allclose(c.weight.detach().cpu().numpy(), m.weight.detach().cpu().numpy())
