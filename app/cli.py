@@ -7,6 +7,7 @@
     layerforge export PROJECT --format F -o OUT [--weights FILE]
     layerforge new PATH [--template NAME]     start a project from a template
     layerforge templates                      list the templates
+    layerforge --self-test                    check the installation works (exit 0 if so)
 
 Every failure the user can fix (wrong arguments, a bad file, a graph with problems) ends with one
 line on stderr and a non-zero exit status, never a traceback.
@@ -49,6 +50,9 @@ def _top_parser() -> _Parser:
                        "  templates  list the templates",
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    p.add_argument("--self-test", action="store_true",
+                   help="check this installation end to end (offscreen window, spiral "
+                        "template, one epoch on the CPU, export and reload); exit 0 if it works")
     p.add_argument("project", nargs="?", help="project file to open in the GUI")
     return p
 
@@ -260,6 +264,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = _command_parser(command).parse_args(argv[1:])
             return _HANDLERS[command](args)
         args = _top_parser().parse_args(argv)
+        if args.self_test:
+            from .selftest import run_self_test  # noqa: PLC0415
+
+            return run_self_test()
         return _open_gui(args.project)
     except SystemExit as exc:  # --help, --version and argparse errors
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)

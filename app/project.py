@@ -24,13 +24,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from engine._resources import resources_dir
 from engine.export.weights import atomic_write_bytes
 from engine.graph import DataSpec, Graph, GraphError, Problem, validate
 
 from .datasets import data_spec
 
 FORMAT_VERSION = 1
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "resources" / "templates"
+TEMPLATES_DIR = resources_dir() / "templates"  # checkout, wheel or frozen build
 
 OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad")
 SCHEDULES = ("none", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
@@ -178,7 +179,9 @@ class Project:
         """A new, unsaved project from ``resources/templates/<name>.json``."""
         path = TEMPLATES_DIR / f"{name}.json"
         if not path.is_file():
-            names = ", ".join(list_templates()) or "none"
+            names = ", ".join(list_templates()) or (
+                f"none in {TEMPLATES_DIR}: the installation is incomplete; reinstall LayerForge "
+                "or set LAYERFORGE_RESOURCES to its resources folder")
             raise ProjectError(None, "", f"no template named {name!r} (templates: {names})")
         project = cls.load(path)
         project.path = None

@@ -1,29 +1,24 @@
 """Where the files shipped with LayerForge (``resources/``) are found.
 
-The one place that knows: in a checkout, ``resources/`` sits next to ``engine/``; a frozen build
-(PyInstaller) unpacks it under ``sys._MEIPASS``; ``LAYERFORGE_RESOURCES`` overrides both (for
-packagers and tests). Packaging changes only this function.
+The datasets' view of ``engine._resources`` (the one place that knows the checkout, installed
+and frozen locations, and the ``LAYERFORGE_RESOURCES`` override); this module adds the
+dataset-flavoured error.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
+from ... import _resources
 from ..errors import DatasetNotFoundError
 
 __all__ = ["resource_path", "resources_dir"]
 
 
 def resources_dir() -> Path:
-    """The folder that holds LayerForge's shipped resources."""
-    override = os.environ.get("LAYERFORGE_RESOURCES")
-    if override:
-        return Path(override)
-    if getattr(sys, "frozen", False):
-        return Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / "resources"
-    return Path(__file__).resolve().parents[3] / "resources"
+    """The folder that holds LayerForge's shipped resources (found by ``engine._resources``:
+    checkout, installed wheel or frozen build)."""
+    return _resources.resources_dir()
 
 
 def resource_path(*parts: str) -> Path:
@@ -33,6 +28,7 @@ def resource_path(*parts: str) -> Path:
     if not path.exists():
         raise DatasetNotFoundError(
             f"LayerForge's resource file {path} is missing: the installation is incomplete "
-            f"(resources/ should sit next to engine/). Reinstall LayerForge, or set "
+            f"(looked in: {', '.join(map(str, _resources.candidates()))}). Reinstall "
+            f"LayerForge, or set "
             f"LAYERFORGE_RESOURCES to the folder that holds {'/'.join(parts)}")
     return path

@@ -1,0 +1,123 @@
+"""The application: the QApplication, its theme, the open windows, crash recovery at start."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from .autosave import Recovery, find_recoveries
+from .constants import APP_NAME, ORG_NAME
+from .demo import exit_after_show_requested, quit_when_shown
+from .icons import app_icon
+from .main_window import MainWindow
+from .settings import AppSettings
+from .theme import apply_theme
+
+
+class WindowManager(QObject):
+    """Keeps the windows alive and opens new ones (File > New Window, recovered projects)."""
+
+    def __init__(self, settings: AppSettings | None = None) -> None:
+        super().__init__()
+        self.settings = settings or AppSettings()
+        self.windows: list[MainWindow] = []
+
+    def new_window(self, project: object | None = None) -> MainWindow:
+        win = MainWindow(project, settings=self.settings, manager=self)  # type: ignore[arg-type]
+        self.windows.append(win)
+        if self.windows[:-1]:  # cascade, so the new window does not hide the old one exactly
+            prev = self.windows[-2]
+            win.move(prev.pos().x() + 30, prev.pos().y() + 30)
+        win.show()
+        return win
+
+    def forget(self, win: MainWindow) -> None:
+        if win in self.windows:
+            self.windows.remove(win)
+
+    def close_all(self) -> None:
+        for win in list(self.windows):
+            if not win.close():
+                return
+
+    def offer_recovery(self, ask: object | None = None) -> list[MainWindow]:
+        """Offer each project left unsaved by a crash; recovered ones open with their changes
+        unsaved (Save writes to the original file)."""
+        ask = ask or _ask_recover
+        opened = []
+        for rec in find_recoveries(self.settings.recovery_dir()):
+            answer = ask(rec)  # type: ignore[operator]
+            if answer == "later":
+                continue
+            if answer == "recover":
+                project = rec.load()
+                first = self.windows[0] if self.windows else None
+                if (first is not None and not first.doc.modified
+                        and first.doc.project.path is None and not len(first.doc.graph)):
+                    win = first
+                    win.doc.set_project(project)
+                else:
+                    win = self.new_window(project)
+                win.doc.mark_unsaved()
+                win.update_title()
+                opened.append(win)
+            rec.discard()
+        return opened
+
+
+def _ask_recover(rec: Recovery) -> str:
+    where = rec.original or "a project that was never saved"
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(rec.saved_at))
+    box = QMessageBox(QMessageBox.Icon.Question, "Recover unsaved work",
+                      f"LayerForge did not close properly. Unsaved changes to <b>{rec.name}</b> "
+                      f"({where}) were autosaved at {when}.<br><br>Recover them?")
+    recover = box.addButton("Recover", QMessageBox.ButtonRole.AcceptRole)
+    discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+    box.addButton("Ask Later", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(recover)
+    box.exec()
+    clicked = box.clickedButton()
+    return "recover" if clicked is recover else "discard" if clicked is discard else "later"
+
+
+def create_app(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        QApplication.setHighDpiScaleFactorRoundingPolicy(
+            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+        app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(ORG_NAME)
+    app.setWindowIcon(app_icon())
+    apply_theme(app)
+    if not getattr(app, "_layerforge_theme_hooked", False):  # follow the desktop's switches
+        app.styleHints().colorSchemeChanged.connect(lambda _scheme: _retheme(app))
+        app._layerforge_theme_hooked = True  # type: ignore[attr-defined]
+    return app
+
+
+def _retheme(app: QApplication) -> None:
+    apply_theme(app)
+    for widget in app.topLevelWidgets():
+        if isinstance(widget, MainWindow):
+            widget.scene.retheme()  # type: ignore[return-value]
+
+
+def main(project_path: str | Path | None = None, argv: list[str] | None = None) -> int:
+    """Open the editor (on ``project_path`` if given) and run until the last window closes."""
+    started = time.perf_counter()
+    app = create_app(argv)
+    manager = WindowManager()
+    win = manager.new_window()
+    if project_path is not None:
+        win.files.open_path(project_path)
+    if exit_after_show_requested():  # start-up benchmark and smoke test
+        quit_when_shown(started)
+    else:
+        QTimer.singleShot(0, manager.offer_recovery)
+    app._layerforge_manager = manager  # type: ignore[attr-defined] - keep it alive
+    return app.exec()

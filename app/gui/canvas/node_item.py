@@ -1,0 +1,293 @@
+"""A layer on the canvas: a card with its name, type, key parameters, output shape and parameter
+count, typed ports on both sides, and a red (error) or orange (incomplete) frame with the
+problem as tooltip. It draws what ``sync`` hands it; it never reads or writes the graph."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from engine.graph import Node, NodeInfo, Problem
+
+from ..constants import NODE_HEADER, NODE_LINE, NODE_PADDING, NODE_WIDTH, PORT_SPACING
+from ..icons import category_icon
+from ..theme import category_color, colors
+from .port_item import KIND_ANY, KIND_FLOAT, KIND_INT, PortItem
+
+if TYPE_CHECKING:
+    from .edge_item import EdgeItem
+
+_FONTS: dict[str, QFont] = {}
+_PIXMAPS: dict[str, Any] = {}
+
+
+def fonts() -> dict[str, QFont]:
+    """Fonts made once (after the QApplication exists) and shared by every node."""
+    if not _FONTS:
+        title = QFont()
+        title.setPointSizeF(9.5)
+        title.setBold(True)
+        small = QFont()
+        small.setPointSizeF(8.0)
+        body = QFont()
+        body.setPointSizeF(8.5)
+        mono = QFont("monospace")
+        mono.setStyleHint(QFont.StyleHint.Monospace)
+        mono.setPointSizeF(8.0)
+        _FONTS.update(title=title, small=small, body=body, mono=mono)
+    return _FONTS
+
+
+def format_value(value: Any) -> str:
+    """A parameter value as the node shows it: ``(5, 5)`` -> ``5×5``, ``True`` -> ``yes``."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return "×".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "—" if value is None else str(value)
+
+
+def format_count(n: float) -> str:
+    """``61706`` -> ``61.7k``."""
+    for suffix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= scale:
+            v = n / scale
+            return f"{v:.1f}{suffix}" if v < 100 else f"{v:.0f}{suffix}"
+    return f"{n:.0f}"
+
+
+def _port_kind(dtype: str | None) -> str:
+    return {"float32": KIND_FLOAT, "int64": KIND_INT, "float": KIND_FLOAT,
+            "int": KIND_INT}.get(dtype or "", KIND_ANY)
+
+
+class NodeItem(QGraphicsItem):
+    """One node. ``edges`` holds the wires attached to it so a move drags them along."""
+
+    def __init__(self, name: str, type_: str, category: str) -> None:
+        super().__init__()
+        self.name = name
+        self.type = type_
+        self.category = category
+        self.in_ports: list[PortItem] = []
+        self.out_ports: list[PortItem] = []
+        self.edges: set[EdgeItem] = set()
+        self.lines: list[tuple[str, str]] = []  # (style, text)
+        self.state = "ok"  # ok / warning / error
+        self.height = NODE_HEADER + 2 * NODE_PADDING
+        self._syncing_pos = False
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+                      | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+                      | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+        # Panning and redraws of an unchanged node blit a cached pixmap instead of re-laying
+        # out its text: what keeps a 300-node canvas smooth.
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(1)
+
+    # ---------------------------------------------------------------- content
+    def sync(self, node: Node, info: NodeInfo | None, problems: list[Problem],
+             connected_in: set[int], connected_out: set[int]) -> bool:
+        """Show ``node`` as the model has it now; True when its ports moved (its wires must
+        follow)."""
+        self.name = node.name
+        spec = node.spec
+        values = info.values if info is not None else node.values()[0]
+        lines: list[tuple[str, str]] = []
+        for key in spec.face:
+            lines.append(("body", f"{key}: {format_value(values.get(key))}"))
+        if node.type == "Output":
+            tt = info.inputs[0] if info is not None and info.inputs else None
+            lines.append(("shape", f"← {tt if tt is not None else '?'}"))
+        else:
+            outs = info.outputs if info is not None else ()
+            shown = " ".join(str(o) if o is not None else "?" for o in outs) or "?"
+            lines.append(("shape", f"→ {shown}"))
+        # always one statistics line, so a card keeps its height while its shapes come and go
+        if info is None or not info.known:
+            lines.append(("dim", "params ? · FLOPs ?"))
+        elif info.params:
+            lines.append(("dim", f"{format_count(info.params)} params · "
+                                 f"{format_count(info.flops)} FLOPs"))
+        elif info.flops:
+            lines.append(("dim", f"no params · {format_count(info.flops)} FLOPs"))
+        else:
+            lines.append(("dim", "no params"))
+        errors = [p for p in problems if p.severity == "error" and p.code != "unconnected"]
+        incomplete = [p for p in problems if p not in errors]
+        state = "error" if errors else ("warning" if incomplete else "ok")
+
+        n_in = spec.n_inputs(values)
+        n_out = spec.outputs
+        height = max(NODE_HEADER + 2 * NODE_PADDING + NODE_LINE * len(lines),
+                     NODE_HEADER + PORT_SPACING * max(n_in, n_out, 1) + 4)
+        moved = height != self.height or n_in != len(self.in_ports) or n_out != len(
+            self.out_ports)
+        if (lines, state, height) != (self.lines, self.state, self.height):
+            if height != self.height:
+                self.prepareGeometryChange()
+            self.lines, self.state, self.height = lines, state, height
+            self.update()
+        self._sync_ports(node, info, n_in, n_out, connected_in, connected_out, moved)
+        tip = self._tooltip(node, info, problems)
+        if tip != self.toolTip():
+            self.setToolTip(tip)
+        return moved
+
+    def _sync_ports(self, node: Node, info: NodeInfo | None, n_in: int, n_out: int,
+                    connected_in: set[int], connected_out: set[int], moved: bool) -> None:
+        for ports, n, is_out in ((self.in_ports, n_in, False), (self.out_ports, n_out, True)):
+            while len(ports) > n:
+                port = ports.pop()
+                port.setParentItem(None)
+                if port.scene() is not None:
+                    port.scene().removeItem(port)
+            while len(ports) < n:
+                ports.append(PortItem(self, len(ports), is_out))
+        spec = node.spec
+        for port in self.in_ports:
+            tt = info.inputs[port.index] if info is not None and port.index < len(
+                info.inputs) else None
+            rule = {"float": "float32", "int": "int64 indices", "any": "any tensor"}[
+                spec.input_dtype]
+            ranks = ("" if spec.input_ranks is None else
+                     " of rank " + " or ".join(str(r) for r in spec.input_ranks))
+            tip = f"input {port.index}: takes {rule}{ranks}"
+            if tt is not None:
+                tip += f"\nnow {tt} ({tt.dtype})"
+            port.set_state(_port_kind(spec.input_dtype), port.index in connected_in, tip)
+        for port in self.out_ports:
+            tt = info.outputs[port.index] if info is not None and port.index < len(
+                info.outputs) else None
+            dtype = tt.dtype if tt is not None else (
+                node.params.get("dtype") if node.type == "Input" else "float32")
+            tip = f"output {port.index}: {tt if tt is not None else 'shape unknown yet'}"
+            tip += "\ndrag to an input port to connect"
+            port.set_state(_port_kind(dtype), port.index in connected_out, tip)
+        if moved:
+            self._place_ports()
+
+    def _place_ports(self) -> None:
+        for ports, x in ((self.in_ports, 0.0), (self.out_ports, NODE_WIDTH)):
+            n = len(ports)
+            body = self.height - NODE_HEADER
+            for i, port in enumerate(ports):
+                port.setPos(x, NODE_HEADER + body * (i + 1) / (n + 1))
+
+    def _tooltip(self, node: Node, info: NodeInfo | None, problems: list[Problem]) -> str:
+        lines = []
+        for p in problems:
+            where = f" (input {p.port})" if p.port is not None else ""
+            lines.append(f"{'⚠' if p.severity == 'warning' else '✖'}{where} {p.message}")
+        head = f"{node.name} ({node.type})"
+        if info is not None and info.outputs and all(o is not None for o in info.outputs):
+            head += "\noutput " + ", ".join(str(o) for o in info.outputs)
+        if info is not None:
+            head += f"\n{info.params:,} parameters · {info.flops:,} FLOPs per sample"
+        return "\n".join(lines + ([""] if lines else []) + [head])
+
+    # ---------------------------------------------------------------- geometry
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt API
+        return QRectF(-3, -3, NODE_WIDTH + 6, self.height + 6)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRoundedRect(QRectF(0, 0, NODE_WIDTH, self.height), 6, 6)
+        return path
+
+    def set_pos_from_model(self, pos: tuple[float, float]) -> None:
+        if (self.pos().x(), self.pos().y()) != pos:
+            self.setPos(QPointF(*pos))
+
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:  # noqa: N802
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            for edge in self.edges:
+                edge.update_path()
+        return super().itemChange(change, value)
+
+    # ---------------------------------------------------------------- painting
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        c = colors()
+        rect = QRectF(0, 0, NODE_WIDTH, self.height)
+        accent = category_color(self.category)
+        frame = {"error": c.error, "warning": c.warning}.get(self.state, c.node_border)
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        if lod < 0.45:
+            self._paint_far(painter, rect, accent, frame, lod)
+            return
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(frame, 2.0 if self.state != "ok" else 1.0))
+        painter.setBrush(QBrush(c.node_body))
+        painter.drawRoundedRect(rect, 6, 6)
+        header = QPainterPath()
+        header.setFillRule(Qt.FillRule.WindingFill)  # the two shapes overlap: union, not holes
+        header.addRoundedRect(QRectF(0.5, 0.5, NODE_WIDTH - 1, NODE_HEADER), 5.5, 5.5)
+        header.addRect(QRectF(0.5, NODE_HEADER / 2, NODE_WIDTH - 1, NODE_HEADER / 2))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.fillPath(header.simplified(), c.error if self.state == "error" else accent)
+        pix = _PIXMAPS.get(self.category)
+        if pix is None:
+            pix = _PIXMAPS[self.category] = category_icon(self.category).pixmap(16, 16)
+        painter.drawPixmap(QPointF(5, (NODE_HEADER - 16) / 2), pix)
+        f = fonts()
+        white = QColor("#ffffff")
+        painter.setFont(f["small"])
+        type_w = QFontMetricsF(f["small"]).horizontalAdvance(self.type) + 8
+        dim_white = QColor(255, 255, 255, 200)
+        painter.setPen(dim_white)
+        painter.drawText(QRectF(NODE_WIDTH - type_w - 2, 0, type_w, NODE_HEADER),
+                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, self.type)
+        painter.setFont(f["title"])
+        painter.setPen(white)
+        name_rect = QRectF(25, 0, NODE_WIDTH - 25 - type_w - 4, NODE_HEADER)
+        name = QFontMetricsF(f["title"]).elidedText(self.name, Qt.TextElideMode.ElideRight,
+                                                    name_rect.width())
+        painter.drawText(name_rect, Qt.AlignmentFlag.AlignVCenter, name)
+        y = NODE_HEADER + NODE_PADDING
+        for style, text in self.lines:
+            if style == "shape":
+                painter.setFont(f["mono"])
+                painter.setPen(c.error if self.state == "error" else c.text)
+            elif style == "dim":
+                painter.setFont(f["small"])
+                painter.setPen(c.text_dim)
+            else:
+                painter.setFont(f["body"])
+                painter.setPen(c.text)
+            box = QRectF(12, y, NODE_WIDTH - 24, NODE_LINE)
+            painter.drawText(box, Qt.AlignmentFlag.AlignVCenter,
+                             QFontMetricsF(painter.font()).elidedText(
+                                 text, Qt.TextElideMode.ElideRight, box.width()))
+            y += NODE_LINE
+        if self.isSelected():
+            painter.setPen(QPen(c.selected, 2.0))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(rect.adjusted(-2, -2, 2, 2), 8, 8)
+
+    def _paint_far(self, painter: QPainter, rect: QRectF, accent: QColor, frame: QColor,
+                   lod: float) -> None:
+        """Zoomed out: a block in the category colour; the name stays readable down to a
+        fifth of the size (an overview of a large graph), below that (the minimap) only the
+        block is drawn."""
+        c = colors()
+        fill = c.error if self.state == "error" else accent
+        pen_w = (3.0 if self.state != "ok" or self.isSelected() else 0.0) / max(lod, 0.05)
+        painter.setPen(QPen(c.selected if self.isSelected() else frame, pen_w)
+                       if pen_w else Qt.PenStyle.NoPen)
+        painter.setBrush(QBrush(fill))
+        painter.drawRect(rect)
+        if lod >= 0.18:
+            font = QFont(fonts()["title"])
+            font.setPointSizeF(min(9.0 / lod, 40.0))
+            painter.setFont(font)
+            painter.setPen(QColor("#ffffff"))
+            box = rect.adjusted(6, 0, -6, 0)
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter,
+                             QFontMetricsF(font).elidedText(self.name, Qt.TextElideMode.ElideRight,
+                                                            box.width()))

@@ -1,0 +1,99 @@
+"""The problems panel: every ``validate()`` problem of the project; clicking one selects and
+centres its node.
+
+Run alone: ``python -m app.gui.problems``.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QStyle, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+
+from engine.graph import Problem
+
+from .document import GraphDocument
+
+NODE_ROLE = Qt.ItemDataRole.UserRole
+
+
+class ProblemsWidget(QWidget):
+    """``sigNodeActivated(name)`` when a problem that belongs to a node is clicked."""
+
+    sigNodeActivated = Signal(str)
+    sigCountChanged = Signal(int, int)  # errors, warnings
+
+    def __init__(self, doc: GraphDocument, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        self.tree = QTreeWidget()
+        self.tree.setColumnCount(3)
+        self.tree.setHeaderLabels(["", "Node", "Problem"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setWordWrap(True)
+        self.tree.setColumnWidth(0, 28)
+        self.tree.setColumnWidth(1, 110)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tree)
+        self._count = 0
+        self.tree.itemClicked.connect(self._on_clicked)
+        self.tree.itemActivated.connect(self._on_clicked)
+        doc.sigProblemsChanged.connect(self.show_problems)
+        self.show_problems(doc.problems)
+
+    def show_problems(self, problems: list[Problem]) -> None:
+        style = self.style()
+        icons = {"error": style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxCritical),
+                 "warning": style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)}
+        self.tree.clear()
+        for p in problems:
+            node = p.node or "(graph)"
+            if p.port is not None:
+                node += f" [in {p.port}]"
+            item = QTreeWidgetItem(["", node, p.message])
+            item.setIcon(0, icons.get(p.severity, icons["warning"]))
+            item.setToolTip(2, p.message)
+            item.setData(0, NODE_ROLE, p.node)
+            self.tree.addTopLevelItem(item)
+        if not problems:
+            item = QTreeWidgetItem(["", "", "No problems: every shape fits and the graph is "
+                                            "ready to train."])
+            item.setIcon(0, style.standardIcon(QStyle.StandardPixmap.SP_DialogApplyButton))
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.tree.addTopLevelItem(item)
+        self._count = len(problems)
+        errors = sum(p.severity == "error" for p in problems)
+        self.sigCountChanged.emit(errors, len(problems) - errors)
+
+    def row_count(self) -> int:
+        """The number of problems listed."""
+        return self._count
+
+    def activate_row(self, row: int) -> None:
+        item = self.tree.topLevelItem(row)
+        if item is not None:
+            self.tree.setCurrentItem(item)
+            self._on_clicked(item, 0)
+
+    def _on_clicked(self, item: QTreeWidgetItem, _column: int) -> None:
+        name = item.data(0, NODE_ROLE)
+        if name:
+            self.sigNodeActivated.emit(name)
+
+
+if __name__ == "__main__":  # pragma: no cover - manual demo
+    import sys
+
+    from app.project import Project
+
+    from .demo import run_alone
+
+    def _make() -> ProblemsWidget:
+        doc = GraphDocument(Project.from_template("lenet5"))
+        doc.delete([next(iter(doc.graph.nodes))])  # break it: something to show
+        w = ProblemsWidget(doc)
+        w.sigNodeActivated.connect(lambda n: print("activated", n))
+        return w
+
+    sys.exit(run_alone(_make, (760, 220)))

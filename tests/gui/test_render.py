@@ -1,0 +1,131 @@
+"""What a person sees: the main window with the LeNet template renders with its nodes, the
+canvas updates only what an edit touched, and every widget module runs alone."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QColor
+
+from app.gui.canvas.node_item import NodeItem
+from app.gui.theme import CATEGORY_COLORS
+from engine.graph import Graph
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _count_colour(image, color: QColor, tol: int = 12) -> int:
+    n = 0
+    for y in range(0, image.height(), 2):
+        for x in range(0, image.width(), 2):
+            c = image.pixelColor(x, y)
+            if (abs(c.red() - color.red()) <= tol and abs(c.green() - color.green()) <= tol
+                    and abs(c.blue() - color.blue()) <= tol):
+                n += 1
+    return n
+
+
+def test_screenshot_of_lenet_shows_its_nodes(make_window, tmp_path):
+    win = make_window("lenet5")
+    win.auto_layout()
+    names = list(win.doc.graph.nodes)
+    win.view.fit_rect(win.scene.nodes_rect(names[:5]))
+    win.scene.select_nodes(["conv1"])
+    pixmap = win.grab()
+    assert not pixmap.isNull() and pixmap.width() >= 800 and pixmap.height() >= 600
+    out = tmp_path / "editor.png"
+    assert pixmap.save(str(out)) and out.stat().st_size > 10_000
+    canvas = win.view.viewport().grab().toImage()
+    # node headers in their category colours are on screen, not just a blank canvas
+    for category in ("Convolution", "Activation", "Pooling"):
+        assert _count_colour(canvas, QColor(CATEGORY_COLORS[category])) > 50, category
+    visible = win.view.mapToScene(win.view.viewport().rect()).boundingRect()
+    shown = [n for n in names if visible.intersects(win.scene.node_items[n].sceneBoundingRect())]
+    assert len(shown) >= 4
+
+
+def test_dark_theme_renders(make_window, monkeypatch):
+    from app.gui import theme
+
+    monkeypatch.setenv("LAYERFORGE_THEME", "dark")
+    theme.refresh()
+    assert theme.colors().dark
+    win = make_window("spiral")
+    win.view.fit_all()
+    image = win.view.viewport().grab().toImage()
+    corner = image.pixelColor(3, 3)
+    monkeypatch.setenv("LAYERFORGE_THEME", "light")
+    theme.refresh()
+    assert corner.lightness() < 80
+
+
+def _chain(n: int) -> Graph:
+    g = Graph()
+    g.add_node("Input", "x", {"shape": [32]}, pos=(0, 0))
+    prev = "x"
+    for i in range(n):
+        kind = ("Linear", "ReLU", "Dropout")[i % 3]
+        params = {"out_features": 32} if kind == "Linear" else {}
+        name = g.add_node(kind, f"n{i}", params, pos=(260.0 * (i + 1), 0)).name
+        g.connect(prev, name)
+        prev = name
+    g.add_node("Output", "out", pos=(260.0 * (n + 1), 0))
+    g.connect(prev, "out")
+    return g
+
+
+def test_an_edit_on_300_nodes_touches_only_the_affected_items(make_window, monkeypatch):
+    from app.project import Project
+
+    win = make_window(Project(_chain(300), name="big"))
+    assert len(win.scene.node_items) == 302
+    synced: list[str] = []
+    original = NodeItem.sync
+
+    def counting(self, node, *args, **kw):
+        synced.append(node.name)
+        return original(self, node, *args, **kw)
+
+    monkeypatch.setattr(NodeItem, "sync", counting)
+    dropout = next(n for n in win.doc.graph.nodes if win.doc.graph.node(n).type == "Dropout")
+    win.doc.set_param(dropout, "p", 0.3)  # shapes do not move: one node to redraw
+    assert set(synced) == {dropout}
+    synced.clear()
+    linear = "n150"
+    win.doc.set_param(linear, "out_features", 16)  # shapes move until the next Linear
+    assert linear in synced and len(set(synced)) <= 6
+    assert win.doc.graph.info("n153").values["in_features"] == 16
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", ["palette", "inspector", "problems", "status", "quick_add",
+                                    "canvas.view", "main_window"])
+def test_every_widget_runs_alone(module, tmp_path):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LAYERFORGE_EXIT_AFTER_SHOW="1",
+               LAYERFORGE_SETTINGS=str(tmp_path / "s.ini"),
+               LAYERFORGE_RECOVERY_DIR=str(tmp_path / "rec"), PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", f"app.gui.{module}"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_layerforge_project_opens_the_gui(tmp_path):
+    from app.project import Project
+
+    path = tmp_path / "p.lfproj"
+    Project.from_template("spiral").save(path)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LAYERFORGE_EXIT_AFTER_SHOW="1",
+               LAYERFORGE_SETTINGS=str(tmp_path / "s.ini"),
+               LAYERFORGE_RECOVERY_DIR=str(tmp_path / "rec"), PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-c", "import sys; from app.cli import main; "
+                           f"sys.exit(main([{str(path)!r}]))"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "first window shown after" in proc.stderr
+    assert str(path.resolve()) in (tmp_path / "s.ini").read_text()  # it was opened
