@@ -107,6 +107,9 @@ def _retheme(app: QApplication) -> None:
             widget.scene.retheme()  # type: ignore[return-value]
 
 
+STARTER_TEMPLATE = "mlp_digits"
+
+
 def main(project_path: str | Path | None = None, argv: list[str] | None = None) -> int:
     """Open the editor (on ``project_path`` if given) and run until the last window closes."""
     started = time.perf_counter()
@@ -115,6 +118,8 @@ def main(project_path: str | Path | None = None, argv: list[str] | None = None) 
     win = manager.new_window()
     if project_path is not None:
         win.files.open_path(project_path)
+    else:  # a first look should be trainable at once: the seed MLP on the built-in Digits
+        win.files.new_from_template(STARTER_TEMPLATE)
     if exit_after_show_requested():  # start-up benchmark and smoke test
         quit_when_shown(started)
     else:
