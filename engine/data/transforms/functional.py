@@ -115,9 +115,9 @@ _LUT_MAX = 4096  # elements per image up to which lookups are the faster way
 
 
 def _uint8_to_float(x: np.ndarray, lut: np.ndarray | None = None,
-                    m: Any = None, s: Any = None) -> np.ndarray:
-    """float32 copy of an N x C x H x W uint8 view, divided by 255 (and normalized when ``m``
-    and ``s`` are given, ``lut`` being the per-channel table of the same values)."""
+                    scale: Any = None, offset: Any = None) -> np.ndarray:
+    """float32 copy of an N x C x H x W uint8 view, divided by 255, or normalized when ``scale``
+    and ``offset`` are given (``lut`` being the per-channel table of the same values)."""
     n, c, h, w = x.shape
     if x.size <= _LUT_MAX:
         if c == 1:
@@ -128,12 +128,11 @@ def _uint8_to_float(x: np.ndarray, lut: np.ndarray | None = None,
             table = _LUT255 if lut is None else lut[ch if lut.shape[0] > 1 else 0]
             out[:, ch] = table.take(x[:, ch])
         return out
+    if scale is not None:
+        return _scale_offset(x, scale, offset)
     out = np.empty(x.shape, dtype=np.float32)
     np.copyto(out, x, casting="unsafe")  # a plain cast, then in-place arithmetic: fastest
     out /= _F255
-    if m is not None:
-        out -= m
-        out /= s
     return out
 
 
@@ -185,17 +184,28 @@ class NormalizeConstants:
         return pair
 
     def prepared(self, channels: int) -> tuple[Any, Any, np.ndarray]:
-        """float32 mean, std and the (C or 1) x 256 table of ``(v / 255 - mean) / std``,
-        computed with the same float32 operations as ToTensor then Normalize, so a lookup gives
-        identical numbers."""
+        """float32 ``scale`` and ``offset`` (shaped (C, 1, 1)) with ``v * scale + offset ==
+        (v / 255 - mean) / std`` to within ~1e-7, and the (C or 1) x 256 table of exactly those
+        values, so the lookup (small images) and the arithmetic (batches) agree bit for bit."""
         prep = self._prepared.get(channels)
         if prep is None:
-            m, s = self.get(np.dtype(np.float32), channels)
-            table = np.tile(_LUT255, (max(np.size(m), np.size(s)), 1))
-            table -= np.asarray(m).reshape(-1, 1)
-            table /= np.asarray(s).reshape(-1, 1)
-            prep = self._prepared[channels] = (m, s, table)
+            m, s = self.get(np.dtype(np.float64), channels)
+            m, s = np.asarray(m).reshape(-1), np.asarray(s).reshape(-1)
+            k = max(m.size, s.size)
+            scale = np.broadcast_to(1.0 / (255.0 * s), (k,)).astype(np.float32).reshape(k, 1, 1)
+            offset = np.broadcast_to(-m / s, (k,)).astype(np.float32).reshape(k, 1, 1)
+            table = _scale_offset(np.arange(256, dtype=np.uint8)[None, :], scale[:, :, 0],
+                                  offset[:, :, 0])
+            prep = self._prepared[channels] = (scale, offset, table)
         return prep
+
+
+def _scale_offset(x: np.ndarray, scale: Any, offset: Any) -> np.ndarray:
+    """``x * scale + offset`` in float32 from uint8: ToTensor + Normalize folded into one scale
+    and one offset, two passes instead of four (what the fast path's 1M samples/s needs)."""
+    out = np.multiply(x, scale, dtype=np.float32)
+    out += offset
+    return out
 
 
 def normalize(tensor: Any, mean: Any, std: Any = None, inplace: bool = False) -> Any:
@@ -224,26 +234,22 @@ def normalize(tensor: Any, mean: Any, std: Any = None, inplace: bool = False) ->
 
 
 def to_tensor_normalize(pic: Any, consts: NormalizeConstants, batch: bool = False) -> Tensor:
-    """``normalize(to_tensor(pic), mean, std)`` with exactly the same float32 arithmetic, fused
-    (what ``Compose`` runs for the pair): a table lookup per pixel for small images, one cast and
-    three in-place operations for batches."""
+    """``normalize(to_tensor(pic), mean, std)`` fused (what ``Compose`` runs for the pair): a
+    table lookup per pixel for small images, one scale and one offset for batches; both give the
+    same numbers, within ~1e-7 of the two transforms run one after the other."""
     if type(pic) is np.ndarray and pic.dtype == np.uint8 and pic.ndim == (3 if batch else 2):
-        m, s, lut = consts.prepared(1)  # greyscale, the hot path
+        scale, offset, lut = consts.prepared(1)  # greyscale, the hot path
         if pic.size <= _LUT_MAX:
             out = lut[0].take(pic)
         else:
-            out = np.empty(pic.shape, dtype=np.float32)
-            np.copyto(out, pic, casting="unsafe")
-            out /= _F255
-            out -= m
-            out /= s
+            out = _scale_offset(pic, scale.reshape(()), offset.reshape(()))
         return Tensor._make(out.reshape(out.shape[:-2] + (1,) + out.shape[-2:]), CPU)
     arr = pic if isinstance(pic, np.ndarray) else _as_array_image(pic)
     if arr.dtype != np.uint8:
         return normalize(to_tensor(arr, batch), consts, inplace=True)
     x, _ = to_nchw(arr, batch)
-    m, s, lut = consts.prepared(x.shape[1])
-    out = _uint8_to_float(x, lut, m, s)
+    scale, offset, lut = consts.prepared(x.shape[1])
+    out = _uint8_to_float(x, lut, scale, offset)
     return Tensor._make(out if batch else out[0], CPU)
 
 
