@@ -10,36 +10,19 @@ training in fresh subprocesses. Run alone:
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(_ROOT))
 
+from benchmarks._timing import median_throughput, set_threads  # noqa: E402
+
 Step = Callable[[], None]
 
 
-def _set_threads(n: int) -> None:
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, str(n))
-
-
-def median_throughput(step: Step, batch: int, steps: int, repeats: int) -> float:
-    """Samples/s of ``step``: median over ``repeats`` runs of ``steps`` steps, after warm-up."""
-    for _ in range(max(2, steps // 10)):
-        step()
-    rates = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            step()
-        rates.append(batch * steps / (time.perf_counter() - t0))
-    return statistics.median(rates)
 
 
 def image_data(batch: int, seed: int = 0):  # noqa: ANN201
@@ -208,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=["lenet", "lstm"], default=None)
     parser.add_argument("--batch", type=int, default=64, help="batch size for --profile")
     args = parser.parse_args(argv)
-    _set_threads(args.threads)
+    set_threads(args.threads)
     if args.profile:
         _profile(args.profile, args.batch)
         return 0

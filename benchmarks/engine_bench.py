@@ -11,32 +11,13 @@ by ``benchmarks/bench_models.py`` functions when present.
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-def _set_threads(n: int) -> None:
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, str(n))
-
-
-def median_throughput(step: Callable[[], None], batch: int, steps: int, repeats: int) -> float:
-    """Samples/s of ``step``: median over ``repeats`` runs of ``steps`` steps, after warm-up."""
-    for _ in range(max(3, steps // 10)):
-        step()
-    rates = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            step()
-        rates.append(batch * steps / (time.perf_counter() - t0))
-    return statistics.median(rates)
+from benchmarks._timing import median_throughput, set_threads  # noqa: E402
 
 
 def mlp_data(batch: int, seed: int = 0):  # noqa: ANN201
@@ -137,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="BLAS/torch threads (default 2)")
     parser.add_argument("--only", choices=["mlp", "models"], default=None)
     args = parser.parse_args(argv)
-    _set_threads(args.threads)
+    set_threads(args.threads)
     try:
         import torch
 
