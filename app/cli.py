@@ -211,9 +211,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    if args.distributed:
-        raise UsageError("--distributed needs engine.distributed (the data-parallel issue), "
-                         "which this build does not have yet; train without it")
     from .training_loop import TrainOptions, train_project  # noqa: PLC0415
 
     project = _load(args.project)
@@ -224,7 +221,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise UsageError("--devices: give cpu, cuda:0, or a list like cuda:0,cuda:1")
     options = TrainOptions(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                            seed=args.seed, devices=devices, out_dir=args.out, resume=args.resume,
-                           init_weights=args.init_weights,
+                           init_weights=args.init_weights, distributed=args.distributed,
                            progress=not args.quiet, record=not args.no_record)
     result = train_project(project, options)
     return 0 if result.reason in ("completed", "early_stopping") else (

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import engine
 from app.cli import main
 from app.project import Project
 from app.training_loop import StopFlag, TrainOptions, train_project
@@ -155,7 +156,9 @@ def test_train_resume_and_export_the_run(capsys: pytest.CaptureFixture, tmp_path
     assert code == 0, err
     assert "epoch 2/2  loss" in out and "val_acc" in out
     assert sorted(p.name for p in out_dir.iterdir()) == [
-        "best.safetensors", "checkpoint.safetensors", "metrics.jsonl", "weights.safetensors"]
+        "best.safetensors", "checkpoints", "metrics.jsonl", "weights.safetensors"]
+    assert sorted(p.name for p in (out_dir / "checkpoints").iterdir()) == [
+        "best.safetensors", "last.safetensors"]
     log = [json.loads(line) for line in (out_dir / "metrics.jsonl").read_text().splitlines()]
     assert [m.get("epoch") for m in log] == [1, 2, None]
     assert log[-1] == {"event": "end", "reason": "completed", "message": "",
@@ -163,9 +166,13 @@ def test_train_resume_and_export_the_run(capsys: pytest.CaptureFixture, tmp_path
     run_entry = Project.load(path).runs[-1]
     assert run_entry["weights"] == "run/weights.safetensors" and run_entry["epochs"] == 2
     code, out, err = run(capsys, "train", str(path), "--epochs", "3", "--out", str(out_dir),
-                         "--resume", str(out_dir / "checkpoint.safetensors"), "--quiet")
+                         "--resume", str(out_dir / "checkpoints" / "last.safetensors"), "--quiet")
     assert code == 0, err
     assert "epoch 3/3" in out and "epoch 1/3" not in out
+    code, _, err = run(capsys, "train", str(path), "--out", str(out_dir), "--resume",
+                       str(out_dir / "weights.safetensors"))
+    assert code == 1 and "is not a LayerForge training checkpoint" in one_line(err)
+    assert one_line(err).endswith("to start from plain weights use --init-weights")
     code, _, err = run(capsys, "export", str(path), "--format", "onnx", "-o",
                        str(tmp_path / "m.onnx"))
     assert code == 0 and (tmp_path / "m.onnx").is_file()
@@ -180,8 +187,8 @@ def test_resume_continues_exactly(tmp_path: Path) -> None:
     whole = train_project(project, TrainOptions(epochs=3, out_dir=tmp_path / "whole", **quiet))
     train_project(project, TrainOptions(epochs=2, out_dir=tmp_path / "part", **quiet))
     resumed = train_project(project, TrainOptions(
-        epochs=3, out_dir=tmp_path / "part", resume=tmp_path / "part" / "checkpoint.safetensors",
-        **quiet))
+        epochs=3, out_dir=tmp_path / "part",
+        resume=tmp_path / "part" / "checkpoints" / "last.safetensors", **quiet))
     assert [m["epoch"] for m in resumed.history] == [3]
     a, b = read_weights(whole.weights), read_weights(resumed.weights)
     for k in a:
@@ -191,10 +198,14 @@ def test_resume_continues_exactly(tmp_path: Path) -> None:
 
 def test_train_refusals(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
     path = small_spiral(tmp_path)
-    code, _, err = run(capsys, "train", str(path), "--distributed")
-    assert code == 2 and "--distributed needs engine.distributed" in one_line(err)
-    code, _, err = run(capsys, "train", str(path), "--devices", "cpu,cpu")
-    assert code == 1 and "several devices (cpu, cpu)" in one_line(err)
+    code, _, err = run(capsys, "train", str(path), "--devices", "cpu,cpu,cpu", "--batch-size",
+                       "2")
+    assert code == 1 and "batch size 2 is smaller than the 3 devices (cpu, cpu, cpu)" in \
+        one_line(err)
+    code, _, err = run(capsys, "train", str(path), "--devices", "cuda:0")
+    reason = engine.cuda.unavailable_reason()
+    if reason:  # no CuPy here: the engine's reason, on one line
+        assert code == 1 and reason in one_line(err)
     code, _, err = run(capsys, "train", str(path), "--devices", "tpu:0")
     assert code == 1 and "tpu" in one_line(err)
     code, _, err = run(capsys, "train", str(path), "--resume", str(tmp_path / "none"))
@@ -236,7 +247,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_weights(tmp_path: Path) -> None:
     result = train_project(project, TrainOptions(out_dir=tmp_path / "nan", progress=False,
                                                  record=False))
     assert result.reason == "nan" and result.epochs_completed == 0
-    assert "the loss became nan at epoch 1, step 1" in result.message
+    assert "the loss became non-finite (nan) at epoch 1, batch 1" in result.message
     assert all(np.isfinite(v).all() for v in read_weights(result.weights).values())
     end = json.loads((tmp_path / "nan" / "metrics.jsonl").read_text().splitlines()[-1])
     assert end["reason"] == "nan"
@@ -253,6 +264,25 @@ def test_a_stop_request_ends_after_the_current_batch(tmp_path: Path) -> None:
     initial = compile(project.graph, seed=0).state_dict()
     trained = read_weights(result.weights)
     assert any(not np.array_equal(trained[k], v.numpy()) for k, v in initial.items())  # 1 step
+
+
+def test_a_stopped_run_resumes_mid_epoch_exactly(tmp_path: Path) -> None:
+    """Ctrl-C keeps a checkpoint of the last whole step; --resume continues from that batch."""
+    project = Project.load(small_spiral(tmp_path, batch_size=16))
+    quiet = {"progress": False, "record": False}
+    whole = train_project(project, TrainOptions(epochs=2, out_dir=tmp_path / "whole", **quiet))
+    stop = StopFlag()
+    stop.set()
+    stopped = train_project(project, TrainOptions(epochs=2, out_dir=tmp_path / "part", **quiet),
+                            stop=stop)
+    assert stopped.reason == "interrupted" and stopped.checkpoint is not None
+    resumed = train_project(project, TrainOptions(epochs=2, out_dir=tmp_path / "part",
+                                                  resume=stopped.checkpoint, **quiet))
+    assert resumed.reason == "completed" and [m["epoch"] for m in resumed.history] == [1, 2]
+    a, b = read_weights(whole.weights), read_weights(resumed.weights)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    assert resumed.history[-1]["loss"] == whole.history[-1]["loss"]
 
 
 def test_subprocess_errors_have_no_traceback(tmp_path: Path) -> None:

@@ -1,0 +1,178 @@
+"""``layerforge train`` on several devices (data parallelism) and under mpiexec (distributed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.cli import main
+from app.project import Project
+from app.training_loop import TrainOptions, train_project
+from engine.export import read_weights
+
+ROOT = Path(__file__).resolve().parents[2]
+QUIET = {"progress": False, "record": False}
+
+
+def small_spiral(tmp_path: Path, **training: object) -> Project:
+    project = Project.from_template("spiral")
+    project.dataset["options"]["n_samples"] = 200
+    project.training.update(training)
+    project.save(tmp_path / "spiral.json")
+    return project
+
+
+def test_two_cpu_replicas_train_like_one_device(tmp_path: Path) -> None:
+    """DataParallel sums the replicas' gradients, so the same seed gives the same run (up to
+    float rounding) on ``cpu`` and on ``cpu,cpu``, odd last batches included."""
+    project = small_spiral(tmp_path, batch_size=33)
+    one = train_project(project, TrainOptions(epochs=2, devices=["cpu"],
+                                              out_dir=tmp_path / "one", **QUIET))
+    two = train_project(project, TrainOptions(epochs=2, devices=["cpu", "cpu"],
+                                              out_dir=tmp_path / "two", **QUIET))
+    assert one.reason == two.reason == "completed" and two.epochs_completed == 2
+    a, b = read_weights(one.weights), read_weights(two.weights)
+    assert set(a) == set(b)
+    for k in a:
+        np.testing.assert_allclose(b[k], a[k], rtol=1e-4, atol=1e-6)
+    assert two.history[-1]["loss"] == pytest.approx(one.history[-1]["loss"], rel=1e-4)
+    assert (tmp_path / "two" / "checkpoints" / "last.safetensors").is_file()
+
+
+def test_devices_on_the_command_line(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    path = small_spiral(tmp_path).path
+    code = main(["train", str(path), "--devices", "cpu,cpu", "--epochs", "1", "--quiet",
+                 "--no-record", "--out", str(tmp_path / "run")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "on cpu, cpu;" in out and "epoch 1/1  loss" in out
+    code = main(["train", str(path), "--devices", "cpu,cpu", "--batch-size", "1"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1
+    assert "batch size 1 is smaller than the 2 devices (cpu, cpu)" in err
+
+
+# ---------------------------------------------------------------------- distributed
+def _mpi_ready() -> bool:
+    try:
+        import mpi4py  # noqa: F401, PLC0415
+    except ImportError:
+        return False
+    return shutil.which("mpiexec") is not None
+
+
+needs_mpi = pytest.mark.skipif(not _mpi_ready(), reason="needs mpiexec and mpi4py")
+
+
+def _mpiexec(n: int, *argv: str, script: Path | None = None,
+             timeout: float = 120) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    target = [str(script)] if script is not None else ["-m", "app"]
+    return subprocess.run(["mpiexec", "-n", str(n), sys.executable, *target, *argv],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout)
+
+
+@needs_mpi
+def test_distributed_run_writes_once_and_resumes(capsys: pytest.CaptureFixture,
+                                                   tmp_path: Path) -> None:
+    path = small_spiral(tmp_path).path
+    out = tmp_path / "run"
+    proc = _mpiexec(2, "train", str(path), "--distributed", "--epochs", "2", "--quiet",
+                    "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    # only rank 0 prints: one header, one line per epoch, one end line
+    assert proc.stdout.count("training 'Spiral") == 1 and "on 2 ranks" in proc.stdout
+    assert proc.stdout.count("epoch 2/2  loss") == 1
+    assert proc.stdout.count("training finished") == 1
+    log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [m.get("epoch") for m in log] == [1, 2, None] and log[-1]["reason"] == "completed"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "best.safetensors", "checkpoints", "metrics.jsonl", "weights.safetensors"]
+    assert len(Project.load(path).runs) == 1  # recorded once, by rank 0
+    ckpt = out / "checkpoints" / "last.safetensors"
+    proc = _mpiexec(2, "train", str(path), "--distributed", "--epochs", "3", "--quiet",
+                    "--no-record", "--out", str(out), "--resume", str(ckpt))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("epoch 3/3") == 1 and "epoch 1/3" not in proc.stdout
+    # a 2-rank checkpoint cannot continue in one process: one line says why
+    code = main(["train", str(path), "--quiet", "--no-record", "--out", str(tmp_path / "x"),
+                 "--resume", str(ckpt)])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1 and "--resume:" in err
+    assert err.endswith("was written by a run of 2 rank(s) but this run has 1; resume with the "
+                        "same number of processes")
+
+
+@needs_mpi
+def test_a_distributed_run_that_cannot_start_says_so_once(tmp_path: Path) -> None:
+    path = small_spiral(tmp_path).path
+    for argv, message in ((("--devices", "tpu:0"), "unknown device 'tpu:0'"),
+                          (("--resume", str(tmp_path / "none")), "--resume: no checkpoint at")):
+        proc = _mpiexec(2, "train", str(path), "--distributed", "--quiet", "--no-record",
+                        "--out", str(tmp_path / "run"), *argv, timeout=60)
+        assert proc.returncode == 1, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], proc.stderr  # rank 0 only
+        assert lines[0].startswith("layerforge: error: ")
+    script = tmp_path / "rank1.py"  # only rank 1 fails to start: rank 0 says which and why
+    script.write_text(RANK_ONE_CANNOT_START)
+    proc = _mpiexec(2, "train", str(path), "--distributed", "--quiet", "--no-record", "--out",
+                    str(tmp_path / "run"), script=script, timeout=60)
+    assert proc.returncode == 1 and proc.stderr.strip() == \
+        "layerforge: error: rank 1 of 2 could not start: rank one has no data here"
+
+
+RANK_ONE_CANNOT_START = """
+import sys
+import engine.distributed as dist
+import app.training_loop as training_loop
+
+original = training_loop._assemble
+
+def failing(*args, **kwargs):
+    if dist.get_rank() == 1:
+        raise training_loop.TrainingError("rank one has no data here")
+    return original(*args, **kwargs)
+
+training_loop._assemble = failing
+from app.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+FAILING_RANK = """
+import sys
+import engine.distributed as dist
+import engine.training.trainer as trainer_module
+
+original = trainer_module.Trainer._train_batch
+
+def failing(self, batch, b):
+    if dist.get_rank() == 1 and self.global_step >= 2:
+        raise RuntimeError("rank one broke on purpose")
+    return original(self, batch, b)
+
+trainer_module.Trainer._train_batch = failing
+from app.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@needs_mpi
+def test_a_failing_rank_ends_every_rank_with_a_message(tmp_path: Path) -> None:
+    path = small_spiral(tmp_path).path
+    script = tmp_path / "failing.py"
+    script.write_text(FAILING_RANK)
+    proc = _mpiexec(2, "train", str(path), "--distributed", "--epochs", "50", "--quiet",
+                    "--no-record", "--out", str(tmp_path / "run"), script=script, timeout=90)
+    assert proc.returncode != 0
+    assert "aborting all 2 ranks because rank 1 failed" in proc.stderr
+    assert "rank one broke on purpose" in proc.stderr
+    assert "epoch 50/50" not in proc.stdout
