@@ -1,0 +1,245 @@
+"""The data panel's slow work, off the GUI thread: loading a dataset for its preview, suggesting
+normalisation statistics, and downloading MNIST-like sets and CIFAR-10 with progress and cancel.
+
+``BackgroundTask`` runs one function on a ``QThread`` and reports through queued signals; the
+function gets a ``TaskContext`` to report progress and to check whether it was cancelled. The
+functions themselves (``load_preview``, ``download_dataset``) are plain Python.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6 import QtCore
+
+PREVIEW_SAMPLES = 48
+SCATTER_POINTS = 3000
+
+
+class Cancelled(Exception):
+    """The user pressed Cancel; whatever was half-done can be resumed later."""
+
+
+class TaskContext:
+    """What a background function gets: ``progress(done, total, text)`` and ``cancelled``."""
+
+    def __init__(self, task: BackgroundTask | None = None) -> None:
+        self._task = task
+        self._cancel = threading.Event()
+
+    def progress(self, done: int, total: int | None = None, text: str = "") -> None:
+        if self._cancel.is_set():
+            raise Cancelled("cancelled")
+        if self._task is not None:
+            self._task.sigProgress.emit(int(done), int(total or 0), text)
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+
+class BackgroundTask(QtCore.QThread):
+    """Run ``fn(context)`` on a thread.
+
+    Signals:
+        sigProgress(int, int, str): done, total (0 = unknown), what is happening.
+        sigDone(object): the function's result.
+        sigFailed(object): the exception it raised (``Cancelled`` when cancelled).
+    """
+
+    sigProgress = QtCore.Signal(int, int, str)
+    sigDone = QtCore.Signal(object)
+    sigFailed = QtCore.Signal(object)
+
+    def __init__(self, fn: Callable[[TaskContext], Any],
+                 parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.fn = fn
+        self.context = TaskContext(self)
+
+    def cancel(self) -> None:
+        self.context.cancel()
+
+    def run(self) -> None:
+        try:
+            result = self.fn(self.context)
+        except BaseException as exc:  # noqa: BLE001 - reported to the GUI, never lost
+            self.sigFailed.emit(exc)
+            return
+        self.sigDone.emit(result)
+
+
+# ---------------------------------------------------------------------- preview
+@dataclass
+class DatasetPreview:
+    """What the data panel shows of a dataset.
+
+    Attributes:
+        size: number of samples.
+        sample_shape: the shape of one input as the model receives it (after ToTensor).
+        dtype: ``float32`` or ``int64`` (the Input node's dtype).
+        samples / labels: the first ``PREVIEW_SAMPLES`` samples (NumPy) and their labels.
+        class_names: one per class (None for regression targets).
+        class_counts: samples per class (None for regression).
+        points / point_labels: up to ``SCATTER_POINTS`` 2-D points (2-D datasets only).
+        regression: the targets are numbers, not classes.
+    """
+
+    size: int
+    sample_shape: tuple[int, ...]
+    dtype: str
+    samples: np.ndarray
+    labels: np.ndarray
+    class_names: list[str] | None = None
+    class_counts: np.ndarray | None = None
+    points: np.ndarray | None = None
+    point_labels: np.ndarray | None = None
+    regression: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.sample_shape) == 3 or (len(self.sample_shape) == 2 and
+                                               min(self.sample_shape) > 4)
+
+
+def _numpy(x: Any) -> np.ndarray:
+    if hasattr(x, "detach"):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _all_targets(dataset: Any) -> np.ndarray | None:
+    targets = getattr(dataset, "targets", None)
+    if targets is not None:
+        return np.asarray(targets)
+    return None
+
+
+def load_preview(dataset_settings: dict[str, Any], base_dir: str | Path | None,
+                 ctx: TaskContext | None = None) -> DatasetPreview:
+    """Load the whole dataset (no split, no augmentation) and describe it."""
+    from app.datasets import build_datasets  # noqa: PLC0415
+
+    from .session import class_names_of  # noqa: PLC0415
+
+    settings = {**dataset_settings, "validation_split": 0.0, "transforms": []}
+    dataset, _ = build_datasets(settings, base_dir)
+    if ctx is not None:
+        ctx.progress(1, 3, "loaded")
+    n = len(dataset)
+    if n == 0:
+        raise ValueError("the dataset is empty")
+    first = [dataset[i] for i in range(min(n, PREVIEW_SAMPLES))]
+    samples = np.stack([_numpy(s[0]) for s in first])
+    labels = np.stack([_numpy(s[1]) for s in first])
+    shape = tuple(int(s) for s in samples.shape[1:])
+    dtype = "int64" if samples.dtype.kind in "iu" and not _looks_like_image(samples) else \
+        "float32"
+    targets = _all_targets(dataset)
+    if targets is None:
+        targets = labels
+    targets = np.asarray(targets)
+    regression = targets.dtype.kind == "f"
+    names = class_names_of(dataset)
+    counts = None
+    if not regression and targets.size:
+        k = int(targets.max()) + 1
+        counts = np.bincount(targets.reshape(-1).astype(np.int64), minlength=max(k, len(
+            names or [])))
+        if names is None:
+            names = [str(i) for i in range(len(counts))]
+    points = point_labels = None
+    data = getattr(dataset, "data", None)
+    if len(shape) == 1 and shape[0] == 2 and isinstance(data, np.ndarray):
+        m = min(n, SCATTER_POINTS)
+        points = np.asarray(data[:m], dtype=np.float64)
+        point_labels = targets[:m] if targets.shape[:1] == (n,) else None
+    if ctx is not None:
+        ctx.progress(3, 3, "described")
+    return DatasetPreview(n, shape, dtype, samples, labels, None if regression else names,
+                          counts, points, point_labels, regression)
+
+
+def _looks_like_image(samples: np.ndarray) -> bool:
+    return samples.ndim >= 3 and min(samples.shape[-2:]) > 4
+
+
+def suggest_normalization(dataset_settings: dict[str, Any], base_dir: str | Path | None,
+                          ctx: TaskContext | None = None) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of the training images on the [0, 1] scale (for images) or per
+    feature (for vectors), from up to 10 000 samples."""
+    from app.datasets import build_datasets  # noqa: PLC0415
+    from engine.data.datasets import channel_stats  # noqa: PLC0415
+
+    settings = {**dataset_settings, "validation_split": 0.0, "transforms": []}
+    dataset, _ = build_datasets(settings, base_dir)
+    data = getattr(dataset, "data", None)
+    if isinstance(data, np.ndarray) and data.dtype != np.uint8 and data.ndim == 2:
+        x = data[:10000].astype(np.float64)
+        std = x.std(axis=0)
+        return [round(float(v), 4) for v in x.mean(axis=0)], \
+            [round(float(v), 4) if v > 0 else 1.0 for v in std]
+    stats = channel_stats(dataset, max_samples=10000)
+    return [round(float(v), 4) for v in stats.mean], \
+        [round(float(v), 4) if v > 0 else 1.0 for v in stats.std]
+
+
+# ---------------------------------------------------------------------- downloads
+def download_dataset(name: str, root: str | Path, ctx: TaskContext) -> Path:
+    """Fetch MNIST / FashionMNIST / KMNIST (four IDX files) or CIFAR10 (one archive) into
+    ``root``, MD5-checked; ``ctx.progress`` reports bytes and raises ``Cancelled`` when the user
+    cancels (the partial file stays and the next download resumes it)."""
+    from engine.data import DownloadError  # noqa: PLC0415
+    from engine.data import datasets as D  # noqa: PLC0415
+    from engine.data.datasets.download import check_integrity, download_url  # noqa: PLC0415
+
+    root = Path(root).expanduser()
+    cls = getattr(D, name, None)
+    if name == "CIFAR10":
+        from engine.data.datasets.cifar import extract_tar  # noqa: PLC0415
+
+        archive = root / cls.filename
+        root.mkdir(parents=True, exist_ok=True)
+        download_url(cls.url, archive, cls.tgz_md5,
+                     progress=lambda got, total: ctx.progress(got, total,
+                                                              f"{cls.filename}"))
+        ctx.progress(0, 0, "unpacking")
+        extract_tar(archive, root, cls.base_folder)
+        return root / cls.base_folder
+    if cls is None or not hasattr(cls, "resources"):
+        raise ValueError(f"{name} cannot be downloaded; choose MNIST, FashionMNIST, KMNIST or "
+                         "CIFAR10")
+    from engine.data.datasets.download import extract_gzip  # noqa: PLC0415
+
+    raw = root / name / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    files = list(cls.resources)
+    for i, (filename, md5) in enumerate(files):
+        target = raw / Path(filename).stem
+        gz = raw / filename
+        if target.is_file():
+            continue
+        if not check_integrity(gz, md5):
+            errors = []
+            for mirror in cls.mirrors:
+                try:
+                    download_url(mirror + filename, gz, md5, progress=lambda got, total,
+                                 f=filename, k=i: ctx.progress(got, total,
+                                                               f"{f} ({k + 1}/{len(files)})"))
+                    break
+                except DownloadError as exc:
+                    errors.append(f"{mirror}: {exc}")
+            else:
+                raise DownloadError(f"could not download {filename}: " + "; ".join(errors) +
+                                    f". Offline? Put the files in {raw} yourself")
+        extract_gzip(gz, target)
+    return raw

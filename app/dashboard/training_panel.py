@@ -1,0 +1,489 @@
+"""The training panel: optimizer and its parameters, learning rate and schedule, batch size,
+epochs, gradient accumulation and clipping, early stopping, seed, and the devices to train on.
+
+Every edit goes through ``Settings`` (one undoable step inside the editor); the panel redraws
+itself from the project when a setting changes elsewhere (undo, another view). The device list
+shows the CPU and every GPU found (name, memory); choices that cannot work are explained in a
+line under it (no CuPy, no GPU, batch smaller than the number of devices) and reported by
+``sigValidityChanged`` so Start can be disabled.
+
+``python -m app.dashboard.training_panel`` shows it on the MLP template.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from app.project import OPTIMIZERS, SCHEDULES
+
+from .session import check_devices
+from .settings import Settings
+
+# (key, label, default, minimum, maximum, decimals or None for a checkbox / "int" / "ints")
+OPTIMIZER_PARAMS: dict[str, list[tuple[str, str, Any, float, float, Any]]] = {
+    "SGD": [("momentum", "Momentum", 0.9, 0.0, 0.9999, 4),
+            ("nesterov", "Nesterov", False, 0, 1, None),
+            ("weight_decay", "Weight decay", 0.0, 0.0, 1.0, 6)],
+    "Adam": [("beta1", "Beta 1", 0.9, 0.0, 0.9999, 4), ("beta2", "Beta 2", 0.999, 0.0, 0.99999, 5),
+             ("eps", "Epsilon", 1e-8, 1e-12, 1.0, 12),
+             ("weight_decay", "Weight decay", 0.0, 0.0, 1.0, 6),
+             ("amsgrad", "AMSGrad", False, 0, 1, None)],
+    "AdamW": [("beta1", "Beta 1", 0.9, 0.0, 0.9999, 4),
+              ("beta2", "Beta 2", 0.999, 0.0, 0.99999, 5),
+              ("eps", "Epsilon", 1e-8, 1e-12, 1.0, 12),
+              ("weight_decay", "Weight decay", 0.01, 0.0, 1.0, 6),
+              ("amsgrad", "AMSGrad", False, 0, 1, None)],
+    "RMSprop": [("alpha", "Alpha", 0.99, 0.0, 0.9999, 4), ("momentum", "Momentum", 0.0, 0.0,
+                                                             0.9999, 4),
+                ("eps", "Epsilon", 1e-8, 1e-12, 1.0, 12),
+                ("weight_decay", "Weight decay", 0.0, 0.0, 1.0, 6),
+                ("centered", "Centered", False, 0, 1, None)],
+    "Adagrad": [("lr_decay", "LR decay", 0.0, 0.0, 1.0, 6),
+                ("weight_decay", "Weight decay", 0.0, 0.0, 1.0, 6),
+                ("eps", "Epsilon", 1e-10, 1e-12, 1.0, 12)],
+}
+DEFAULT_LR = {"SGD": 0.01, "Adam": 0.001, "AdamW": 0.001, "RMSprop": 0.001, "Adagrad": 0.01}
+SCHEDULE_PARAMS: dict[str, list[tuple[str, str, Any, float, float, Any]]] = {
+    "none": [],
+    "StepLR": [("step_size", "Every (epochs)", 10, 1, 100000, "int"),
+               ("gamma", "Multiply by", 0.1, 0.0, 1.0, 4)],
+    "MultiStepLR": [("milestones", "At epochs", [30, 60], 1, 100000, "ints"),
+                    ("gamma", "Multiply by", 0.1, 0.0, 1.0, 4)],
+    "ExponentialLR": [("gamma", "Multiply by (per epoch)", 0.95, 0.0, 1.0, 4)],
+    "CosineAnnealingLR": [("T_max", "Period (epochs)", 10, 1, 100000, "int"),
+                          ("eta_min", "Minimum LR", 0.0, 0.0, 10.0, 8)],
+    "OneCycleLR": [("max_lr", "Peak LR", 0.1, 1e-8, 100.0, 8),
+                   ("pct_start", "Warm-up fraction", 0.3, 0.0, 1.0, 3)],
+    "ReduceLROnPlateau": [("factor", "Multiply by", 0.1, 0.0, 0.9999, 4),
+                          ("patience", "Patience (epochs)", 10, 0, 100000, "int")],
+}
+MONITORS = ("val_loss", "val_accuracy", "train_loss", "train_accuracy")
+
+
+@dataclass
+class DeviceChoice:
+    """One entry of the device list."""
+
+    id: str  # "cpu", "cuda:0"
+    label: str
+    available: bool
+    reason: str = ""
+
+
+def list_devices() -> tuple[list[DeviceChoice], str | None]:
+    """The CPU and every GPU this machine has, and why there are no GPUs (None if there are)."""
+    import engine  # noqa: PLC0415
+
+    cores = os.cpu_count() or 1
+    mem = _ram_gib()
+    cpu_label = f"CPU ({cores} core{'s' if cores != 1 else ''}" + \
+        (f", {mem:.0f} GiB RAM)" if mem else ")")
+    out = [DeviceChoice("cpu", cpu_label, True)]
+    reason = engine.cuda.unavailable_reason()
+    if reason:
+        return out, f"No GPU: {reason}"
+    count = engine.cuda.device_count()
+    if count == 0:
+        return out, "No GPU: CuPy is installed but no CUDA GPU was found on this machine"
+    for i in range(count):
+        try:
+            props = engine.cuda.get_device_properties(f"cuda:{i}")
+            gib = props["total_memory"] / 2 ** 30
+            out.append(DeviceChoice(f"cuda:{i}", f"GPU {i}: {props['name']} ({gib:.0f} GiB)",
+                                    True))
+        except Exception as exc:  # noqa: BLE001 - a GPU that cannot be queried is listed so
+            out.append(DeviceChoice(f"cuda:{i}", f"GPU {i}", False, str(exc)))
+    return out, None
+
+
+def _ram_gib() -> float | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+class NumberSpinBox(QtWidgets.QDoubleSpinBox):
+    """A spin box that shows numbers as people write them (0.001, 1e-08), not 0.00100000."""
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt's name
+        return f"{value:.6g}"
+
+    def valueFromText(self, text: str) -> float:  # noqa: N802
+        try:
+            return float(text.strip())
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int) -> object:
+        t = text.strip()
+        if not t or t in ("-", ".", "e", "-.") or t.endswith(("e", "e-", "e+")):
+            return QtGui.QValidator.Intermediate, text, pos
+        try:
+            v = float(t)
+        except ValueError:
+            return QtGui.QValidator.Invalid, text, pos
+        ok = self.minimum() <= v <= self.maximum()
+        return (QtGui.QValidator.Acceptable if ok else QtGui.QValidator.Intermediate), text, pos
+
+
+def _spin(decimals: Any, lo: float, hi: float) -> QtWidgets.QAbstractSpinBox:
+    if decimals == "int":
+        w = QtWidgets.QSpinBox()
+        w.setRange(int(lo), int(hi))
+        return w
+    w = NumberSpinBox()
+    w.setDecimals(max(int(decimals), 12))
+    w.setRange(lo, hi)
+    w.setStepType(QtWidgets.QAbstractSpinBox.AdaptiveDecimalStepType)
+    return w
+
+
+class TrainingPanel(QtWidgets.QWidget):
+    """The training settings of the project in ``settings``.
+
+    Signals:
+        sigValidityChanged(bool, str): whether training can start with these settings, and the
+            reason when it cannot.
+    """
+
+    sigValidityChanged = QtCore.Signal(bool, str)
+
+    def __init__(self, settings: Settings, parent: QtWidgets.QWidget | None = None,
+                 devices: tuple[list[DeviceChoice], str | None] | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self._updating = False
+        self.devices, self.gpu_reason = devices if devices is not None else list_devices()
+        self.reason = ""
+
+        self.optimizer_combo = QtWidgets.QComboBox()
+        self.optimizer_combo.addItems(OPTIMIZERS)
+        self.lr_spin = _spin(8, 1e-8, 100.0)
+        self.lr_spin.setToolTip("Learning rate (the schedule starts from it)")
+        self.opt_form = QtWidgets.QFormLayout()
+        self.opt_widgets: dict[str, QtWidgets.QWidget] = {}
+        self.schedule_combo = QtWidgets.QComboBox()
+        self.schedule_combo.addItems(SCHEDULES)
+        self.sched_form = QtWidgets.QFormLayout()
+        self.sched_widgets: dict[str, QtWidgets.QWidget] = {}
+
+        self.batch_spin = _spin("int", 1, 1 << 16)
+        self.epochs_spin = _spin("int", 1, 100000)
+        self.accum_spin = _spin("int", 1, 4096)
+        self.accum_spin.setToolTip("Take an optimizer step every k batches (an effective "
+                                   "batch k times larger, in the memory of one batch)")
+        self.clip_check = QtWidgets.QCheckBox("Clip gradient norm at")
+        self.clip_spin = _spin(4, 1e-4, 1e6)
+        self.es_check = QtWidgets.QCheckBox("Early stopping")
+        self.es_check.setToolTip("Stop when the monitored metric has not improved for "
+                                 "'patience' epochs")
+        self.monitor_combo = QtWidgets.QComboBox()
+        self.monitor_combo.addItems(MONITORS)
+        self.patience_spin = _spin("int", 1, 100000)
+        self.seed_check = QtWidgets.QCheckBox("Fixed seed")
+        self.seed_check.setToolTip("A fixed seed makes a run reproducible")
+        self.seed_spin = _spin("int", 0, 2 ** 31 - 1)
+        self.device_list = QtWidgets.QListWidget()
+        self.device_list.setMaximumHeight(90)
+        self.device_reason = QtWidgets.QLabel()
+        self.device_reason.setWordWrap(True)
+        self.device_reason.setObjectName("deviceReason")
+        self.problem_label = QtWidgets.QLabel()
+        self.problem_label.setWordWrap(True)
+        self.problem_label.setStyleSheet("color: #c0392b;")
+        for d in self.devices:
+            item = QtWidgets.QListWidgetItem(d.label)
+            item.setData(QtCore.Qt.UserRole, d.id)
+            flags = QtCore.Qt.ItemIsUserCheckable | QtCore.Qt.ItemIsEnabled
+            if not d.available:
+                flags = QtCore.Qt.ItemIsUserCheckable
+                item.setToolTip(d.reason)
+            item.setFlags(flags)
+            item.setCheckState(QtCore.Qt.Unchecked)
+            self.device_list.addItem(item)
+
+        opt_box = QtWidgets.QGroupBox("Optimizer")
+        f = QtWidgets.QFormLayout(opt_box)
+        f.addRow("Algorithm", self.optimizer_combo)
+        f.addRow("Learning rate", self.lr_spin)
+        f.addRow(self.opt_form)
+        sched_box = QtWidgets.QGroupBox("Learning-rate schedule")
+        f = QtWidgets.QFormLayout(sched_box)
+        f.addRow("Schedule", self.schedule_combo)
+        f.addRow(self.sched_form)
+        loop_box = QtWidgets.QGroupBox("Loop")
+        f = QtWidgets.QFormLayout(loop_box)
+        f.addRow("Batch size", self.batch_spin)
+        f.addRow("Epochs", self.epochs_spin)
+        f.addRow("Accumulate batches", self.accum_spin)
+        f.addRow(self.clip_check, self.clip_spin)
+        f.addRow(self.es_check)
+        f.addRow("    Monitor", self.monitor_combo)
+        f.addRow("    Patience (epochs)", self.patience_spin)
+        f.addRow(self.seed_check, self.seed_spin)
+        dev_box = QtWidgets.QGroupBox("Devices")
+        v = QtWidgets.QVBoxLayout(dev_box)
+        v.addWidget(self.device_list)
+        v.addWidget(self.device_reason)
+        layout = QtWidgets.QVBoxLayout(self)
+        for w in (opt_box, sched_box, loop_box, dev_box, self.problem_label):
+            layout.addWidget(w)
+        layout.addStretch(1)
+
+        self.optimizer_combo.currentTextChanged.connect(self._on_optimizer)
+        self.lr_spin.valueChanged.connect(lambda v: self._set_opt("lr", float(v)))
+        self.schedule_combo.currentTextChanged.connect(self._on_schedule)
+        self.batch_spin.valueChanged.connect(lambda v: self._set(("batch_size",), int(v)))
+        self.epochs_spin.valueChanged.connect(lambda v: self._set(("epochs",), int(v)))
+        self.accum_spin.valueChanged.connect(lambda v: self._set(("grad_accumulation",), int(v)))
+        self.clip_check.toggled.connect(self._on_clip)
+        self.clip_spin.valueChanged.connect(self._on_clip)
+        self.es_check.toggled.connect(lambda on: self._set(("early_stopping", "enabled"),
+                                                           bool(on)))
+        self.monitor_combo.currentTextChanged.connect(
+            lambda t: self._set(("early_stopping", "monitor"), t))
+        self.patience_spin.valueChanged.connect(
+            lambda v: self._set(("early_stopping", "patience"), int(v)))
+        self.seed_check.toggled.connect(self._on_seed)
+        self.seed_spin.valueChanged.connect(self._on_seed)
+        self.device_list.itemChanged.connect(self._on_devices)
+        settings.sigChanged.connect(self._on_setting_changed)
+        settings.sigReset.connect(self.refresh)
+        self.refresh()
+
+    # ------------------------------------------------------------------ from the project
+    def refresh(self) -> None:
+        """Show the project's settings."""
+        t = self.settings.project.training
+        self._updating = True
+        try:
+            opt = t["optimizer"]
+            self.optimizer_combo.setCurrentText(opt["name"])
+            self._build_params(self.opt_form, self.opt_widgets,
+                               OPTIMIZER_PARAMS.get(opt["name"], []), _flat_optimizer(opt),
+                               self._on_opt_param)
+            self.lr_spin.setValue(float(opt["lr"]))
+            sched = t["schedule"]
+            self.schedule_combo.setCurrentText(sched.get("name", "none"))
+            self._build_params(self.sched_form, self.sched_widgets,
+                               SCHEDULE_PARAMS.get(sched.get("name", "none"), []), sched,
+                               self._on_sched_param)
+            self.batch_spin.setValue(int(t["batch_size"]))
+            self.epochs_spin.setValue(int(t["epochs"]))
+            self.accum_spin.setValue(int(t.get("grad_accumulation", 1)))
+            clip = t.get("grad_clip")
+            self.clip_check.setChecked(clip is not None)
+            self.clip_spin.setEnabled(clip is not None)
+            self.clip_spin.setValue(float(clip) if clip is not None else 1.0)
+            es = t["early_stopping"]
+            self.es_check.setChecked(bool(es.get("enabled")))
+            monitor = es.get("monitor", "val_loss")
+            monitor = {"val_acc": "val_accuracy", "train_acc": "train_accuracy"}.get(monitor,
+                                                                                     monitor)
+            self.monitor_combo.setCurrentText(monitor)
+            self.patience_spin.setValue(int(es.get("patience", 5)))
+            for w in (self.monitor_combo, self.patience_spin):
+                w.setEnabled(bool(es.get("enabled")))
+            seed = t.get("seed")
+            self.seed_check.setChecked(seed is not None)
+            self.seed_spin.setEnabled(seed is not None)
+            self.seed_spin.setValue(int(seed) if seed is not None else 0)
+            chosen = set(t.get("devices", ["cpu"]))
+            for i in range(self.device_list.count()):
+                item = self.device_list.item(i)
+                item.setCheckState(QtCore.Qt.Checked if item.data(QtCore.Qt.UserRole) in chosen
+                                   else QtCore.Qt.Unchecked)
+        finally:
+            self._updating = False
+        self._check()
+
+    def _on_setting_changed(self, path: tuple) -> None:
+        if path and path[0] == "training" and not self._updating:
+            self.refresh()
+
+    def _build_params(self, form: QtWidgets.QFormLayout, widgets: dict[str, QtWidgets.QWidget],
+                      spec: list[tuple[str, str, Any, float, float, Any]], values: dict[str, Any],
+                      slot: Any) -> None:
+        """(Re)create the rows of an optimizer's or schedule's parameters."""
+        keys = [s[0] for s in spec]
+        if list(widgets) != keys:
+            while form.rowCount():
+                form.removeRow(0)
+            widgets.clear()
+            for key, label, _default, lo, hi, dec in spec:
+                if dec is None:
+                    w: QtWidgets.QWidget = QtWidgets.QCheckBox()
+                    w.toggled.connect(lambda v, k=key: slot(k, bool(v)))
+                elif dec == "ints":
+                    w = QtWidgets.QLineEdit()
+                    w.setPlaceholderText("e.g. 30, 60")
+                    w.editingFinished.connect(lambda k=key, le=w: slot(k, _ints(le.text())))
+                else:
+                    w = _spin(dec, lo, hi)
+                    cast = int if dec == "int" else float
+                    w.valueChanged.connect(lambda v, k=key, c=cast: slot(k, c(v)))
+                w.setObjectName(key)
+                form.addRow(label, w)
+                widgets[key] = w
+        for key, _label, default, _lo, _hi, dec in spec:
+            w = widgets[key]
+            value = values.get(key, default)
+            w.blockSignals(True)
+            if dec is None:
+                w.setChecked(bool(value))
+            elif dec == "ints":
+                w.setText(", ".join(str(v) for v in (value or [])))
+            else:
+                w.setValue(value)
+            w.blockSignals(False)
+
+    # ------------------------------------------------------------------ to the project
+    def _set(self, path: tuple[str, ...], value: Any) -> None:
+        if self._updating:
+            return
+        self._updating = True
+        try:
+            self.settings.set(("training", *path), value)
+        finally:
+            self._updating = False
+        self._check()
+
+    def _set_opt(self, key: str, value: Any) -> None:
+        opt = self.settings.get(("training", "optimizer"))
+        opt[key] = value
+        self._set(("optimizer",), opt)
+
+    def _on_optimizer(self, name: str) -> None:
+        if self._updating:
+            return
+        opt = {"name": name, "lr": DEFAULT_LR.get(name, 0.01)}
+        for key, _l, default, _lo, _hi, _d in OPTIMIZER_PARAMS.get(name, []):
+            opt.update(_unflat(key, default, opt))
+        self._set(("optimizer",), opt)
+        self.refresh()
+
+    def _on_opt_param(self, key: str, value: Any) -> None:
+        opt = self.settings.get(("training", "optimizer"))
+        opt.update(_unflat(key, value, opt))
+        self._set(("optimizer",), opt)
+
+    def _on_schedule(self, name: str) -> None:
+        if self._updating:
+            return
+        sched: dict[str, Any] = {"name": name}
+        epochs = int(self.settings.get(("training", "epochs"), 10))
+        for key, _l, default, _lo, _hi, _d in SCHEDULE_PARAMS.get(name, []):
+            if key == "T_max":
+                default = epochs
+            elif key == "step_size":
+                default = max(epochs // 3, 1)
+            elif key == "milestones":
+                default = [max(epochs // 2, 1), max(3 * epochs // 4, 1)]
+            elif key == "max_lr":
+                default = float(self.settings.get(("training", "optimizer", "lr"), 0.01)) * 10
+            sched[key] = default
+        self._set(("schedule",), sched)
+        self.refresh()
+
+    def _on_sched_param(self, key: str, value: Any) -> None:
+        sched = self.settings.get(("training", "schedule"))
+        sched[key] = value
+        self._set(("schedule",), sched)
+
+    def _on_clip(self, *_: Any) -> None:
+        on = self.clip_check.isChecked()
+        self.clip_spin.setEnabled(on)
+        self._set(("grad_clip",), float(self.clip_spin.value()) if on else None)
+
+    def _on_seed(self, *_: Any) -> None:
+        on = self.seed_check.isChecked()
+        self.seed_spin.setEnabled(on)
+        self._set(("seed",), int(self.seed_spin.value()) if on else None)
+
+    def _on_devices(self, _item: QtWidgets.QListWidgetItem) -> None:
+        if self._updating:
+            return
+        self._set(("devices",), self.selected_devices())
+
+    def selected_devices(self) -> list[str]:
+        return [self.device_list.item(i).data(QtCore.Qt.UserRole)
+                for i in range(self.device_list.count())
+                if self.device_list.item(i).checkState() == QtCore.Qt.Checked]
+
+    # ------------------------------------------------------------------ checks
+    def _check(self) -> None:
+        """Show why the current choice cannot train (devices, batch size), if it cannot."""
+        t = self.settings.project.training
+        for w in (self.monitor_combo, self.patience_spin):
+            w.setEnabled(bool(t["early_stopping"].get("enabled")))
+        reason = check_devices(list(t.get("devices", [])), int(t["batch_size"])) or ""
+        lines = []
+        if self.gpu_reason:
+            lines.append(self.gpu_reason)
+        self.device_reason.setText("\n".join(lines))
+        self.device_reason.setVisible(bool(lines))
+        self.problem_label.setText(reason)
+        self.problem_label.setVisible(bool(reason))
+        if reason != self.reason:
+            self.reason = reason
+            self.sigValidityChanged.emit(not reason, reason)
+
+    @property
+    def can_train(self) -> bool:
+        return not self.reason
+
+    def set_locked(self, locked: bool) -> None:
+        """Disable editing while a run uses these settings."""
+        for child in self.findChildren(QtWidgets.QWidget):
+            if isinstance(child, QtWidgets.QAbstractSpinBox | QtWidgets.QComboBox |
+                          QtWidgets.QCheckBox | QtWidgets.QLineEdit | QtWidgets.QListWidget):
+                child.setEnabled(not locked)
+        if not locked:
+            self.refresh()
+
+
+def _flat_optimizer(opt: dict[str, Any]) -> dict[str, Any]:
+    """``betas`` shown as two fields."""
+    flat = dict(opt)
+    betas = opt.get("betas")
+    if isinstance(betas, list | tuple) and len(betas) == 2:
+        flat["beta1"], flat["beta2"] = betas
+    return flat
+
+
+def _unflat(key: str, value: Any, opt: dict[str, Any]) -> dict[str, Any]:
+    if key in ("beta1", "beta2"):
+        betas = list(opt.get("betas", [0.9, 0.999]))
+        betas[0 if key == "beta1" else 1] = float(value)
+        return {"betas": betas}
+    return {key: value}
+
+
+def _ints(text: str) -> list[int]:
+    out = []
+    for part in text.replace(";", ",").split(","):
+        part = part.strip()
+        if part.isdigit():
+            out.append(int(part))
+    return sorted(set(out))
+
+
+if __name__ == "__main__":
+    from app.project import Project
+
+    from . import _standalone
+
+    def build(args: Any) -> QtWidgets.QWidget:
+        panel = TrainingPanel(Settings(Project.from_template("mlp_digits")))
+        scroll = QtWidgets.QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(panel)
+        return scroll
+
+    sys.exit(_standalone.run(build, "LayerForge - training settings", size=(420, 760)))
