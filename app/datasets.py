@@ -88,7 +88,7 @@ def data_spec(dataset: dict[str, Any]) -> DataSpec | None:
 
 
 # -------------------------------------------------------------------- building
-_IMAGE_SETS = ("Digits", "MNIST", "FashionMNIST", "KMNIST", "CIFAR10")
+_IMAGE_SETS = ("Digits", "MNIST", "FashionMNIST", "KMNIST", "CIFAR10", "ImageFolder")
 _PATH_OPTIONS = ("root", "path", "file")
 _CLASS_NAMES = {"CSV": "CSVDataset", "NPZ": "NPZDataset"}
 
@@ -129,8 +129,9 @@ def build_datasets(dataset: dict[str, Any], base_dir: Any = None) -> tuple[Any, 
             except (TypeError, ValueError) as exc:
                 raise ProjectError(None, "dataset.transforms", str(exc)) from None
         try:
-            if name in _IMAGE_SETS:
-                return cls(train=True, transform=T.Compose([*steps, T.ToTensor()]), **options)
+            if name in _IMAGE_SETS:  # ImageFolder has no train/test split of its own
+                split_arg = {} if name == "ImageFolder" else {"train": True}
+                return cls(**split_arg, transform=T.Compose([*steps, T.ToTensor()]), **options)
             return cls(**options)
         except (TypeError, ValueError) as exc:  # options the dataset class refuses
             raise ProjectError(None, "dataset.options", f"{name}: {exc}") from None

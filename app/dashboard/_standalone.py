@@ -26,11 +26,13 @@ def run(build: Callable[[argparse.Namespace], QtWidgets.QWidget], title: str,
         screenshot_delay_ms: int = 1200) -> int:
     """Show ``build(args)`` in a window; ``--screenshot PNG`` saves it and quits.
 
-    The widget is deleted before the QApplication: letting Python collect them in any order at
-    exit can crash PySide6 during finalisation.
+    The widget is closed and deleted before returning, while the application still exists (its
+    ``closeEvent`` may stop a training thread).
     """
     parser = argparse.ArgumentParser(description=title)
     parser.add_argument("--screenshot", help="save a PNG of the widget and quit")
+    parser.add_argument("--delay-ms", type=int, default=screenshot_delay_ms,
+                        help="wait this long before the screenshot")
     if add_arguments is not None:
         add_arguments(parser)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
@@ -39,16 +41,24 @@ def run(build: Callable[[argparse.Namespace], QtWidgets.QWidget], title: str,
     widget.setWindowTitle(title)
     widget.resize(*size)
     widget.show()
-    shown = [widget]  # the screenshot reads it from here; emptied before the app goes
+    shown = [widget]  # the screenshot reads it from here; emptied before returning
+    # A local event loop rather than app.exec(): quitting the application would also end any
+    # event loop started later in the same process (the tests run every demo in theirs).
+    loop = QtCore.QEventLoop()
+    app.lastWindowClosed.connect(loop.quit)
     if args.screenshot:
         def shoot() -> None:
             if shown:
                 shown[0].grab().save(args.screenshot)
-            app.quit()
+            loop.quit()
 
-        QtCore.QTimer.singleShot(screenshot_delay_ms, shoot)
-    status = app.exec()
+        QtCore.QTimer.singleShot(args.delay_ms, shoot)
+    status = loop.exec()
+    app.lastWindowClosed.disconnect(loop.quit)
+    from .data_tasks import wait_all  # noqa: PLC0415
+
     widget.close()
+    wait_all()  # background loads end before their QThread objects could be destroyed
     widget.deleteLater()
     QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.DeferredDelete)
     shown.clear()

@@ -101,7 +101,7 @@ class TrainingBridge(QtCore.QObject):
         self._steps: list[float] = []
         self._losses: list[float] = []
         self._lrs: list[float] = []
-        self._progress: dict[str, Any] = {}
+        self._last_batch: Any = None
         self._last_emit = 0.0
 
     # ------------------------------------------------------------------ training thread
@@ -113,9 +113,7 @@ class TrainingBridge(QtCore.QObject):
             self._steps.append(float(event.step))
             self._losses.append(float(m.get("loss", float("nan"))))
             self._lrs.append(float(m.get("lr", float("nan"))))
-            self._progress = {"epoch": event.epoch + 1, "epochs": event.epochs,
-                              "batch": event.batch + 1, "batches": event.batches,
-                              "step": event.step, **m}
+            self._last_batch = event  # its numbers become the progress line at the next flush
             now = time.monotonic()
             if now - self._last_emit >= self.min_interval:
                 self.flush(now)
@@ -146,8 +144,11 @@ class TrainingBridge(QtCore.QObject):
         self._last_emit = time.monotonic() if now is None else now
         if not self._steps:
             return
+        e = self._last_batch
+        progress = {"epoch": e.epoch + 1, "epochs": e.epochs, "batch": e.batch + 1,
+                    "batches": e.batches, "step": e.step, **e.metrics}
         batch = StepBatch(np.asarray(self._steps), np.asarray(self._losses),
-                          np.asarray(self._lrs), dict(self._progress))
+                          np.asarray(self._lrs), progress)
         self._steps, self._losses, self._lrs = [], [], []
         self.emitted_updates += 1
         self.sigSteps.emit(batch)
@@ -188,6 +189,7 @@ class TrainingWorker(QtCore.QThread):
         self._stop = False
         self._pause = False
         self._eval_cache: tuple[Any, np.ndarray, np.ndarray] | None = None
+        self._pending: list[tuple[float, float, float]] = []  # steps not yet in the history
 
     # ------------------------------------------------------------------ control (GUI thread)
     def request_stop(self) -> None:
@@ -254,6 +256,7 @@ class TrainingWorker(QtCore.QThread):
             message = failure.title
         finally:
             self.bridge.flush()
+            self._flush_history()
         if self.job is not None:
             try:
                 path = self.run_dir / WEIGHTS_FILE
@@ -284,10 +287,13 @@ class TrainingWorker(QtCore.QThread):
         """The worker's own record of the run (saved with the weights) and the evaluation."""
         kind = event.kind.value
         if kind == "batch_end":
+            # plain list appends here (a few hundred per second); the arrays are built once
+            # per epoch: every microsecond on this thread is training time
             m = event.metrics
-            self.history.append_steps([event.step], [m.get("loss", float("nan"))],
-                                      [m.get("lr", float("nan"))])
+            self._pending.append((float(event.step), float(m.get("loss", float("nan"))),
+                                  float(m.get("lr", float("nan")))))
         elif kind == "epoch_end":
+            self._flush_history()
             rec = dict(event.metrics)
             rec["epoch"] = float(event.epoch + 1)
             rec["step"] = float(event.step)
@@ -296,6 +302,12 @@ class TrainingWorker(QtCore.QThread):
                 self._evaluate(event.epoch + 1)
         elif kind == "checkpoint" and event.data.get("which") == "best":
             self.history.mark_checkpoint(event.epoch + 1, float(event.step))
+
+    def _flush_history(self) -> None:
+        if self._pending:
+            steps, losses, lrs = zip(*self._pending)
+            self._pending = []
+            self.history.append_steps(np.array(steps), np.array(losses), np.array(lrs))
 
     def _evaluate(self, epoch: int) -> None:
         job = self.job

@@ -23,7 +23,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .history import GrowingArray, RunHistory, ema
+from .chart_ranges import RangeKeeper
+from .history import GrowingArray, RunHistory, ema, sample_history
 
 # At most this many redraws a second (the issue allows 30). Each costs the GUI thread ~5-10 ms
 # of pyqtgraph painting, which holds the GIL the training thread also needs: 15 looks live and
@@ -35,15 +36,6 @@ REDRAW_HZ = 15
 REDRAW_BUDGET = 0.06
 
 
-def _nice_ceil(v: float) -> float:
-    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^k that is >= v."""
-    if v <= 0:
-        return 1.0
-    base = 10 ** math.floor(math.log10(v))
-    for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
-        if m * base >= v:
-            return m * base
-    return 10 * base
 OVERLAY_COLORS = ("#8c564b", "#9467bd", "#7f7f7f", "#bcbd22", "#17becf", "#e377c2")
 COLORS = {"raw": "#1f77b4", "ema": "#0b4f8a", "val": "#d62728", "train_acc": "#1f77b4",
           "val_acc": "#d62728", "lr": "#2ca02c", "best": "#ff7f0e", "epoch": "#999999",
@@ -190,18 +182,7 @@ class TrainingCharts(QtWidgets.QWidget):
         self.lr_curve = _fast_curve(self.lr_plot, pen=_pen(COLORS["lr"], LINE_WIDTH),
                                     connect="finite")
         self.lr_change_marker = _markers(self.lr_plot, "t1", COLORS["lr_change"], 9)
-        # Ranges are kept here rather than by pyqtgraph's auto-range: a range that moves with
-        # every update makes the axes re-layout their ticks (the costliest part of a redraw)
-        # and scans all points for bounds. The x axis spans the planned run from the start.
-        self.expected_steps: int | None = None
-        self.expected_epochs: int | None = None
-        self._manual: set[str] = set()  # plots the user zoomed or panned: left alone
-        self._reset_ranges()
-        for name, plot in (("loss", self.loss_plot), ("acc", self.acc_plot),
-                           ("lr", self.lr_plot)):
-            plot.getViewBox().disableAutoRange()
-            plot.getViewBox().sigRangeChangedManually.connect(
-                lambda *_a, n=name: self._manual.add(n))
+        self.ranges = RangeKeeper(self.loss_plot, self.acc_plot, self.lr_plot)
         self.cursor_line = pg.InfiniteLine(angle=90, movable=False,
                                            pen=_pen("#888888", 1, QtCore.Qt.DashLine))
         self.cursor_line.setVisible(False)
@@ -240,8 +221,9 @@ class TrainingCharts(QtWidgets.QWidget):
                     expected_epochs: int | None = None) -> None:
         """Show another run (the next live one, or a saved one)."""
         self.history = history
-        self.expected_steps, self.expected_epochs = expected_steps, expected_epochs
-        self._manual.clear()
+        self.ranges.expected_steps = expected_steps
+        self.ranges.expected_epochs = expected_epochs
+        self.ranges.manual.clear()
         self._reset_drawn()
         self.refresh(force=True)
 
@@ -272,13 +254,13 @@ class TrainingCharts(QtWidgets.QWidget):
 
     def set_expected(self, steps: int | None, epochs: int | None) -> None:
         """The planned length of the live run: the x axes span it from the first step."""
-        self.expected_steps = int(steps) if steps else None
-        self.expected_epochs = int(epochs) if epochs else None
+        self.ranges.expected_steps = int(steps) if steps else None
+        self.ranges.expected_epochs = int(epochs) if epochs else None
         self._apply_ranges(force=True)
 
     def reset_view(self) -> None:
         """Back to the automatic ranges after the user zoomed."""
-        self._manual.clear()
+        self.ranges.manual.clear()
         self._apply_ranges(force=True)
 
     def set_grid(self, on: bool) -> None:
@@ -329,8 +311,13 @@ class TrainingCharts(QtWidgets.QWidget):
                 if plot is self.lr_plot.getViewBox():
                     self.lr_plot.removeItem(item)
         self._overlays.clear()
-        self._reset_ranges()
+        self.ranges.reset_data()
         self._apply_ranges(force=True)
+
+    @property
+    def expected_steps(self) -> int | None:
+        """The planned steps of the run shown (the x axis spans them)."""
+        return self.ranges.expected_steps
 
     @property
     def overlays(self) -> list[RunHistory]:
@@ -362,7 +349,7 @@ class TrainingCharts(QtWidgets.QWidget):
                 curve.setSymbol("o")
                 curve.setSymbolBrush(pg.mkBrush(COLORS[key]))
             self._epoch_symbols = True
-        self._reset_ranges()
+        self.ranges.reset_data()
         self._ema.clear()
         self._ema_len = 0
         self._vertical_marks()
@@ -468,70 +455,8 @@ class TrainingCharts(QtWidgets.QWidget):
         else:
             self.lr_change_marker.setData([], [])
 
-    def _reset_ranges(self) -> None:
-        self._scanned = 0
-        self._loss_lo, self._loss_hi = math.inf, -math.inf
-        self._lr_lo, self._lr_hi = math.inf, -math.inf
-        self._x_end = 0.0
-        self._shown: dict[str, tuple[float, ...]] = {}
-
     def _apply_ranges(self, force: bool = False) -> None:
-        """Set the ranges the data needs: x over the planned run (growing by a quarter when a
-        run goes past it), y from 0 (or the smallest value, in log scale) to a little above the
-        largest. A range only ever grows during a run, so the axes rarely change."""
-        h = self.history
-        n = len(h)
-        if n < self._scanned:
-            self._reset_ranges()
-        if n > self._scanned:
-            loss, lr = h.loss.data[self._scanned:n], h.lr.data[self._scanned:n]
-            fl, fr = loss[np.isfinite(loss)], lr[np.isfinite(lr) & (lr > 0)]
-            if len(fl):
-                self._loss_lo = min(self._loss_lo, float(fl.min()))
-                self._loss_hi = max(self._loss_hi, float(fl.max()))
-            if len(fr):
-                self._lr_lo = min(self._lr_lo, float(fr.min()))
-                self._lr_hi = max(self._lr_hi, float(fr.max()))
-            self._scanned = n
-        last = float(h.step.data[-1]) if n else 0.0
-        for hist, _items in self._overlays:
-            if len(hist):
-                last = max(last, float(hist.step.data[-1]))
-        planned = float(self.expected_steps or 0)
-        if last <= planned:
-            self._x_end = max(self._x_end, planned)
-        elif last > self._x_end:
-            self._x_end = _nice_ceil(last * 1.25)
-        x_end = self._x_end or 1.0
-        lo, hi = self._loss_lo, self._loss_hi
-        for hist, _items in self._overlays:
-            f = hist.loss.data[np.isfinite(hist.loss.data)] if len(hist) else ()
-            if len(f):
-                lo, hi = min(lo, float(f.min())), max(hi, float(f.max()))
-        self._set_range("loss", self.loss_plot, x_end, lo, hi, 1.05, force)
-        self._set_range("lr", self.lr_plot, x_end, self._lr_lo, self._lr_hi, 1.15, force)
-        if "acc" not in self._manual:
-            epochs = max(self.expected_epochs or 1, len(h.epochs), 1)
-            want = (0.5, epochs + 0.5)
-            if force or self._shown.get("acc") != want:
-                self.acc_plot.getViewBox().setRange(xRange=want, yRange=(0.0, 1.02),
-                                                    padding=0)
-                self._shown["acc"] = want
-
-    def _set_range(self, name: str, plot: pg.PlotItem, x_end: float, lo: float, hi: float,
-                   headroom: float, force: bool) -> None:
-        if name in self._manual or not math.isfinite(hi):
-            return
-        if self.log_scale:
-            lo = max(lo, 1e-12)
-            y = (math.log10(lo) - 0.05, math.log10(max(hi, lo)) + 0.05)
-        else:
-            y = (0.0 if lo >= 0 else lo * headroom, hi * headroom if hi > 0 else 1.0)
-        shown = self._shown.get(name)
-        grow = shown is None or x_end != shown[0] or y[0] < shown[1] or y[1] > shown[2]
-        if force or grow:
-            plot.getViewBox().setRange(xRange=(0.0, x_end), yRange=y, padding=0)
-            self._shown[name] = (x_end, *y)
+        self.ranges.apply(self.history, self.overlays, self.log_scale, force)
 
     def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
@@ -596,25 +521,8 @@ class TrainingCharts(QtWidgets.QWidget):
 
 
 # ---------------------------------------------------------------------- sample data
-def sample_history(points: int = 3000, steps_per_epoch: int = 100, seed: int = 0,
-                   name: str = "sample") -> RunHistory:
-    """A plausible run: loss decaying with noise, accuracy rising, StepLR halving the lr."""
-    rng = np.random.default_rng(seed)
-    h = RunHistory(name)
-    steps = np.arange(1, points + 1, dtype=np.float64)
-    base = 2.3 * np.exp(-steps / (points / 4)) + 0.1
-    loss = base * np.exp(rng.normal(0, 0.25, points))
-    lr = 0.1 * 0.5 ** np.floor(steps / (points / 3))
-    h.append_steps(steps, loss, lr)
-    for e in range(1, points // steps_per_epoch + 1):
-        s = e * steps_per_epoch
-        tl = float(base[s - 1])
-        h.add_epoch({"epoch": e, "step": s, "train_loss": tl, "val_loss": tl * 1.1 + 0.02,
-                     "train_accuracy": 1 - tl / 2.5, "val_accuracy": 1 - tl / 2.3 - 0.02})
-    return h
-
-
-def _demo(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Stream a sample run into the charts (``--points N``; ``--screenshot PNG``)."""
     from . import _standalone  # noqa: PLC0415
 
     def build(args: object) -> TrainingCharts:
@@ -652,4 +560,4 @@ def _demo(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_demo(sys.argv[1:]))
+    sys.exit(main())

@@ -23,7 +23,7 @@ from app.project import Project
 from .bridge import RunOutcome, StepBatch, TrainingBridge, TrainingWorker
 from .charts import TrainingCharts
 from .data_panel import DataPanel
-from .data_tasks import BackgroundTask
+from .data_tasks import BackgroundTask, wait_all
 from .errors import Failure, describe_failure, failure_dialog
 from .evaluation import EvaluationView
 from .export_dialog import ExportDialog
@@ -74,6 +74,7 @@ class TrainingDashboard(QtWidgets.QWidget):
         self.worker: TrainingWorker | None = None
         self.bridge: TrainingBridge | None = None
         self._eval_task: BackgroundTask | None = None
+        self._training_project: Project | None = None
 
         self.data_panel = DataPanel(self.settings, auto_preview=auto_preview)
         self.training_panel = TrainingPanel(self.settings)
@@ -194,6 +195,7 @@ class TrainingDashboard(QtWidgets.QWidget):
         worker = TrainingWorker(snapshot, self.project.path, run_dir, bridge, max_batches,
                                 parent=self, callbacks=callbacks)
         self.bridge, self.worker = bridge, worker
+        self._training_project = self.project
         self._lock(True)
         self.progress.set_state("preparing")
         worker.start()
@@ -219,10 +221,8 @@ class TrainingDashboard(QtWidgets.QWidget):
         if self.worker is not None:
             self.worker.request_stop()  # also wakes a paused run
             self.worker.wait(timeout_ms)
-        for task in (self._eval_task,):
-            if task is not None:
-                task.cancel()
-                task.wait(timeout_ms)
+        self.data_panel.cancel_tasks()
+        wait_all(timeout_ms)  # no QThread may outlive the app
 
     def _lock(self, locked: bool) -> None:
         self.data_panel.set_locked(locked)
@@ -271,12 +271,16 @@ class TrainingDashboard(QtWidgets.QWidget):
         self.worker = None
         self.bridge = None
         if worker is not None:
-            worker.wait()
+            worker.wait(10000)  # it sent sigFinished as its last act: this returns at once
             worker.deleteLater()
         if bridge is not None:
             bridge.deleteLater()
         self.last_outcome = outcome
         self._lock(False)
+        trained, self._training_project = self._training_project, None
+        if outcome.record is not None and trained is not self.project:
+            outcome.record = None  # another project was opened meanwhile: its runs stay as
+            # they are (the finished run's folder is still on disk)
         if outcome.record is not None:
             self.project.add_run(outcome.record)
             self.current_run = self.project.runs[-1]
@@ -347,14 +351,17 @@ class TrainingDashboard(QtWidgets.QWidget):
         if not run.get("weights") or not self.project.resolve(run["weights"]).is_file():
             return
         project = self.project
-        task = BackgroundTask(lambda ctx: evaluate_saved_run(project, run), self)
+        task = BackgroundTask(lambda ctx: evaluate_saved_run(project, run))
         task.sigDone.connect(self._on_run_evaluated, QtCore.Qt.QueuedConnection)
-        task.sigFailed.connect(lambda exc: self.message_label.setText(
-            f"Cannot evaluate run {run.get('id')}: {exc}"), QtCore.Qt.QueuedConnection)
-        task.finished.connect(task.deleteLater)
+        task.sigFailed.connect(self._on_run_evaluation_failed, QtCore.Qt.QueuedConnection)
         self._eval_task = task
         self.message_label.setText(f"Showing run {run.get('id')} (evaluating its weights…)")
         task.start()
+
+    def _on_run_evaluation_failed(self, exc: BaseException) -> None:
+        self._eval_task = None
+        run = self.current_run or {}
+        self.message_label.setText(f"Cannot evaluate run {run.get('id')}: {exc}")
 
     def _on_run_evaluated(self, result: EvalResult | None) -> None:
         self._eval_task = None
@@ -388,7 +395,8 @@ class TrainingDashboard(QtWidgets.QWidget):
         super().closeEvent(event)
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> int:
+    """Show it alone with sample data (``--screenshot PNG`` saves it and quits)."""
     from . import _standalone
 
     def build(args: Any) -> QtWidgets.QWidget:
@@ -405,5 +413,9 @@ if __name__ == "__main__":
         ap.add_argument("--train", action="store_true", help="start training at once")
         ap.add_argument("--epochs", type=int, default=0)
 
-    sys.exit(_standalone.run(build, "LayerForge - training dashboard", size=(1400, 850),
-                             add_arguments=more, screenshot_delay_ms=6000))
+    return _standalone.run(build, "LayerForge - training dashboard", argv, (1400, 850),
+                           more, screenshot_delay_ms=6000)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -22,6 +22,14 @@ from PySide6 import QtCore, QtWidgets
 
 from app.datasets import DATASETS, data_spec
 
+from .data_options import (
+    AUGMENTATIONS,
+    DOWNLOADABLE,
+    IMAGE_SETS,
+    LABELS,
+    OPTIONS,
+    default_options,
+)
 from .data_preview import PreviewView, describe_preview, read_csv_header
 from .data_tasks import (
     BackgroundTask,
@@ -32,61 +40,6 @@ from .data_tasks import (
     suggest_normalization,
 )
 from .settings import Settings
-
-DOWNLOADABLE = ("MNIST", "FashionMNIST", "KMNIST", "CIFAR10")
-IMAGE_SETS = ("Digits", *DOWNLOADABLE, "ImageFolder")
-LABELS = {"Digits": "Digits (built in)", "MNIST": "MNIST", "FashionMNIST": "Fashion-MNIST",
-          "KMNIST": "KMNIST", "CIFAR10": "CIFAR-10", "Spirals": "Spirals (synthetic)",
-          "Moons": "Moons (synthetic)", "Circles": "Circles (synthetic)",
-          "XOR": "XOR (synthetic)", "Blobs": "Blobs (synthetic)",
-          "SequenceTask": "Sequences (synthetic)", "CSV": "CSV file", "NPZ": "NPZ file",
-          "ImageFolder": "Image folder"}
-# option key -> (label, kind, default, extra): kind int/float/choice/folder/file/column
-OPTIONS: dict[str, list[tuple[str, str, str, Any, Any]]] = {
-    "Digits": [("size", "Image size", "choice", 8, (8, 28))],
-    "Spirals": [("n_samples", "Samples", "int", 1000, (10, 1_000_000)),
-                ("n_classes", "Arms (classes)", "int", 2, (1, 20)),
-                ("noise", "Noise", "float", 0.05, (0.0, 5.0)),
-                ("turns", "Turns", "float", 1.0, (0.1, 10.0)),
-                ("seed", "Seed", "int", 0, (0, 2 ** 31 - 1))],
-    "Moons": [("n_samples", "Samples", "int", 1000, (10, 1_000_000)),
-              ("noise", "Noise", "float", 0.1, (0.0, 5.0)), ("seed", "Seed", "int", 0,
-                                                             (0, 2 ** 31 - 1))],
-    "Circles": [("n_samples", "Samples", "int", 1000, (10, 1_000_000)),
-                ("noise", "Noise", "float", 0.05, (0.0, 5.0)),
-                ("factor", "Inner radius", "float", 0.5, (0.01, 0.99)),
-                ("seed", "Seed", "int", 0, (0, 2 ** 31 - 1))],
-    "XOR": [("n_samples", "Samples", "int", 1000, (10, 1_000_000)),
-            ("noise", "Noise", "float", 0.0, (0.0, 5.0)), ("seed", "Seed", "int", 0,
-                                                           (0, 2 ** 31 - 1))],
-    "Blobs": [("n_samples", "Samples", "int", 1000, (10, 1_000_000)),
-              ("centers", "Blobs (classes)", "int", 3, (1, 50)),
-              ("n_features", "Features", "int", 2, (1, 1000)),
-              ("cluster_std", "Spread", "float", 1.0, (0.01, 50.0)),
-              ("seed", "Seed", "int", 0, (0, 2 ** 31 - 1))],
-    "SequenceTask": [("task", "Task", "choice", "parity", ("parity", "adding")),
-                     ("n_samples", "Samples", "int", 1000, (10, 1_000_000)),
-                     ("seq_len", "Length", "int", 20, (2, 10000)),
-                     ("seed", "Seed", "int", 0, (0, 2 ** 31 - 1))],
-    "CSV": [("path", "File", "file", "", "CSV files (*.csv *.txt)"),
-            ("label_column", "Label column", "column", -1, None)],
-    "NPZ": [("path", "File", "file", "", "NumPy archives (*.npz)")],
-    "ImageFolder": [("root", "Folder", "folder", "", None),
-                    ("size", "Resize to", "int", 32, (4, 1024)),
-                    ("mode", "Colour", "choice", "RGB", ("RGB", "L"))],
-    **{n: [("root", "Folder", "folder", "data", None)] for n in DOWNLOADABLE},
-}
-AUGMENTATIONS = (  # name, label, parameters written to the project
-    ("RandomCrop", "Random crop (pad 2 px)", {"padding": 2}),
-    ("RandomHorizontalFlip", "Random horizontal flip", {}),
-    ("RandomRotation", "Random rotation (±10°)", {"degrees": 10}),
-    ("RandomAffine", "Random shift (±10 %)", {"degrees": 0, "translate": [0.1, 0.1]}),
-)
-
-
-def default_options(name: str) -> dict[str, Any]:
-    return {k: d for k, _label, kind, d, _x in OPTIONS.get(name, []) if kind != "column"
-            or d is not None}
 
 
 class DataPanel(QtWidgets.QWidget):
@@ -108,6 +61,7 @@ class DataPanel(QtWidgets.QWidget):
         self.preview: DatasetPreview | None = None
         self._updating = False
         self._tasks: dict[str, BackgroundTask] = {}
+        self._handlers: dict[BackgroundTask, tuple[str, Any, Any]] = {}
         self._option_widgets: dict[str, QtWidgets.QWidget] = {}
         self._preview_key: Any = None
 
@@ -422,26 +376,43 @@ class DataPanel(QtWidgets.QWidget):
     # ------------------------------------------------------------------ background work
     def _start(self, key: str, fn: Any, done: Any, failed: Any,
                progress: Any = None) -> BackgroundTask:
+        """Run ``fn`` in the background as task ``key`` (a newer task of the same key makes
+        the older one's result be ignored); ``done``/``failed`` get its outcome."""
         old = self._tasks.get(key)
         if old is not None:
             old.cancel()
-        task = BackgroundTask(fn, self)
-        task.sigDone.connect(lambda r, t=task: self._task_done(key, t, done, r),
-                             QtCore.Qt.QueuedConnection)
-        task.sigFailed.connect(lambda e, t=task: self._task_done(key, t, failed, e),
-                               QtCore.Qt.QueuedConnection)
+        task = BackgroundTask(fn)
+        self._handlers[task] = (key, done, failed)
+        task.sigDone.connect(self._on_task_done, QtCore.Qt.QueuedConnection)
+        task.sigFailed.connect(self._on_task_failed, QtCore.Qt.QueuedConnection)
         if progress is not None:
             task.sigProgress.connect(progress, QtCore.Qt.QueuedConnection)
         self._tasks[key] = task
         task.start()
         return task
 
-    def _task_done(self, key: str, task: BackgroundTask, slot: Any, value: Any) -> None:
-        if self._tasks.get(key) is task:
+    def _on_task_done(self, value: Any) -> None:
+        self._task_ended(self.sender(), 1, value)
+
+    def _on_task_failed(self, exc: BaseException) -> None:
+        self._task_ended(self.sender(), 2, exc)
+
+    def _task_ended(self, task: Any, which: int, value: Any) -> None:
+        handler = self._handlers.pop(task, None)
+        if handler is None:
+            return
+        key = handler[0]
+        if self._tasks.get(key) is task:  # else a newer task of this key replaced it
             del self._tasks[key]
-            slot(value)
-        task.wait()
-        task.deleteLater()
+            handler[which](value)
+
+    def cancel_tasks(self) -> None:
+        """Ask every running task to stop (downloads stop at the next chunk; the others end
+        on their own and their results are dropped)."""
+        for task in self._tasks.values():
+            task.cancel()
+        self._tasks.clear()
+        self._handlers.clear()
 
     def busy(self) -> bool:
         return bool(self._tasks)
@@ -589,7 +560,8 @@ def _fmt_list(values: Any) -> str:
     return ", ".join(f"{float(v):.4g}" for v in values)
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> int:
+    """Show it alone with sample data (``--screenshot PNG`` saves it and quits)."""
     from app.project import Project
 
     from . import _standalone
@@ -602,6 +574,9 @@ if __name__ == "__main__":
         scroll.setWidget(panel)
         return scroll
 
-    sys.exit(_standalone.run(build, "LayerForge - data", size=(460, 900),
-                             add_arguments=lambda ap: ap.add_argument("--template",
-                                                                      default="spiral")))
+    return _standalone.run(build, "LayerForge - data", argv, (460, 900),
+                           lambda ap: ap.add_argument("--template", default="spiral"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,6 +9,7 @@ functions themselves (``load_preview``, ``download_dataset``) are plain Python.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,8 +47,16 @@ class TaskContext:
         self._cancel.set()
 
 
+_ALIVE: set[BackgroundTask] = set()  # running tasks, kept until their thread has ended
+
+
 class BackgroundTask(QtCore.QThread):
     """Run ``fn(context)`` on a thread.
+
+    The task has no Qt parent and keeps itself alive until its thread ends, then deletes
+    itself: a QThread destroyed while running aborts the process, which a parent widget closed
+    mid-task would otherwise do. Connect its signals to bound methods of a QObject, so that a
+    receiver deleted in the meantime is simply not called.
 
     Signals:
         sigProgress(int, int, str): done, total (0 = unknown), what is happening.
@@ -59,11 +68,16 @@ class BackgroundTask(QtCore.QThread):
     sigDone = QtCore.Signal(object)
     sigFailed = QtCore.Signal(object)
 
-    def __init__(self, fn: Callable[[TaskContext], Any],
-                 parent: QtCore.QObject | None = None) -> None:
-        super().__init__(parent)
+    def __init__(self, fn: Callable[[TaskContext], Any]) -> None:
+        super().__init__()
         self.fn = fn
         self.context = TaskContext(self)
+        _ALIVE.add(self)
+        self.finished.connect(self._release)
+
+    def _release(self) -> None:
+        _ALIVE.discard(self)
+        self.deleteLater()
 
     def cancel(self) -> None:
         self.context.cancel()
@@ -75,6 +89,17 @@ class BackgroundTask(QtCore.QThread):
             self.sigFailed.emit(exc)
             return
         self.sigDone.emit(result)
+
+
+def wait_all(timeout_ms: int = 30000) -> bool:
+    """Wait for every running task (closing the app, tests); True when all ended."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    for task in list(_ALIVE):
+        left = max(int(1000 * (deadline - time.monotonic())), 0)
+        task.cancel()
+        if not task.wait(left):
+            return False
+    return True
 
 
 # ---------------------------------------------------------------------- preview

@@ -180,16 +180,20 @@ def _samples() -> list[Failure]:
             describe_failure(RuntimeError("something unexpected"))]
 
 
+def main(argv: list[str] | None = None) -> int:
+    """Show the dialog of one kind of failure (``--kind nan|oom|data|worker|crash``)."""
+    from . import _standalone  # noqa: PLC0415
+
+    def build(args: Any) -> Any:
+        failures = {f.kind: f for f in _samples()}
+        return failure_dialog(failures[args.kind])
+
+    return _standalone.run(build, "LayerForge - training failure", argv, (560, 300),
+                           lambda ap: ap.add_argument("--kind", default="nan", choices=(
+                               "nan", "oom", "data", "worker", "crash")))
+
+
 if __name__ == "__main__":
     import sys
 
-    from . import _standalone
-
-    app = _standalone.application()
-    failures = _samples()
-    which = sys.argv[1] if len(sys.argv) > 1 else None
-    for f in failures:
-        if which and f.kind != which:
-            continue
-        dlg = failure_dialog(f)
-        dlg.exec()
+    sys.exit(main())

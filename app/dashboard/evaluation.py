@@ -267,7 +267,8 @@ class EvaluationView(QtWidgets.QWidget):
         self.grid.show_samples(r, idx)
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> int:
+    """Show it alone with sample data (``--screenshot PNG`` saves it and quits)."""
     from . import _standalone
 
     def build(args: Any) -> QtWidgets.QWidget:
@@ -275,5 +276,9 @@ if __name__ == "__main__":
         view.set_result(sample_result())
         return view
 
-    sys.exit(_standalone.run(build, "LayerForge - evaluation (sample predictions)",
-                             size=(1000, 520)))
+    return _standalone.run(build, "LayerForge - evaluation (sample predictions)", argv,
+                           (1000, 520))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

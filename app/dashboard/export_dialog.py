@@ -162,7 +162,7 @@ class ExportDialog(QtWidgets.QDialog):
         self.export_button.setEnabled(False)
         self.report.setText("Exporting…")
         project = self.project
-        task = BackgroundTask(lambda ctx: export_run(project, run, fmt, out, norm), self)
+        task = BackgroundTask(lambda ctx: export_run(project, run, fmt, out, norm))
         task.sigDone.connect(self._done, QtCore.Qt.QueuedConnection)
         task.sigFailed.connect(self._failed, QtCore.Qt.QueuedConnection)
         self._task = task
@@ -176,10 +176,7 @@ class ExportDialog(QtWidgets.QDialog):
                 QtCore.QEventLoop.AllEvents | QtCore.QEventLoop.WaitForMoreEvents, 50)
 
     def _finish_task(self) -> None:
-        if self._task is not None:
-            self._task.wait()
-            self._task.deleteLater()
-            self._task = None
+        self._task = None
         self.export_button.setEnabled(True)
 
     def _done(self, paths: list[Path]) -> None:
@@ -198,7 +195,8 @@ class ExportDialog(QtWidgets.QDialog):
         self._finish_task()
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> int:
+    """Show it alone with sample data (``--screenshot PNG`` saves it and quits)."""
     import tempfile
 
     from . import _standalone
@@ -216,4 +214,8 @@ if __name__ == "__main__":
         project.add_run(worker.outcome.record)
         return ExportDialog(project)
 
-    sys.exit(_standalone.run(build, "LayerForge - export", size=(560, 220)))
+    return _standalone.run(build, "LayerForge - export", argv, (560, 220))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

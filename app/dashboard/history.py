@@ -299,3 +299,21 @@ def _num(v: Any) -> float:
         return float(v)
     except (TypeError, ValueError):
         return float("nan")
+
+
+def sample_history(points: int = 3000, steps_per_epoch: int = 100, seed: int = 0,
+                   name: str = "sample") -> RunHistory:
+    """A plausible run: loss decaying with noise, accuracy rising, StepLR halving the lr."""
+    rng = np.random.default_rng(seed)
+    h = RunHistory(name)
+    steps = np.arange(1, points + 1, dtype=np.float64)
+    base = 2.3 * np.exp(-steps / (points / 4)) + 0.1
+    loss = base * np.exp(rng.normal(0, 0.25, points))
+    lr = 0.1 * 0.5 ** np.floor(steps / (points / 3))
+    h.append_steps(steps, loss, lr)
+    for e in range(1, points // steps_per_epoch + 1):
+        s = e * steps_per_epoch
+        tl = float(base[s - 1])
+        h.add_epoch({"epoch": e, "step": s, "train_loss": tl, "val_loss": tl * 1.1 + 0.02,
+                     "train_accuracy": 1 - tl / 2.5, "val_accuracy": 1 - tl / 2.3 - 0.02})
+    return h

@@ -169,7 +169,8 @@ class ProgressPanel(QtWidgets.QWidget):
         self.status.setText(text)
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> int:
+    """Show it alone with sample data (``--screenshot PNG`` saves it and quits)."""
     from . import _standalone
 
     def build(args: Any) -> QtWidgets.QWidget:
@@ -198,4 +199,8 @@ if __name__ == "__main__":
         panel.set_state("running")
         return panel
 
-    sys.exit(_standalone.run(build, "LayerForge - training progress", size=(700, 90)))
+    return _standalone.run(build, "LayerForge - training progress", argv, (700, 90))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

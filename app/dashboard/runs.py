@@ -182,11 +182,12 @@ class RunsPanel(QtWidgets.QWidget):
         QtGui.QDesktopServices.openUrl(QtCore.QUrl.fromLocalFile(str(Path(path).parent)))
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> int:
+    """Show it alone with sample data (``--screenshot PNG`` saves it and quits)."""
     import tempfile
 
     from . import _standalone
-    from .charts import sample_history
+    from .history import sample_history
 
     def build(args: Any) -> QtWidgets.QWidget:
         folder = Path(tempfile.mkdtemp(prefix="layerforge-runs-demo-"))
@@ -202,4 +203,8 @@ if __name__ == "__main__":
                              "reason": "completed", "final": final})
         return RunsPanel(project)
 
-    sys.exit(_standalone.run(build, "LayerForge - runs", size=(800, 300)))
+    return _standalone.run(build, "LayerForge - runs", argv, (800, 300))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -474,7 +474,8 @@ def _ints(text: str) -> list[int]:
     return sorted(set(out))
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> int:
+    """Show it alone with sample data (``--screenshot PNG`` saves it and quits)."""
     from app.project import Project
 
     from . import _standalone
@@ -486,4 +487,8 @@ if __name__ == "__main__":
         scroll.setWidget(panel)
         return scroll
 
-    sys.exit(_standalone.run(build, "LayerForge - training settings", size=(420, 760)))
+    return _standalone.run(build, "LayerForge - training settings", argv, (420, 760))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

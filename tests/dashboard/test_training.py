@@ -112,19 +112,23 @@ def test_stop_button_says_stopping_until_the_batch_ends(qtbot, dashboard, spiral
 
 def test_pause_and_resume(qtbot, dashboard, spiral_project):
     spiral_project.training["epochs"] = 4
-    assert dashboard.start_training()
-    qtbot.waitUntil(lambda: len(dashboard.history) >= 10, timeout=30000)
-    dashboard.pause()
-    qtbot.waitUntil(lambda: dashboard.progress.state == "paused", timeout=10000)
+
+    def pause_at_step_37(event) -> None:  # a Trainer callback: on the training thread
+        if event.kind.value == "batch_end" and event.step == 37:
+            dashboard.worker.request_pause()  # as the Pause button does, at a known step
+
+    assert dashboard.start_training(callbacks=[pause_at_step_37])
+    qtbot.waitUntil(lambda: dashboard.progress.state == "paused", timeout=30000)
     assert dashboard.progress.pause_button.text() == "Resume"
-    n = len(dashboard.history)
+    assert len(dashboard.history) == 37  # every step before the pause reached the charts
     qtbot.wait(300)
-    assert len(dashboard.history) == n  # nothing trains while paused
+    assert len(dashboard.history) == 37  # nothing trains while paused
     assert dashboard.worker.trainer.is_paused
-    dashboard.resume()
+    dashboard.progress.pause_button.click()  # Resume
     _wait_finished(qtbot, dashboard)
     assert dashboard.last_outcome.reason == "completed"
-    assert len(dashboard.history) == 4 * 25 > n
+    assert len(dashboard.history) == 4 * 25
+    assert np.array_equal(dashboard.history.step.data, np.arange(1, 101))
 
 
 def test_nan_loss_stops_with_a_dialog_and_keeps_good_weights(qtbot, dashboard, spiral_project,
@@ -160,7 +164,8 @@ def test_dataset_error_is_explained(qtbot, dashboard, spiral_project, tmp_path):
 
 
 def test_event_loop_stays_responsive_while_training(qtbot, dashboard, spiral_project):
-    spiral_project.training["epochs"] = 8
+    # long enough for well over 20 timer ticks even on a fast, idle machine
+    spiral_project.training["epochs"] = 30
     late: list[float] = []
     last = [time.perf_counter()]
     interval_ms = 10
@@ -181,3 +186,19 @@ def test_event_loop_stays_responsive_while_training(qtbot, dashboard, spiral_pro
     assert len(late) > 20
     p99 = float(np.percentile(late, 99))
     assert p99 < 200, f"GUI timer lateness p99 {p99:.1f} ms"
+
+
+def test_opening_another_project_mid_run_stops_it_and_keeps_runs_apart(qtbot, dashboard,
+                                                                       spiral_project):
+    from app.project import Project
+
+    spiral_project.training["epochs"] = 200
+    assert dashboard.start_training()
+    qtbot.waitUntil(lambda: len(dashboard.history) >= 5, timeout=30000)
+    other = Project.from_template("mlp_digits")
+    dashboard.settings.set_project(other)  # File > Open in the editor does this
+    _wait_finished(qtbot, dashboard)
+    assert dashboard.last_outcome.reason == "stopped"
+    assert other.runs == [] and spiral_project.runs == []
+    assert dashboard.data_panel.dataset["name"] == "Digits"
+    assert dashboard.runs.tree.topLevelItemCount() == 0

@@ -10,10 +10,10 @@ import pytest
 from PySide6 import QtCore
 
 import engine
-from app.dashboard.charts import TrainingCharts, sample_history
+from app.dashboard.charts import TrainingCharts
 from app.dashboard.errors import describe_failure, failure_dialog
 from app.dashboard.evaluation import EvaluationView, to_qimage
-from app.dashboard.history import RunHistory
+from app.dashboard.history import RunHistory, sample_history
 from app.dashboard.predictions import confusion_matrix, sample_result
 from app.dashboard.progress import ProgressPanel, describe_progress, format_duration
 from app.dashboard.settings import Settings
