@@ -188,27 +188,32 @@ def _assemble(project: Project, settings: dict[str, Any], opt_settings: dict[str
     val_loader = None if val_ds is None else engine.data.DataLoader(
         val_ds, batch_size=max(batch_size, 256))
     steps = math.ceil(len(train_loader) / settings.get("grad_accumulation", 1))
-    optimizer = _optimizer(model, opt_settings)
-    scheduler, interval = _scheduler(optimizer, settings["schedule"], settings["epochs"], steps)
+    optimizer = build_optimizer(model, opt_settings)
+    scheduler, interval = build_scheduler(optimizer, settings["schedule"], settings["epochs"],
+                                          steps)
     return _Setup(model, loss_fn, optimizer, scheduler, interval, train_loader, val_loader,
                   _batch_fn(input_type, output_type, loss_name,
                             project.dataset.get("normalize")),
                   len(train_ds), 0 if val_ds is None else len(val_ds), devices)
 
 
-def _optimizer(model: Any, settings: dict[str, Any]) -> Any:
+def build_optimizer(model: Any, settings: dict[str, Any]) -> Any:
+    """The project's ``training.optimizer`` settings as an engine optimizer (CLI and GUI)."""
     kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in settings.items()
               if k != "name"}
-    cls = getattr(engine.optim, settings["name"])
+    cls = getattr(engine.optim, settings["name"], None)
+    if cls is None:
+        raise TrainingError(f"training.optimizer: no optimizer named {settings['name']!r}")
     try:
         return cls(model.parameters(), **kwargs)
-    except TypeError as exc:
-        raise TrainingError(f"training.optimizer: {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise TrainingError(f"training.optimizer ({settings['name']}): {exc}") from None
 
 
-def _scheduler(optimizer: Any, settings: dict[str, Any], epochs: int,
-               steps_per_epoch: int) -> tuple[Any, str]:
-    """The scheduler and when it steps (``epoch``, or ``step`` for OneCycleLR)."""
+def build_scheduler(optimizer: Any, settings: dict[str, Any], epochs: int,
+                    steps_per_epoch: int) -> tuple[Any, str]:
+    """The scheduler and when it steps ("step" for OneCycleLR, else "epoch"), with defaults
+    that fit the run's length for the schedules that need one."""
     name = settings.get("name", "none")
     if name == "none":
         return None, "epoch"
@@ -218,13 +223,21 @@ def _scheduler(optimizer: Any, settings: dict[str, Any], epochs: int,
     if name == "OneCycleLR":
         kwargs.setdefault("max_lr", optimizer.param_groups[0]["lr"])
         kwargs.setdefault("total_steps", epochs * steps_per_epoch)
-    if name == "CosineAnnealingLR":
+    elif name == "CosineAnnealingLR":
         kwargs.setdefault("T_max", epochs)
+    elif name == "StepLR":
+        kwargs.setdefault("step_size", max(epochs // 3, 1))
+    elif name == "MultiStepLR":
+        kwargs.setdefault("milestones", [max(epochs // 2, 1), max(3 * epochs // 4, 1)])
+    elif name == "ExponentialLR":
+        kwargs.setdefault("gamma", 0.95)
+    cls = getattr(lr_scheduler, name, None)
+    if cls is None:
+        raise TrainingError(f"training.schedule: no schedule named {name!r}")
     try:
-        return getattr(lr_scheduler, name)(optimizer, **kwargs), (
-            "step" if name == "OneCycleLR" else "epoch")
-    except TypeError as exc:
-        raise TrainingError(f"training.schedule: {exc}") from None
+        return cls(optimizer, **kwargs), ("step" if name == "OneCycleLR" else "epoch")
+    except (TypeError, ValueError) as exc:
+        raise TrainingError(f"training.schedule ({name}): {exc}") from None
 
 
 def _batch_fn(input_type: Any, output_type: Any, loss_name: str, normalize: Any) -> Any:

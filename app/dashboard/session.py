@@ -137,46 +137,23 @@ def check_devices(devices: Sequence[str], batch_size: int) -> str | None:
 
 
 def _optimizer(model: Any, settings: dict[str, Any]) -> Any:
-    import engine.optim  # noqa: PLC0415
+    from app.training_loop import TrainingError, build_optimizer  # noqa: PLC0415
 
-    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in settings.items()
-              if k != "name"}
-    cls = getattr(engine.optim, settings["name"], None)
-    if cls is None:
-        raise TrainingSetupError(f"training.optimizer: no optimizer named {settings['name']!r}")
     try:
-        return cls(model.parameters(), **kwargs)
-    except (TypeError, ValueError) as exc:
-        raise TrainingSetupError(f"training.optimizer ({settings['name']}): {exc}") from None
+        return build_optimizer(model, settings)
+    except TrainingError as exc:
+        raise TrainingSetupError(str(exc)) from None
 
 
 def _scheduler(optimizer: Any, settings: dict[str, Any], epochs: int,
                steps_per_epoch: int) -> tuple[Any, str]:
-    """The scheduler and when it steps ("step" for OneCycleLR, else "epoch")."""
-    name = settings.get("name", "none")
-    if name == "none":
-        return None, "epoch"
-    from engine.optim import lr_scheduler  # noqa: PLC0415
+    """The scheduler and when it steps (shared with the command line's ``build_scheduler``)."""
+    from app.training_loop import TrainingError, build_scheduler  # noqa: PLC0415
 
-    kwargs = {k: v for k, v in settings.items() if k != "name"}
-    if name == "OneCycleLR":
-        kwargs.setdefault("max_lr", optimizer.param_groups[0]["lr"])
-        kwargs.setdefault("total_steps", epochs * steps_per_epoch)
-    elif name == "CosineAnnealingLR":
-        kwargs.setdefault("T_max", epochs)
-    elif name == "StepLR":
-        kwargs.setdefault("step_size", max(epochs // 3, 1))
-    elif name == "MultiStepLR":
-        kwargs.setdefault("milestones", [max(epochs // 2, 1), max(3 * epochs // 4, 1)])
-    elif name == "ExponentialLR":
-        kwargs.setdefault("gamma", 0.95)
-    cls = getattr(lr_scheduler, name, None)
-    if cls is None:
-        raise TrainingSetupError(f"training.schedule: no schedule named {name!r}")
     try:
-        return cls(optimizer, **kwargs), ("step" if name == "OneCycleLR" else "epoch")
-    except (TypeError, ValueError) as exc:
-        raise TrainingSetupError(f"training.schedule ({name}): {exc}") from None
+        return build_scheduler(optimizer, settings, epochs, steps_per_epoch)
+    except TrainingError as exc:
+        raise TrainingSetupError(str(exc)) from None
 
 
 def make_batch_fn(input_type: Any, output_type: Any, loss_name: str,
