@@ -150,8 +150,9 @@ def check_devices(devices: list[str], batch_size: int, distributed: bool = False
                             "fewer devices")
 
 
-def _assemble(project: Project, settings: dict[str, Any], opt_settings: dict[str, Any],
-              options: TrainOptions) -> _Setup:
+def trained_output(project: Project) -> Any:
+    """The one Output node with a loss, after checking the graph can be trained at all (valid,
+    one Input, one trained Output); the CLI and the dashboard both start here."""
     problems = errors(project.validate())
     if problems:
         raise CompileError(problems)
@@ -163,6 +164,13 @@ def _assemble(project: Project, settings: dict[str, Any], opt_settings: dict[str
     if len(trained) != 1:
         raise TrainingError("training needs exactly one Output with a loss (the dataset gives "
                             "one target per sample); set loss 'none' on the others")
+    return trained[0]
+
+
+def _assemble(project: Project, settings: dict[str, Any], opt_settings: dict[str, Any],
+              options: TrainOptions) -> _Setup:
+    graph = project.graph
+    trained = [trained_output(project)]
     devices = list(settings["devices"])
     batch_size = settings["batch_size"]
     check_devices(devices, batch_size, options.distributed)
@@ -192,7 +200,7 @@ def _assemble(project: Project, settings: dict[str, Any], opt_settings: dict[str
     scheduler, interval = build_scheduler(optimizer, settings["schedule"], settings["epochs"],
                                           steps)
     return _Setup(model, loss_fn, optimizer, scheduler, interval, train_loader, val_loader,
-                  _batch_fn(input_type, output_type, loss_name,
+                  make_batch_fn(input_type, output_type, loss_name,
                             project.dataset.get("normalize")),
                   len(train_ds), 0 if val_ds is None else len(val_ds), devices)
 
@@ -240,7 +248,8 @@ def build_scheduler(optimizer: Any, settings: dict[str, Any], epochs: int,
         raise TrainingError(f"training.schedule ({name}): {exc}") from None
 
 
-def _batch_fn(input_type: Any, output_type: Any, loss_name: str, normalize: Any) -> Any:
+def make_batch_fn(input_type: Any, output_type: Any, loss_name: str,
+                  normalize: Any = None) -> Any:
     """``(x, y) -> (input, target)`` with the graph's dtypes and the project's normalisation
     (the same rule the exporters write into exported models); the Trainer moves them."""
     norm = Normalization.from_settings(normalize)

@@ -156,37 +156,6 @@ def _scheduler(optimizer: Any, settings: dict[str, Any], epochs: int,
         raise TrainingSetupError(str(exc)) from None
 
 
-def make_batch_fn(input_type: Any, output_type: Any, loss_name: str,
-                  normalize: Any = None) -> Any:
-    """``batch -> (input, target)``: dtypes as the graph wants them and the project's
-    normalisation applied (the same rule the exporters write into exported models)."""
-    import engine  # noqa: PLC0415
-    from engine.export import Normalization  # noqa: PLC0415
-
-    norm = Normalization.from_settings(normalize)
-    arrays = None
-    if norm is not None:
-        mean, std = norm.arrays(input_type)
-        arrays = (engine.from_numpy(mean), engine.from_numpy(std))
-    float_input = input_type.dtype == "float32"
-    out_shape = tuple(output_type.shape)
-
-    def batch_fn(batch: Any) -> tuple[Any, Any]:
-        x, y = batch[0], batch[1]
-        x = engine.as_tensor(x)
-        x = x.float() if float_input else x.long()
-        if arrays is not None:
-            x = (x - arrays[0]) / arrays[1]
-        y = engine.as_tensor(y)
-        if loss_name in CLASSIFICATION_LOSSES:
-            y = y.long()
-        else:
-            y = y.float().reshape(y.shape[0], *out_shape)
-        return x, y
-
-    return batch_fn
-
-
 def build_job(snapshot: dict[str, Any], project_path: str | Path | None, run_dir: Path,
               max_batches: int | None = None) -> TrainingJob:
     """Build the run of ``snapshot`` (a ``Project.to_dict()``): datasets, compiled model,
@@ -196,23 +165,22 @@ def build_job(snapshot: dict[str, Any], project_path: str | Path | None, run_dir
     ``max_batches`` caps the batches per epoch (quick smoke runs and tests)."""
     import engine  # noqa: PLC0415
     import engine.nn  # noqa: PLC0415
+    from app.training_loop import (  # noqa: PLC0415 - engine loads only when a run starts
+        TrainingError,
+        make_batch_fn,
+        trained_output,
+    )
     from engine.data import DataLoader, Subset  # noqa: PLC0415
-    from engine.graph import CompileError, compile_graph, errors  # noqa: PLC0415
+    from engine.graph import compile_graph  # noqa: PLC0415
 
     from ..datasets import build_datasets  # noqa: PLC0415
 
     project = Project.from_dict(copy.deepcopy(snapshot), project_path)
-    problems = errors(project.validate())
-    if problems:
-        raise CompileError(problems)
+    try:
+        outputs = [trained_output(project)]
+    except TrainingError as exc:
+        raise TrainingSetupError(str(exc)) from None
     graph = project.graph
-    if len(graph.nodes_of_type("Input")) != 1:
-        raise TrainingSetupError("training needs exactly one Input node (the dataset gives one "
-                                 "tensor per sample)")
-    outputs = [n for n in graph.nodes_of_type("Output") if n.values()[0]["loss"] != "none"]
-    if len(outputs) != 1:
-        raise TrainingSetupError("training needs exactly one Output with a loss (the dataset "
-                                 "gives one target per sample); set loss 'none' on the others")
     t = project.training
     devices = list(t["devices"])
     reason = check_devices(devices, t["batch_size"])
