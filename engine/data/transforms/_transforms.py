@@ -226,36 +226,34 @@ class RandomCrop(Transform):
         return f"size={self.size}, padding={self.padding}"
 
 
-class RandomHorizontalFlip(Transform):
+class _RandomFlip(Transform):
+    """Mirror with probability ``p`` (decided per sample) along the subclass's ``_flip``."""
+
+    _flip: Any = None
+
+    def __init__(self, p: float = 0.5) -> None:
+        self.p = p
+
+    def _apply(self, img: Any, batch: bool) -> Any:
+        mask = _rng().random(_count(img, batch)) < self.p
+        if not mask.any():
+            return img
+        return type(self)._flip(img, batch, mask if batch else None)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class RandomHorizontalFlip(_RandomFlip):
     """Mirror left-right with probability ``p`` (decided per sample)."""
 
-    def __init__(self, p: float = 0.5) -> None:
-        self.p = p
-
-    def _apply(self, img: Any, batch: bool) -> Any:
-        mask = _rng().random(_count(img, batch)) < self.p
-        if not mask.any():
-            return img
-        return F.hflip(img, batch, mask if batch else None)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
+    _flip = staticmethod(F.hflip)
 
 
-class RandomVerticalFlip(Transform):
+class RandomVerticalFlip(_RandomFlip):
     """Mirror top-bottom with probability ``p`` (decided per sample)."""
 
-    def __init__(self, p: float = 0.5) -> None:
-        self.p = p
-
-    def _apply(self, img: Any, batch: bool) -> Any:
-        mask = _rng().random(_count(img, batch)) < self.p
-        if not mask.any():
-            return img
-        return F.vflip(img, batch, mask if batch else None)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
+    _flip = staticmethod(F.vflip)
 
 
 def _range(value: Any, name: str, center: float = 0.0) -> tuple[float, float]:
