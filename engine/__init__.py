@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import autograd, cuda, dtypes
+from . import _malloc, autograd, cuda, dtypes
 from ._backend import Device, get_device
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (
@@ -51,6 +51,7 @@ from .random import get_rng_state, initial_seed, manual_seed, set_rng_state
 from .tensor import Tensor, as_tensor, from_numpy, maximum, minimum, tensor, where
 
 __version__ = "0.1.0"
+_malloc.tune()
 bool = bool_  # noqa: A001 - PyTorch's name
 float = float32  # noqa: A001
 int = int32  # noqa: A001

@@ -80,7 +80,7 @@ def test_conv_transpose2d_gradcheck_and_torch(L, xshape, wshape, kw):
 
 
 def test_conv1d_unit_stride_dilated_gradcheck(L):
-    # Unit horizontal stride takes the "wide" col2im path.
+    # Unit strides take the flat col2im path (dilation shifts the runs).
     L.gradcheck(lambda x, w: F.conv1d(x, w, padding=3, dilation=2),
                 [L.randn(2, 3, 7), L.randn(4, 3, 3)])
 
