@@ -122,8 +122,18 @@ class DistributedDataParallel(Module):
             first = params[b.slots[0].index]
             with first.device.context():
                 local = [p.grad.data if p.grad is not None else None for p in params]
-                flat = pack(b, local, first.device.xp)
-                group.all_reduce_array(flat, ReduceOp.AVG)
+                xp = first.device.xp
+                seg = group.shared_segment(b.numel, b.dtype) if xp is np else None
+                if seg is not None:  # packed straight into shared memory, summed from there
+                    pack(b, local, xp, out=seg, scale=1.0 / group.size)
+                    flat = np.empty(b.numel, dtype=b.dtype)
+                    group.all_reduce_shared(flat)
+                elif xp is np:  # host: the 1/size is applied while packing, then one SUM
+                    flat = pack(b, local, xp, scale=1.0 / group.size)
+                    group.all_reduce_array(flat, ReduceOp.SUM)
+                else:  # NCCL averages natively
+                    flat = pack(b, local, xp)
+                    group.all_reduce_array(flat, ReduceOp.AVG)
                 self.reduce_calls += 1
                 for i, view in unpack(b, flat):
                     p = params[i]

@@ -24,20 +24,35 @@ from typing import Any, NoReturn
 import numpy as np
 
 from .._backend import CPU, Device, get_device, xp_of
+from . import shm_allreduce
 from .errors import CollectiveTimeoutError, DistributedError, RankFailedError
+from .shm_allreduce import SharedMemoryAllReduce
 
 DEFAULT_TIMEOUT_S = 1800.0  # PyTorch's default process-group timeout (30 minutes)
 FAILURE_GRACE_S = 5.0  # how long a failing rank waits for the others to acknowledge
 _FAIL_TAG = 7001
 _ACK_TAG = 7002
 WATCH_INTERVAL_S = 0.1  # how often an idle rank looks for failure notices
-# Waiting: busy-poll (every Test also drives MPI's progress) for _SPIN_S, then nap _NAP_S
-# between polls, then after _IDLE_S sleep longer so a long wait costs no CPU. Napping early
-# matters when ranks share cores (more ranks than cores, or other tenants): a spinning rank
-# would take cycles from the rank it waits for. It adds at most _NAP_S to a collective.
-_SPIN_S = 5e-5
+# Waiting: busy-poll (every Test also drives MPI's progress) for a spin time, then nap _NAP_S
+# between polls, then after _IDLE_S sleep longer so a long wait costs no CPU.
+# The spin time depends on whether this node's ranks each have a core:
+# - they do (ranks <= cores): spin _SPIN_DEDICATED_S. A nap costs far more than its 0.1 ms
+#   here (a sleeping vCPU takes 0.1-0.2 ms to wake), and a 0.44 MB all-reduce of the seed MLP
+#   that takes 0.14 ms came out at 0.7 ms, 28% of its step, when every wait napped early;
+# - they don't (more ranks than cores): nap after _SPIN_SHARED_S, since a spinning rank would
+#   take cycles from the very rank it waits for.
+_SPIN_DEDICATED_S = 5e-3
+_SPIN_SHARED_S = 5e-5
 _NAP_S = 1e-4
 _IDLE_S = 0.1
+_CHECK_EVERY_S = 2e-4  # failure notices are looked for this often while waiting (~10 us each)
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 class ReduceOp(enum.Enum):
@@ -105,7 +120,14 @@ class ProcessGroup:
         node = world.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)
         self.local_rank = int(node.Get_rank())
         self.local_size = int(node.Get_size())
-        node.Free()
+        self.shm: SharedMemoryAllReduce | None = None
+        if (2 <= self.size <= shm_allreduce.MAX_RANKS and self.local_size == self.size
+                and os.environ.get("LAYERFORGE_SHM_ALLREDUCE", "1") != "0"):
+            self.shm = SharedMemoryAllReduce(node, self._sync)  # keeps the node communicator
+        else:
+            node.Free()
+        self.spin_s = (_SPIN_DEDICATED_S if self.local_size <= _usable_cpus()
+                       else _SPIN_SHARED_S)
         self.backend = backend
         self.timeout_s = float(timeout_s)
         self.stats = CollectiveStats()
@@ -139,13 +161,14 @@ class ProcessGroup:
         if req.Test():
             return
         start = time.perf_counter()
-        spins = 0
+        next_check = start + _CHECK_EVERY_S
         while not req.Test():
-            spins += 1
-            if spins % 16:
+            now = time.perf_counter()
+            if now < next_check:
                 continue
+            next_check = now + _CHECK_EVERY_S
             self.check_failures()
-            elapsed = time.perf_counter() - start
+            elapsed = now - start
             if elapsed > self.timeout_s:
                 raise CollectiveTimeoutError(
                     f"rank {self.rank}: {what} did not complete within {self.timeout_s:g} s; some "
@@ -155,7 +178,7 @@ class ProcessGroup:
                 )
             if elapsed > _IDLE_S:
                 time.sleep(0.001)  # a long wait (another rank validating, loading data...)
-            elif elapsed > _SPIN_S:
+            elif elapsed > self.spin_s:
                 time.sleep(_NAP_S)  # leave the core to ranks (or tenants) that compute
 
     def _take_failure_notice(self) -> RankFailedError | None:
@@ -250,13 +273,32 @@ class ProcessGroup:
         work = arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
         start = time.perf_counter()
         if self.size > 1:
-            req = self.comm.Iallreduce(self.MPI.IN_PLACE, work, op=_mpi_op(self.MPI, op))
-            self.wait(req, "all_reduce")
+            if (self.shm is not None and op in (ReduceOp.SUM, ReduceOp.AVG)
+                    and self.shm.handles(work)):
+                self.shm.all_reduce_sum(work)
+            else:
+                req = self.comm.Iallreduce(self.MPI.IN_PLACE, work, op=_mpi_op(self.MPI, op))
+                self.wait(req, "all_reduce")
         if op is ReduceOp.AVG:
             work /= self.size
         self.stats.add("all_reduce", work.nbytes, time.perf_counter() - start)
         if work is not arr:
             arr[...] = work
+
+    def shared_segment(self, numel: int, dtype: Any) -> np.ndarray | None:
+        """Where to write a host array that ``all_reduce_shared`` then sums across ranks, or
+        None when this group does not reduce through shared memory (several machines, many
+        ranks, large arrays): use ``all_reduce_array`` then."""
+        nbytes = int(numel) * np.dtype(dtype).itemsize
+        if self.shm is None or not 0 < nbytes <= shm_allreduce.MAX_BYTES:
+            return None
+        return self.shm.segment(nbytes, np.dtype(dtype))
+
+    def all_reduce_shared(self, out: np.ndarray) -> None:
+        """``out`` = the sum over ranks of what each wrote into its ``shared_segment``."""
+        start = time.perf_counter()
+        self.shm.reduce_into(out)
+        self.stats.add("all_reduce", out.nbytes, time.perf_counter() - start)
 
     def broadcast_array(self, arr: Any, src: int) -> None:
         self._check_rank(src, "src")
@@ -290,6 +332,10 @@ class ProcessGroup:
             out[0] = host
         self.stats.add("all_gather", out.nbytes, time.perf_counter() - start)
         return out
+
+    def _sync(self) -> None:
+        """A barrier that watches for failures and the timeout, not counted in the stats."""
+        self.wait(self.comm.Ibarrier(), "all_reduce")
 
     def barrier(self) -> None:
         start = time.perf_counter()
@@ -336,6 +382,9 @@ class ProcessGroup:
 
     def free(self) -> None:
         self.stop_watcher()
+        if self.shm is not None:
+            self.shm.free()
+            self.shm = None
         if self.nccl is not None:
             self.nccl.destroy()
             self.nccl = None

@@ -66,15 +66,21 @@ def plan_buckets(specs: Sequence[tuple[tuple[int, ...], Any]],
     return done
 
 
-def pack(bucket: Bucket, arrays: Sequence[Any], xp: Any = np, out: Any = None) -> Any:
-    """Copy ``arrays[slot.index]`` of every slot into one flat buffer (zeros where None)."""
+def pack(bucket: Bucket, arrays: Sequence[Any], xp: Any = np, out: Any = None,
+         scale: float | None = None) -> Any:
+    """Copy ``arrays[slot.index]`` of every slot into one flat buffer (zeros where None),
+    multiplied by ``scale`` when given: an average across ranks then costs no pass of its own
+    (dividing the reduced bucket took ~40 us of a 2.4 ms MLP step)."""
     flat = xp.empty(bucket.numel, dtype=bucket.dtype) if out is None else out
     for s in bucket.slots:
         a = arrays[s.index]
+        target = flat[s.offset:s.offset + s.numel]
         if a is None:
-            flat[s.offset:s.offset + s.numel] = 0
+            target[...] = 0
+        elif scale is None:
+            target[...] = a.reshape(-1)
         else:
-            flat[s.offset:s.offset + s.numel] = a.reshape(-1)
+            xp.multiply(a.reshape(-1), scale, out=target)
     return flat
 
 

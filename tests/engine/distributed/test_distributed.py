@@ -69,6 +69,25 @@ def test_collectives():
 
 @needs_mpi
 @pytest.mark.parametrize("n", [2, 3])
+def test_shared_memory_all_reduce_equals_mpi(n):
+    proc, _ = run_mpi(n, "shm_allreduce.py")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("SHM OK") == n
+
+
+@needs_mpi
+def test_shared_memory_all_reduce_can_be_turned_off():
+    env = dict(os.environ, PYTHONPATH=str(ROOT), LAYERFORGE_SHM_ALLREDUCE="0")
+    code = ("import engine.distributed as d; d.init_process_group('mpi'); "
+            "print('SHM', d.default_group().shm is None)")
+    proc = subprocess.run(["mpiexec", "-n", "2", sys.executable, "-c", code], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("SHM True") == 2
+
+
+@needs_mpi
+@pytest.mark.parametrize("n", [2, 3])
 def test_ddp_matches_single_process(n):
     proc, _ = run_mpi(n, "ddp_equivalence.py")
     assert proc.returncode == 0, proc.stderr

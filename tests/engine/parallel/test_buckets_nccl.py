@@ -46,6 +46,17 @@ def test_pack_unpack_round_trip_with_missing_gradients():
     assert not out[1].any()  # a missing gradient travels as zeros
 
 
+def test_pack_with_scale_multiplies_while_copying_into_a_given_buffer():
+    arrays = [np.arange(6.0).reshape(2, 3), None, np.array([4.0])]
+    (b,) = plan_buckets([(a.shape if a is not None else (2,), np.float64) for a in arrays])
+    out = np.full(b.numel, np.nan)
+    flat = pack(b, arrays, out=out, scale=0.5)
+    assert flat is out
+    got = dict(unpack(b, flat))
+    assert np.array_equal(got[0], np.arange(6.0).reshape(2, 3) * 0.5)
+    assert np.array_equal(got[1], np.zeros(2)) and np.array_equal(got[2], [2.0])
+
+
 def test_bucket_cap_must_be_positive():
     with pytest.raises(ValueError, match="bucket_cap_mb must be > 0, got 0"):
         plan_buckets([((3,), "float32")], cap_mb=0)
