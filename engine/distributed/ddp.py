@@ -125,9 +125,9 @@ class DistributedDataParallel(Module):
                 xp = first.device.xp
                 seg = group.shared_segment(b.numel, b.dtype) if xp is np else None
                 if seg is not None:  # packed straight into shared memory, summed from there
-                    pack(b, local, xp, out=seg, scale=1.0 / group.size)
+                    pack(b, local, xp, out=seg)
                     flat = np.empty(b.numel, dtype=b.dtype)
-                    group.all_reduce_shared(flat)
+                    group.all_reduce_shared(flat, scale=1.0 / group.size)
                 elif xp is np:  # host: the 1/size is applied while packing, then one SUM
                     flat = pack(b, local, xp, scale=1.0 / group.size)
                     group.all_reduce_array(flat, ReduceOp.SUM)

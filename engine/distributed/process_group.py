@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import numpy as np
@@ -123,7 +124,7 @@ class ProcessGroup:
         self.shm: SharedMemoryAllReduce | None = None
         if (2 <= self.size <= shm_allreduce.MAX_RANKS and self.local_size == self.size
                 and os.environ.get("LAYERFORGE_SHM_ALLREDUCE", "1") != "0"):
-            self.shm = SharedMemoryAllReduce(node, self._sync)  # keeps the node communicator
+            self.shm = SharedMemoryAllReduce(node, self._sync, self.wait_until)  # keeps `node`
         else:
             node.Free()
         self.spin_s = (_SPIN_DEDICATED_S if self.local_size <= _usable_cpus()
@@ -158,11 +159,15 @@ class ProcessGroup:
     # ------------------------------------------------------------------ waiting & failures
     def wait(self, req: Any, what: str) -> None:
         """Complete ``req`` while watching for failure notices and the timeout."""
-        if req.Test():
+        self.wait_until(req.Test, what)
+
+    def wait_until(self, done: Callable[[], bool], what: str) -> None:
+        """Poll ``done()`` until it is true, watching for failure notices and the timeout."""
+        if done():
             return
         start = time.perf_counter()
         next_check = start + _CHECK_EVERY_S
-        while not req.Test():
+        while not done():
             now = time.perf_counter()
             if now < next_check:
                 continue
@@ -294,10 +299,11 @@ class ProcessGroup:
             return None
         return self.shm.segment(nbytes, np.dtype(dtype))
 
-    def all_reduce_shared(self, out: np.ndarray) -> None:
-        """``out`` = the sum over ranks of what each wrote into its ``shared_segment``."""
+    def all_reduce_shared(self, out: np.ndarray, scale: float | None = None) -> None:
+        """``out`` = the sum over ranks of what each wrote into its ``shared_segment``, times
+        ``scale`` when given (1/size: the average)."""
         start = time.perf_counter()
-        self.shm.reduce_into(out)
+        self.shm.reduce_into(out, scale)
         self.stats.add("all_reduce", out.nbytes, time.perf_counter() - start)
 
     def broadcast_array(self, arr: Any, src: int) -> None:
