@@ -145,6 +145,8 @@ def run(quick: bool = False, threads: int = 2) -> list[tuple[str, float, float |
     return rows
 
 
+# Peak RSS from /proc's VmHWM where there is one: Linux carries ru_maxrss across execve, so a
+# child started by a parent that already holds torch (~390 MB) would report the parent's peak.
 _MEMORY_CHILD = """
 import resource, sys
 sys.path.insert(0, {root!r})
@@ -152,7 +154,11 @@ from benchmarks import bench_models as b
 step = b.{fn}({batch})
 for _ in range({steps}):
     step()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+try:
+    with open("/proc/self/status") as f:
+        print(next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")))
+except OSError:
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 

@@ -85,6 +85,20 @@ def test_conv1d_unit_stride_dilated_gradcheck(L):
                 [L.randn(2, 3, 7), L.randn(4, 3, 3)])
 
 
+@pytest.mark.parametrize("keep_bytes", [0, 1 << 30])
+def test_kept_or_rebuilt_columns_give_the_same_gradients(L, monkeypatch, keep_bytes):
+    """The forward keeps its columns for the weight gradient up to a size, else the backward
+    rebuilds them: both ways, in one chunk or many, gradcheck holds."""
+    from engine.ops import conv as conv_ops
+
+    monkeypatch.setattr(conv_ops, "KEEP_COLUMNS_BYTES", keep_bytes)
+    L.gradcheck(lambda x, w, b: F.conv2d(x, w, b, padding=1, groups=2),
+                [L.randn(3, 4, 5, 6), L.randn(4, 2, 3, 3), L.randn(4)])
+    monkeypatch.setattr(conv_ops, "CHUNK_BYTES", 1)
+    L.gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=2, dilation=(1, 2)),
+                [L.randn(3, 2, 7, 8), L.randn(3, 2, 2, 3), L.randn(3)])
+
+
 def test_batch_chunking_gives_the_same_result(L, monkeypatch):
     """On the CPU the batch is split into cache-sized chunks; force one sample per chunk."""
     torch = pytest.importorskip("torch")
