@@ -124,9 +124,13 @@ def _result(returncode: int, stdout: str, stderr: str) -> dict:
     return json.loads(stdout.strip().splitlines()[-1])
 
 
-def launch(n: int, kind: str, batch: int, steps: int, warmup: int) -> dict:
+def launch(n: int, kind: str, batch: int, steps: int, warmup: int,
+           shm: bool = True) -> dict:
+    """One ``mpiexec`` run; ``shm=False`` makes the ranks use MPI's own all-reduce instead of
+    the shared-memory one (for comparison in the same run)."""
+    env = _ENV if shm else dict(_ENV, LAYERFORGE_SHM_ALLREDUCE="0")
     out = subprocess.run(_command(n, kind, batch, steps, warmup), capture_output=True,
-                         text=True, env=_ENV, timeout=1800)
+                         text=True, env=env, timeout=1800)
     return _result(out.returncode, out.stdout, out.stderr)
 
 
@@ -176,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ceiling   two independent 1-process runs at once: {ceiling:.2f}x of one (what this "
           f"machine gives two ranks); DDP reaches {speedup / ceiling:.0%} of it")
 
+    mlp_mpi = launch(2, "mlp", batch, steps, warmup, shm=False)
+    print(f"reference mlp    step {mlp_mpi['step_s'] * 1e3:7.2f} ms   all-reduce "
+          f"{100 * mlp_mpi['pure_allreduce_fraction']:5.1f}% of the step with MPI's own "
+          f"all-reduce (LAYERFORGE_SHM_ALLREDUCE=0)")
     for kind, res in (("mlp", launch(2, "mlp", batch, steps, warmup)), ("lenet", two)):
         print(f"overhead  {kind:6s} step {res['step_s'] * 1e3:7.2f} ms   all-reduce "
               f"{100 * res['pure_allreduce_fraction']:5.1f}% of the step (target < 10%); "
