@@ -90,6 +90,41 @@ def engine_lenet_step(batch: int) -> Step:
     return _train_step(engine, lenet(engine.nn), engine.from_numpy(xn), engine.from_numpy(yn))
 
 
+def engine_lenet_replicas_step(batch: int, replicas: int) -> Step:
+    """LeNet-5 as ``DataParallel`` over ``replicas`` CPU replicas: the engine's way to use
+    several cores for a CNN (one thread per replica; NumPy's BLAS goes single-threaded)."""
+    import engine
+    import engine.nn
+    import engine.optim
+    from engine.parallel import DataParallel
+
+    engine.manual_seed(0)
+    xn, yn = image_data(batch)
+    model = DataParallel(lenet(engine.nn), devices=["cpu"] * replicas)
+    return _train_step(engine, model, engine.from_numpy(xn), engine.from_numpy(yn))
+
+
+_REPLICAS_CHILD = """
+import sys
+sys.path.insert(0, {root!r})
+from benchmarks import bench_models as b
+from benchmarks._timing import median_throughput
+print(median_throughput(b.engine_lenet_replicas_step({batch}, {replicas}), {batch}, {steps},
+                        {repeats}))
+"""
+
+
+def replicas_throughput(batch: int, replicas: int, steps: int, repeats: int) -> float | None:
+    """Samples/s of ``engine_lenet_replicas_step`` in a fresh interpreter (its one-thread BLAS
+    must not slow the other rows)."""
+    code = _REPLICAS_CHILD.format(root=str(_ROOT), batch=batch, replicas=replicas, steps=steps,
+                                  repeats=repeats)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=False)
+    lines = res.stdout.strip().splitlines()
+    return float(lines[-1]) if res.returncode == 0 and lines else None
+
+
 def torch_lenet_step(batch: int) -> Step | None:
     try:
         import torch
@@ -137,6 +172,10 @@ def run(quick: bool = False, threads: int = 2) -> list[tuple[str, float, float |
         tstep = torch_lenet_step(batch)
         ref = median_throughput(tstep, batch, steps, repeats) if tstep else None
         rows.append((f"LeNet-5 b{batch}", eng, ref))
+        if threads > 1:
+            rep = replicas_throughput(batch, threads, steps, repeats)
+            if rep is not None:
+                rows.append((f"LeNet-5 b{batch} {threads} replicas", rep, ref))
     lsteps = (3, 2) if quick else (20, 5)
     eng = median_throughput(engine_lstm_step(64), 64, *lsteps)
     tstep = torch_lstm_step(64)

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from .._backend import CPU, Device, get_device
+from .._blas import use_one_blas_thread
 from ..autograd.engine import run_backward
 from ..autograd.grad_mode import is_grad_enabled, set_grad_enabled
 from ..errors import DeviceError
@@ -64,7 +65,8 @@ class DataParallel(Module):
         output_device: where outputs are gathered (default: the first device).
         dim: the batch dimension of inputs and outputs.
         devices: LayerForge's form, device names, e.g. ``["cuda:0", "cuda:1"]`` or
-            ``["cpu", "cpu"]`` (CPU replicas running in threads).
+            ``["cpu", "cpu"]`` (CPU replicas running in threads; NumPy's BLAS is then set to
+            one thread for the rest of the process, since the replicas use the cores).
         bucket_cap_mb: gradient bucket size for the NCCL all-reduce.
         sync_batchnorm: replace BatchNorm layers by ``SyncBatchNorm`` (whole-batch statistics).
 
@@ -108,6 +110,8 @@ class DataParallel(Module):
                     f"(and before creating the optimizer)"
                 )
         self._devices = tuple(devs)
+        if len(devs) > 1 and not any(d.is_cuda for d in devs):
+            use_one_blas_thread()  # the replicas take the cores (see engine._blas)
         self._output_device = get_device(output_device) if output_device is not None else devs[0]
         replicas: list[Module] = [module]
         for dev in devs[1:]:

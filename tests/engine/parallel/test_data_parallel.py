@@ -237,3 +237,39 @@ def test_two_outputs_and_retain_graph():
     ref_loss.backward()
     assert max_rel_err([p.grad / 2 for p in dp.parameters()],
                        [p.grad for p in ref.parameters()]) < 1e-10
+
+
+_BLAS_CHILD = """
+import json
+from threadpoolctl import threadpool_info
+import engine
+from engine import nn
+from engine.parallel import DataParallel
+
+def blas_threads():
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+before = blas_threads()
+DataParallel(nn.Linear(3, 2), devices=["cpu"])
+one = blas_threads()
+DataParallel(nn.Linear(3, 2), devices=["cpu", "cpu"])
+print(json.dumps([before, one, blas_threads()]))
+"""
+
+
+def test_cpu_replicas_make_numpy_blas_single_threaded():
+    """CPU replicas take the cores; OpenBLAS's own threads would spin on them (engine._blas)."""
+    pytest.importorskip("threadpoolctl")
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    env = dict(os.environ, PYTHONPATH=str(root), OPENBLAS_NUM_THREADS="2", OMP_NUM_THREADS="2")
+    out = subprocess.run([sys.executable, "-c", _BLAS_CHILD], env=env, capture_output=True,
+                         text=True, timeout=120, check=True).stdout.strip()
+    before, one, two = json.loads(out)
+    assert before == [2] and one == [2]  # one device: left alone
+    assert two == [1]
