@@ -26,6 +26,7 @@ import math
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -54,7 +55,7 @@ from .datasets import build_datasets
 from .project import Project
 
 __all__ = ["StopFlag", "TrainOptions", "TrainResult", "TrainingError", "check_devices",
-           "train_project"]
+           "sync_batchnorm_for", "train_project"]
 
 LOSS_MODULES = {"cross_entropy": "CrossEntropyLoss", "nll": "NLLLoss", "mse": "MSELoss",
                 "l1": "L1Loss", "bce_with_logits": "BCEWithLogitsLoss", "bce": "BCELoss"}
@@ -127,6 +128,12 @@ class _Setup:
     train_size: int
     val_size: int
     devices: list[str]
+
+
+def sync_batchnorm_for(devices: Sequence[str]) -> bool:
+    """Whether BatchNorm takes its statistics over the whole batch (``SyncBatchNorm``): yes for
+    CPU replicas, which stand for one CPU made faster, so they must train as one CPU does."""
+    return len(devices) > 1 and all(str(d).split(":")[0] == "cpu" for d in devices)
 
 
 def check_devices(devices: list[str], batch_size: int, distributed: bool = False) -> None:
@@ -302,6 +309,7 @@ def train_project(project: Project, options: TrainOptions | None = None,
         s.model, s.loss_fn, s.optimizer, s.train_loader, s.val_loader,
         epochs=int(settings["epochs"]), scheduler=s.scheduler, scheduler_interval=s.interval,
         devices=s.devices, distributed=options.distributed,
+        sync_batchnorm=sync_batchnorm_for(s.devices) and not options.distributed,
         accumulate_grad_batches=int(settings.get("grad_accumulation", 1)),
         clip_grad_norm=settings.get("grad_clip") or None, seed=settings["seed"],
         monitor=_MONITOR.get(monitor, monitor),

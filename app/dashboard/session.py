@@ -73,8 +73,10 @@ class TrainingJob:
         return self.loss_name in CLASSIFICATION_LOSSES
 
     def make_trainer(self, callbacks: Sequence[Any] = ()) -> Any:
+        from app.training_loop import sync_batchnorm_for  # noqa: PLC0415
         from engine.training import Trainer  # noqa: PLC0415
 
+        kwargs = {"sync_batchnorm": sync_batchnorm_for(self.devices), **self.trainer_kwargs}
         return Trainer(self.model, self.loss_fn, self.optimizer, self.train_loader,
                        self.val_loader, epochs=self.epochs, scheduler=self.scheduler,
                        scheduler_interval=self.scheduler_interval, devices=self.devices,
@@ -82,7 +84,7 @@ class TrainingJob:
                        seed=self.seed, monitor=self.monitor,
                        early_stopping_patience=self.patience,
                        checkpoint_dir=self.run_dir / CHECKPOINT_DIR, callbacks=list(callbacks),
-                       batch_fn=self.batch_fn, topk=(1,), **self.trainer_kwargs)
+                       batch_fn=self.batch_fn, topk=(1,), **kwargs)
 
 
 # ---------------------------------------------------------------------- run folders

@@ -75,6 +75,21 @@ class DeviceChoice:
     reason: str = ""
 
 
+MAX_CPU_REPLICAS = 8
+
+
+def cpu_replicas_id(n: int) -> str:
+    """The device-list id of ``n`` CPU replicas; the project stores it as ``["cpu"] * n``."""
+    return f"cpu*{n}"
+
+
+def expand_device_id(device_id: str) -> list[str]:
+    """``"cpu*2"`` -> ``["cpu", "cpu"]``; any other id stands for itself."""
+    if device_id.startswith("cpu*"):
+        return ["cpu"] * int(device_id[4:])
+    return [device_id]
+
+
 def list_devices() -> tuple[list[DeviceChoice], str | None]:
     """The CPU and every GPU this machine has, and why there are no GPUs (None if there are)."""
     import engine  # noqa: PLC0415
@@ -84,6 +99,12 @@ def list_devices() -> tuple[list[DeviceChoice], str | None]:
     cpu_label = f"CPU ({cores} core{'s' if cores != 1 else ''}" + \
         (f", {mem:.0f} GiB RAM)" if mem else ")")
     out = [DeviceChoice("cpu", cpu_label, True)]
+    if cores > 1:
+        n = min(cores, MAX_CPU_REPLICAS)
+        out.append(DeviceChoice(
+            cpu_replicas_id(n), f"CPU × {n}: one replica per core, each batch split", True,
+            "Faster for convolutional networks (LeNet-5 ~1.2-1.5x on 2 cores); slower for "
+            "small MLPs, whose steps are too short to split"))
     reason = engine.cuda.unavailable_reason()
     if reason:
         return out, f"No GPU: {reason}"
@@ -294,11 +315,14 @@ class TrainingPanel(QtWidgets.QWidget):
             self.seed_check.setChecked(seed is not None)
             self.seed_spin.setEnabled(seed is not None)
             self.seed_spin.setValue(int(seed) if seed is not None else 0)
-            chosen = set(t.get("devices", ["cpu"]))
+            chosen = list(t.get("devices", ["cpu"]))
+            cpus = chosen.count("cpu")
             for i in range(self.device_list.count()):
                 item = self.device_list.item(i)
-                item.setCheckState(QtCore.Qt.Checked if item.data(QtCore.Qt.UserRole) in chosen
-                                   else QtCore.Qt.Unchecked)
+                did = item.data(QtCore.Qt.UserRole)
+                on = (len(expand_device_id(did)) == cpus if did.startswith("cpu")
+                      else did in chosen)
+                item.setCheckState(QtCore.Qt.Checked if on else QtCore.Qt.Unchecked)
         finally:
             self._updating = False
         self._check()
@@ -406,15 +430,26 @@ class TrainingPanel(QtWidgets.QWidget):
         self.seed_spin.setEnabled(on)
         self._set(("seed",), int(self.seed_spin.value()) if on else None)
 
-    def _on_devices(self, _item: QtWidgets.QListWidgetItem) -> None:
+    def _on_devices(self, item: QtWidgets.QListWidgetItem) -> None:
         if self._updating:
             return
+        did = item.data(QtCore.Qt.UserRole)
+        if did.startswith("cpu") and item.checkState() == QtCore.Qt.Checked:
+            # "CPU" and "CPU × n" are alternatives: checking one unchecks the other
+            self._updating = True
+            try:
+                for i in range(self.device_list.count()):
+                    other = self.device_list.item(i)
+                    if other is not item and other.data(QtCore.Qt.UserRole).startswith("cpu"):
+                        other.setCheckState(QtCore.Qt.Unchecked)
+            finally:
+                self._updating = False
         self._set(("devices",), self.selected_devices())
 
     def selected_devices(self) -> list[str]:
-        return [self.device_list.item(i).data(QtCore.Qt.UserRole)
-                for i in range(self.device_list.count())
-                if self.device_list.item(i).checkState() == QtCore.Qt.Checked]
+        return [d for i in range(self.device_list.count())
+                if self.device_list.item(i).checkState() == QtCore.Qt.Checked
+                for d in expand_device_id(self.device_list.item(i).data(QtCore.Qt.UserRole))]
 
     # ------------------------------------------------------------------ checks
     def _check(self) -> None:

@@ -176,3 +176,33 @@ def test_a_failing_rank_ends_every_rank_with_a_message(tmp_path: Path) -> None:
     assert "aborting all 2 ranks because rank 1 failed" in proc.stderr
     assert "rank one broke on purpose" in proc.stderr
     assert "epoch 50/50" not in proc.stdout
+
+
+def test_cpu_replicas_train_batchnorm_like_one_cpu(tmp_path: Path) -> None:
+    """CPU replicas stand for one faster CPU: the app turns on SyncBatchNorm for them, so
+    BatchNorm in training mode still sees the whole batch and the run matches one device."""
+    from app.training_loop import sync_batchnorm_for
+
+    assert sync_batchnorm_for(["cpu", "cpu"]) and not sync_batchnorm_for(["cpu"])
+    assert not sync_batchnorm_for(["cuda:0", "cuda:1"])  # GPUs keep PyTorch's DataParallel
+    data = json.loads((ROOT / "resources" / "templates" / "spiral.json").read_text())
+    graph = data["graph"]
+    graph["nodes"].insert(2, {"name": "bn1", "type": "BatchNorm1d", "params": {},
+                              "pos": [450, 0]})
+    graph["edges"] = [e for e in graph["edges"] if e != {"src": "fc1", "dst": "tanh1"}]
+    graph["edges"] += [{"src": "fc1", "dst": "bn1"}, {"src": "bn1", "dst": "tanh1"}]
+    # No bias before BatchNorm: its gradient is zero up to rounding, which Adam would blow up
+    # into a random walk that differs between any two summation orders.
+    next(n for n in graph["nodes"] if n["name"] == "fc1")["params"]["bias"] = False
+    data["dataset"]["options"]["n_samples"] = 200
+    data["training"]["batch_size"] = 32
+    project = Project.from_dict(data, tmp_path / "spiral_bn.json")
+    one = train_project(project, TrainOptions(epochs=2, devices=["cpu"],
+                                              out_dir=tmp_path / "one", **QUIET))
+    two = train_project(project, TrainOptions(epochs=2, devices=["cpu", "cpu"],
+                                              out_dir=tmp_path / "two", **QUIET))
+    assert one.reason == two.reason == "completed"
+    a, b = read_weights(one.weights), read_weights(two.weights)
+    assert any("running_mean" in k for k in a)
+    for k in a:
+        np.testing.assert_allclose(b[k], a[k], rtol=1e-4, atol=1e-5, err_msg=k)

@@ -3,6 +3,7 @@ evaluation view, progress panel, failure descriptions, runs list and export dial
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -98,11 +99,34 @@ def test_device_list_without_gpus_shows_the_cpu_and_why(qtbot):
         pytest.skip("this machine has a GPU")
     panel = TrainingPanel(Settings(Project.from_template("mlp_digits")))
     qtbot.addWidget(panel)
-    assert panel.device_list.count() == 1
-    assert panel.device_list.item(0).text().startswith("CPU")
+    cores = os.cpu_count() or 1
+    assert panel.device_list.count() == (2 if cores > 1 else 1)  # CPU, and CPU replicas
+    assert all(panel.device_list.item(i).text().startswith("CPU")
+               for i in range(panel.device_list.count()))
     reason = panel.device_reason.text()
     assert reason.startswith("No GPU") and "CuPy" in reason
     assert panel.can_train
+
+
+def test_cpu_replicas_are_an_alternative_to_one_cpu(qtbot):
+    devices = ([DeviceChoice("cpu", "CPU", True), DeviceChoice("cpu*2", "CPU × 2", True)],
+               "No GPU: none here")
+    project = Project.from_template("lenet5")
+    assert project.training["devices"] == ["cpu"]
+    panel = TrainingPanel(Settings(project), devices=devices)
+    qtbot.addWidget(panel)
+    assert panel.device_list.item(0).checkState() == QtCore.Qt.Checked
+    panel.device_list.item(1).setCheckState(QtCore.Qt.Checked)
+    assert project.training["devices"] == ["cpu", "cpu"]  # what the Trainer's DataParallel takes
+    assert panel.device_list.item(0).checkState() == QtCore.Qt.Unchecked
+    assert panel.can_train
+    panel.device_list.item(0).setCheckState(QtCore.Qt.Checked)
+    assert project.training["devices"] == ["cpu"]
+    assert panel.device_list.item(1).checkState() == QtCore.Qt.Unchecked
+    project.training["devices"] = ["cpu", "cpu"]  # e.g. a project saved with two replicas
+    panel.refresh()
+    assert panel.device_list.item(1).checkState() == QtCore.Qt.Checked
+    assert panel.device_list.item(0).checkState() == QtCore.Qt.Unchecked
 
 
 def test_impossible_device_choices_are_explained(qtbot):
