@@ -90,18 +90,36 @@ def engine_lenet_step(batch: int) -> Step:
     return _train_step(engine, lenet(engine.nn), engine.from_numpy(xn), engine.from_numpy(yn))
 
 
-def engine_lenet_replicas_step(batch: int, replicas: int) -> Step:
-    """LeNet-5 as ``DataParallel`` over ``replicas`` CPU replicas: the engine's way to use
-    several cores for a CNN (one thread per replica; NumPy's BLAS goes single-threaded)."""
+def engine_replicas_step(kind: str, batch: int, replicas: int) -> Step:
+    """LeNet-5 or the LSTM as ``DataParallel`` over ``replicas`` CPU replicas: the engine's way
+    to use several cores (one thread per replica; NumPy's BLAS goes single-threaded)."""
     import engine
     import engine.nn
     import engine.optim
     from engine.parallel import DataParallel
 
     engine.manual_seed(0)
-    xn, yn = image_data(batch)
-    model = DataParallel(lenet(engine.nn), devices=["cpu"] * replicas)
+    if kind == "lstm":
+        xn, yn = sequence_data(batch)
+        model = DataParallel(_LSTMModule(engine.nn), devices=["cpu"] * replicas)
+    else:
+        xn, yn = image_data(batch)
+        model = DataParallel(lenet(engine.nn), devices=["cpu"] * replicas)
     return _train_step(engine, model, engine.from_numpy(xn), engine.from_numpy(yn))
+
+
+def _LSTMModule(nn):  # noqa: ANN001, ANN202, N802 - a Module (DataParallel needs one)
+    class LSTMClassifier(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = nn.LSTM(32, 128, batch_first=True)
+            self.head = nn.Linear(128, 10)
+
+        def forward(self, x):  # noqa: ANN001, ANN202
+            out, _ = self.lstm(x)
+            return self.head(out[:, -1])
+
+    return LSTMClassifier()
 
 
 _REPLICAS_CHILD = """
@@ -109,16 +127,17 @@ import sys
 sys.path.insert(0, {root!r})
 from benchmarks import bench_models as b
 from benchmarks._timing import median_throughput
-print(median_throughput(b.engine_lenet_replicas_step({batch}, {replicas}), {batch}, {steps},
-                        {repeats}))
+print(median_throughput(b.engine_replicas_step({kind!r}, {batch}, {replicas}), {batch},
+                        {steps}, {repeats}))
 """
 
 
-def replicas_throughput(batch: int, replicas: int, steps: int, repeats: int) -> float | None:
-    """Samples/s of ``engine_lenet_replicas_step`` in a fresh interpreter (its one-thread BLAS
-    must not slow the other rows)."""
-    code = _REPLICAS_CHILD.format(root=str(_ROOT), batch=batch, replicas=replicas, steps=steps,
-                                  repeats=repeats)
+def replicas_throughput(kind: str, batch: int, replicas: int, steps: int,
+                        repeats: int) -> float | None:
+    """Samples/s of ``engine_replicas_step`` in a fresh interpreter (its one-thread BLAS must
+    not slow the other rows)."""
+    code = _REPLICAS_CHILD.format(root=str(_ROOT), kind=kind, batch=batch, replicas=replicas,
+                                  steps=steps, repeats=repeats)
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=False)
     lines = res.stdout.strip().splitlines()
@@ -173,7 +192,7 @@ def run(quick: bool = False, threads: int = 2) -> list[tuple[str, float, float |
         ref = median_throughput(tstep, batch, steps, repeats) if tstep else None
         rows.append((f"LeNet-5 b{batch}", eng, ref))
         if threads > 1:
-            rep = replicas_throughput(batch, threads, steps, repeats)
+            rep = replicas_throughput("lenet", batch, threads, steps, repeats)
             if rep is not None:
                 rows.append((f"LeNet-5 b{batch} {threads} replicas", rep, ref))
     lsteps = (3, 2) if quick else (20, 5)
@@ -181,6 +200,10 @@ def run(quick: bool = False, threads: int = 2) -> list[tuple[str, float, float |
     tstep = torch_lstm_step(64)
     ref = median_throughput(tstep, 64, *lsteps) if tstep else None
     rows.append(("LSTM 32-128 T50 b64", eng, ref))
+    if threads > 1:
+        rep = replicas_throughput("lstm", 64, threads, *lsteps)
+        if rep is not None:
+            rows.append((f"LSTM b64 {threads} replicas", rep, ref))
     return rows
 
 
