@@ -124,10 +124,10 @@ class DistributedDataParallel(Module):
                 local = [p.grad.data if p.grad is not None else None for p in params]
                 xp = first.device.xp
                 seg = group.shared_segment(b.numel, b.dtype) if xp is np else None
-                if seg is not None:  # packed straight into shared memory, summed from there
-                    pack(b, local, xp, out=seg)
+                if seg is not None:  # packed (and averaged) straight into shared memory
+                    pack(b, local, xp, out=seg, scale=1.0 / group.size)
                     flat = np.empty(b.numel, dtype=b.dtype)
-                    group.all_reduce_shared(flat, scale=1.0 / group.size)
+                    group.all_reduce_shared(flat)
                 elif xp is np:  # host: the 1/size is applied while packing, then one SUM
                     flat = pack(b, local, xp, scale=1.0 / group.size)
                     group.all_reduce_array(flat, ReduceOp.SUM)

@@ -299,11 +299,10 @@ class ProcessGroup:
             return None
         return self.shm.segment(nbytes, np.dtype(dtype))
 
-    def all_reduce_shared(self, out: np.ndarray, scale: float | None = None) -> None:
-        """``out`` = the sum over ranks of what each wrote into its ``shared_segment``, times
-        ``scale`` when given (1/size: the average)."""
+    def all_reduce_shared(self, out: np.ndarray) -> None:
+        """``out`` = the sum over ranks of what each wrote into its ``shared_segment``."""
         start = time.perf_counter()
-        self.shm.reduce_into(out, scale)
+        self.shm.reduce_into(out)
         self.stats.add("all_reduce", out.nbytes, time.perf_counter() - start)
 
     def broadcast_array(self, arr: Any, src: int) -> None:

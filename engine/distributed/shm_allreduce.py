@@ -2,9 +2,10 @@
 
 Why: the seed MLP's 0.44 MB of gradients took MPI's own all-reduce ~0.15-0.18 ms here (it moves
 the data through its shared-memory queues several times), 15% of a 1.3 ms step. With a shared
-window each rank writes its array once into its own segment, raises its flag, waits until every
-rank's flag is up, and adds the segments itself: one copy, one pass of adds, and a wait that
-costs ~1 us when the ranks arrive together (an MPI barrier took 20-40 us).
+window each rank writes its array once into its own segment (DDP packs its bucket there, the
+1/size of the average applied on the way), raises its flag, waits until every rank's flag is up,
+and adds the segments itself: one copy, one pass of adds, and a wait that costs ~1 us when the
+ranks arrive together (an MPI barrier took 20-40 us).
 
 Every rank adds the segments in rank order, so every rank gets bit-identical sums (replicas must
 not drift). Segments are double-buffered: call k uses half k % 2, and a rank can only write half
@@ -89,9 +90,9 @@ class SharedMemoryAllReduce:
         lo = (w.calls % 2) * w.slot
         return w.data[self.rank][lo:lo + nbytes].view(dtype)
 
-    def reduce_into(self, out: np.ndarray, scale: float | None = None) -> None:
+    def reduce_into(self, out: np.ndarray) -> None:
         """``out`` (C-contiguous, the segment's size and dtype) = the sum of every rank's
-        segment, added in rank order, times ``scale`` when given."""
+        segment, added in rank order."""
         nbytes = out.nbytes
         w = self._window(nbytes)
         lo = (w.calls % 2) * w.slot
@@ -107,8 +108,6 @@ class SharedMemoryAllReduce:
         np.add(views[0], views[1], out=flat)
         for v in views[2:]:
             flat += v
-        if scale is not None:
-            flat *= scale  # cheaper here, on data in cache, than folded into the pack
 
     def all_reduce_sum(self, arr: np.ndarray) -> None:
         """Sum ``arr`` (C-contiguous) in place across the node's ranks."""
