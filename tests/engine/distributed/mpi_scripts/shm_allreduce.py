@@ -37,4 +37,6 @@ big = np.full(shm_allreduce.MAX_BYTES // 8 + 1, float(rank))
 assert group.shared_segment(big.size, big.dtype) is None
 group.all_reduce_array(big)
 assert (big == sum(range(world))).all()
+# Many sizes share a few windows (sizes round up to powers of two, at least 4 KiB).
+assert len(group.shm._windows) <= 11, sorted(group.shm._windows)
 print(f"SHM OK rank={rank} windows={len(group.shm._windows)}", flush=True)
