@@ -52,22 +52,23 @@ def lenet(nn):  # noqa: ANN001, ANN201 - works with engine.nn and torch.nn alike
         nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
 
 
-class _LSTMClassifier:
-    """LSTM(32 -> 128) over 50 steps, a Linear on the last output; built for either library."""
+def lstm_classifier(nn):  # noqa: ANN001, ANN201 - works with engine.nn and torch.nn alike
+    """LSTM(32 -> 128) over 50 steps, a Linear on the last output."""
 
-    def __init__(self, nn) -> None:  # noqa: ANN001
-        self.lstm = nn.LSTM(32, 128, batch_first=True)
-        self.head = nn.Linear(128, 10)
+    class LSTMClassifier(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = nn.LSTM(32, 128, batch_first=True)
+            self.head = nn.Linear(128, 10)
 
-    def parameters(self):  # noqa: ANN201
-        return list(self.lstm.parameters()) + list(self.head.parameters())
+        def forward(self, x):  # noqa: ANN001, ANN202
+            out, _ = self.lstm(x)
+            return self.head(out[:, -1])
 
-    def __call__(self, x):  # noqa: ANN001, ANN204
-        out, _ = self.lstm(x)
-        return self.head(out[:, -1])
+    return LSTMClassifier()
 
 
-def _train_step(lib, model, x, y, lr: float = 0.01) -> Step:  # noqa: ANN001
+def train_step(lib, model, x, y, lr: float = 0.01) -> Step:  # noqa: ANN001
     loss_fn = lib.nn.CrossEntropyLoss()
     opt = lib.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
 
@@ -87,7 +88,7 @@ def engine_lenet_step(batch: int) -> Step:
 
     engine.manual_seed(0)
     xn, yn = image_data(batch)
-    return _train_step(engine, lenet(engine.nn), engine.from_numpy(xn), engine.from_numpy(yn))
+    return train_step(engine, lenet(engine.nn), engine.from_numpy(xn), engine.from_numpy(yn))
 
 
 def engine_replicas_step(kind: str, batch: int, replicas: int) -> Step:
@@ -101,25 +102,11 @@ def engine_replicas_step(kind: str, batch: int, replicas: int) -> Step:
     engine.manual_seed(0)
     if kind == "lstm":
         xn, yn = sequence_data(batch)
-        model = DataParallel(_LSTMModule(engine.nn), devices=["cpu"] * replicas)
+        model = DataParallel(lstm_classifier(engine.nn), devices=["cpu"] * replicas)
     else:
         xn, yn = image_data(batch)
         model = DataParallel(lenet(engine.nn), devices=["cpu"] * replicas)
-    return _train_step(engine, model, engine.from_numpy(xn), engine.from_numpy(yn))
-
-
-def _LSTMModule(nn):  # noqa: ANN001, ANN202, N802 - a Module (DataParallel needs one)
-    class LSTMClassifier(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.lstm = nn.LSTM(32, 128, batch_first=True)
-            self.head = nn.Linear(128, 10)
-
-        def forward(self, x):  # noqa: ANN001, ANN202
-            out, _ = self.lstm(x)
-            return self.head(out[:, -1])
-
-    return LSTMClassifier()
+    return train_step(engine, model, engine.from_numpy(xn), engine.from_numpy(yn))
 
 
 _REPLICAS_CHILD = """
@@ -136,8 +123,12 @@ def replicas_throughput(kind: str, batch: int, replicas: int, steps: int,
                         repeats: int) -> float | None:
     """Samples/s of ``engine_replicas_step`` in a fresh interpreter (its one-thread BLAS must
     not slow the other rows)."""
-    code = _REPLICAS_CHILD.format(root=str(_ROOT), kind=kind, batch=batch, replicas=replicas,
-                                  steps=steps, repeats=repeats)
+    return _child_number(_REPLICAS_CHILD.format(root=str(_ROOT), kind=kind, batch=batch,
+                                                replicas=replicas, steps=steps, repeats=repeats))
+
+
+def _child_number(code: str) -> float | None:
+    """The number a fresh interpreter running ``code`` prints last (None if it failed)."""
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=False)
     lines = res.stdout.strip().splitlines()
@@ -151,7 +142,7 @@ def torch_lenet_step(batch: int) -> Step | None:
         return None
     torch.manual_seed(0)
     xn, yn = image_data(batch)
-    return _train_step(torch, lenet(torch.nn), torch.from_numpy(xn), torch.from_numpy(yn))
+    return train_step(torch, lenet(torch.nn), torch.from_numpy(xn), torch.from_numpy(yn))
 
 
 def engine_lstm_step(batch: int = 64) -> Step:
@@ -161,7 +152,7 @@ def engine_lstm_step(batch: int = 64) -> Step:
 
     engine.manual_seed(0)
     xn, yn = sequence_data(batch)
-    return _train_step(engine, _LSTMClassifier(engine.nn), engine.from_numpy(xn),
+    return train_step(engine, lstm_classifier(engine.nn), engine.from_numpy(xn),
                        engine.from_numpy(yn))
 
 
@@ -172,7 +163,7 @@ def torch_lstm_step(batch: int = 64) -> Step | None:
         return None
     torch.manual_seed(0)
     xn, yn = sequence_data(batch)
-    return _train_step(torch, _LSTMClassifier(torch.nn), torch.from_numpy(xn),
+    return train_step(torch, lstm_classifier(torch.nn), torch.from_numpy(xn),
                        torch.from_numpy(yn))
 
 
@@ -228,11 +219,9 @@ def peak_memory(batch: int = 256, steps: int = 5) -> dict[str, int | None]:
     """Whole-process peak RSS (KiB) of LeNet training, each library in a fresh interpreter."""
     out: dict[str, int | None] = {}
     for lib, fn in (("engine", "engine_lenet_step"), ("torch", "torch_lenet_step")):
-        code = _MEMORY_CHILD.format(root=str(_ROOT), fn=fn, batch=batch, steps=steps)
-        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=False)
-        lines = res.stdout.strip().splitlines()
-        out[lib] = int(lines[-1]) if res.returncode == 0 and lines else None
+        kib = _child_number(_MEMORY_CHILD.format(root=str(_ROOT), fn=fn, batch=batch,
+                                                 steps=steps))
+        out[lib] = int(kib) if kib is not None else None
     return out
 
 

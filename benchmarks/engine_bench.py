@@ -3,7 +3,7 @@
 Prints samples/s (median of several timed runs) for the seed MLP at batch 64 and 256, a
 hand-written NumPy step with no autograd as the floor autograd must approach, PyTorch's figure
 when torch is installed, and the ratios. Vision and sequence models (LeNet-5, LSTM) are measured
-by ``benchmarks/bench_models.py`` functions when present.
+by ``benchmarks/bench_models.py``, whose data and training step the MLP rows share.
 
     python benchmarks/engine_bench.py [--quick] [--threads N]
 """
@@ -17,36 +17,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import bench_models  # noqa: E402
 from benchmarks._timing import median_throughput, set_threads  # noqa: E402
+from benchmarks.bench_models import image_data, train_step  # noqa: E402
 
 
-def mlp_data(batch: int, seed: int = 0):  # noqa: ANN201
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)
-    y = rng.integers(0, 10, batch).astype(np.int64)
-    return x, y
+def seed_mlp(nn):  # noqa: ANN001, ANN201 - works with engine.nn and torch.nn alike
+    """The seed document's MNIST MLP, 784-128-10."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
 
 
 def engine_mlp_step(batch: int) -> Callable[[], None]:
     import engine
-    from engine import nn
+    import engine.nn
+    import engine.optim
 
     engine.manual_seed(0)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
-    loss_fn = nn.CrossEntropyLoss()
-    opt = engine.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    xn, yn = mlp_data(batch)
-    x, y = engine.from_numpy(xn), engine.from_numpy(yn)
-
-    def step() -> None:
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-
-    return step
+    xn, yn = image_data(batch)
+    return train_step(engine, seed_mlp(engine.nn), engine.from_numpy(xn), engine.from_numpy(yn))
 
 
 def numpy_mlp_step(batch: int) -> Callable[[], None]:
@@ -60,7 +48,7 @@ def numpy_mlp_step(batch: int) -> Callable[[], None]:
     b2 = np.zeros(10, np.float32)
     params = [w1, b1, w2, b2]
     bufs = [np.zeros_like(p) for p in params]
-    xn, yn = mlp_data(batch)
+    xn, yn = image_data(batch)
     x = xn.reshape(batch, -1)
     rows = np.arange(batch)
 
@@ -96,20 +84,8 @@ def torch_mlp_step(batch: int) -> Callable[[], None] | None:
     except ImportError:
         return None
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 128), torch.nn.ReLU(),
-                                torch.nn.Linear(128, 10))
-    loss_fn = torch.nn.CrossEntropyLoss()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    xn, yn = mlp_data(batch)
-    x, y = torch.from_numpy(xn), torch.from_numpy(yn)
-
-    def step() -> None:
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-
-    return step
+    xn, yn = image_data(batch)
+    return train_step(torch, seed_mlp(torch.nn), torch.from_numpy(xn), torch.from_numpy(yn))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,13 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             ref = median_throughput(tstep, batch, steps, repeats) if tstep else None
             rows.append((f"MLP 784-128-10 b{batch}", eng, ref, hand))
     if args.only in (None, "models"):
-        try:
-            from benchmarks import bench_models
-        except ImportError as exc:
-            print(f"(vision/sequence models skipped: {exc})")
-        else:
-            for name, eng, ref in bench_models.run(quick=args.quick, threads=args.threads):
-                rows.append((name, eng, ref, None))
+        for name, eng, ref in bench_models.run(quick=args.quick, threads=args.threads):
+            rows.append((name, eng, ref, None))
     print()
     print(f"{'model':<28}{'engine/s':>12}{'torch/s':>12}{'ratio':>8}{'numpy/s':>12}")
     for name, eng, ref, hand in rows:

@@ -279,7 +279,7 @@ class ProcessGroup:
         start = time.perf_counter()
         if self.size > 1:
             if (self.shm is not None and op in (ReduceOp.SUM, ReduceOp.AVG)
-                    and self.shm.handles(work)):
+                    and self.shm.fits(work.nbytes)):
                 self.shm.all_reduce_sum(work)
             else:
                 req = self.comm.Iallreduce(self.MPI.IN_PLACE, work, op=_mpi_op(self.MPI, op))
@@ -295,7 +295,7 @@ class ProcessGroup:
         None when this group does not reduce through shared memory (several machines, many
         ranks, large arrays): use ``all_reduce_array`` then."""
         nbytes = int(numel) * np.dtype(dtype).itemsize
-        if self.shm is None or not 0 < nbytes <= shm_allreduce.MAX_BYTES:
+        if self.shm is None or not self.shm.fits(nbytes):
             return None
         return self.shm.segment(nbytes, np.dtype(dtype))
 

@@ -40,6 +40,7 @@ class _Window:
     win: Any
     data: list[np.ndarray]  # per rank: its 2 * slot data bytes
     flags: list[np.ndarray]  # per rank: a one-element int64 view of its flag
+    others: list[np.ndarray]  # the other ranks' flags
     slot: int
     calls: int = 0
 
@@ -57,8 +58,9 @@ class SharedMemoryAllReduce:
         self._wait_until = wait_until  # its failure- and timeout-aware polling loop
         self._windows: dict[int, _Window] = {}
 
-    def handles(self, arr: np.ndarray) -> bool:
-        return 0 < arr.nbytes <= MAX_BYTES and arr.flags.c_contiguous
+    @staticmethod
+    def fits(nbytes: int) -> bool:
+        return 0 < nbytes <= MAX_BYTES
 
     def _window(self, nbytes: int) -> _Window:
         # Sizes round up to powers of two (at least 4 KiB), so arrays of many different sizes
@@ -82,7 +84,8 @@ class SharedMemoryAllReduce:
             flags[self.rank][0] = 0
             win.Sync()
             self._barrier()  # every flag is zeroed before anyone raises one
-            w = self._windows[slot] = _Window(win, data, flags, slot)
+            others = [f for r, f in enumerate(flags) if r != self.rank]
+            w = self._windows[slot] = _Window(win, data, flags, others, slot)
         return w
 
     def segment(self, nbytes: int, dtype: Any) -> np.ndarray:
@@ -100,10 +103,9 @@ class SharedMemoryAllReduce:
         lo = (w.calls % 2) * w.slot
         w.calls += 1
         call = w.calls
-        others = [f for r, f in enumerate(w.flags) if r != self.rank]
         w.win.Sync()  # our data is written before our flag goes up ...
         w.flags[self.rank][0] = call
-        self._wait_until(lambda: all(int(f[0]) >= call for f in others), "all_reduce")
+        self._wait_until(lambda: all(int(f[0]) >= call for f in w.others), "all_reduce")
         w.win.Sync()  # ... and the others' data is read after we saw their flags
         views = [d[lo:lo + nbytes].view(out.dtype) for d in w.data]
         flat = out.reshape(-1)

@@ -64,6 +64,17 @@ def _mean(loss: Any, denom: Any, xp: Any) -> Any:
         return loss.sum() / denom
 
 
+def _target_weights(w: Any, t: Any, valid: Any, dtype: Any) -> Any:
+    """Each row's weight: its class weight ``w[t]`` times 0/1 for ``ignore_index`` rows; None
+    when every row weighs 1."""
+    if w is not None:
+        wy = w[t]
+        if valid is not None:
+            wy *= valid
+        return wy
+    return None if valid is None else valid.astype(dtype)
+
+
 def _col(v: Any) -> Any:
     """A scalar or (M,) coefficient as something that broadcasts over (M, C)."""
     return v.reshape(-1, 1) if getattr(v, "ndim", 0) else v
@@ -187,13 +198,7 @@ class _CrossEntropy(_Op):
             if valid is not None:
                 smooth *= valid
         loss -= picked  # -log p_y
-        wy = None
-        if w is not None:
-            wy = w[t]
-            if valid is not None:
-                wy *= valid
-        elif valid is not None:
-            wy = valid.astype(x.dtype)
+        wy = _target_weights(w, t, valid, x.dtype)
         if wy is not None:
             loss *= wy
         if eps:
@@ -239,13 +244,7 @@ class _NLLLoss(_Op):
         x2 = _to_rows(x)
         m = x2.shape[0]
         loss = -x2[xp.arange(m), t]
-        wy = None
-        if w is not None:
-            wy = w[t]
-            if valid is not None:
-                wy *= valid
-        elif valid is not None:
-            wy = valid.astype(x.dtype)
+        wy = _target_weights(w, t, valid, x.dtype)
         if wy is not None:
             loss *= wy
         denom = m if wy is None else wy.sum()

@@ -231,10 +231,11 @@ class Conv2d(Function):
         oc, kh, kw = w.shape[0], w.shape[2], w.shape[3]
         oh = out_size(h, kh, stride[0], pads[0], pads[1], dilation[0])
         ow = out_size(wd, kw, stride[1], pads[2], pads[3], dilation[1])
-        chunks = batch_chunks(xp, n, c * kh * kw * oh * ow * x.itemsize)
+        col_bytes = c * kh * kw * oh * ow * x.itemsize  # one sample's columns
+        chunks = batch_chunks(xp, n, col_bytes)
         view = im2col_view(x, kh, kw, stride, pads, dilation)  # one pad + view, copied per chunk
         bias = b.reshape(1, -1, 1) if b is not None else None
-        keep = self.needs[1] and n * c * kh * kw * oh * ow * x.itemsize <= KEEP_COLUMNS_BYTES
+        keep = self.needs[1] and n * col_bytes <= KEEP_COLUMNS_BYTES
         kept = []
         if len(chunks) == 1:
             cols = xp.ascontiguousarray(view)
@@ -269,11 +270,10 @@ class Conv2d(Function):
         gx = gw = gb = None
         if self.needs[0] and len(chunks) > 1:
             gx = xp.empty(x.shape, dtype=g.dtype)
-        if self.needs[1]:
-            view = im2col_view(x, kh, kw, stride, pads, dilation)
-
         kept = self.kept
         self.kept = None
+        if self.needs[1] and not kept:  # columns not kept: rebuilt from the (padded) input
+            view = im2col_view(x, kh, kw, stride, pads, dilation)
 
         def run(k: int, sl: slice) -> tuple[Any, Any]:
             gc = g3[sl]

@@ -15,6 +15,17 @@ from .._backend import xp_of
 from ..autograd.function import Function
 
 
+def _standardize(x: Any, axes: tuple[int, ...], eps: float) -> tuple[Any, Any, Any, Any]:
+    """(mean, biased variance, 1/sqrt(var + eps), (x - mean) * invstd) over ``axes``, kept as
+    broadcastable dims."""
+    mean = x.mean(axis=axes, keepdims=True)
+    xc = x - mean
+    var = (xc * xc).mean(axis=axes, keepdims=True)
+    invstd = 1.0 / xp_of(x).sqrt(var + eps)
+    xc *= invstd  # now xhat, in place
+    return mean, var, invstd, xc
+
+
 def _norm_backward(dxhat: Any, xhat: Any, invstd: Any, axes: tuple[int, ...]) -> Any:
     m1 = dxhat.mean(axis=axes, keepdims=True)
     m2 = (dxhat * xhat).mean(axis=axes, keepdims=True)
@@ -45,12 +56,7 @@ class BatchNorm(Function):
                     f"batch_norm: expected more than 1 value per channel when training, got input "
                     f"of shape {tuple(x.shape)}; use a batch larger than 1 or call model.eval()"
                 )
-            mean = x.mean(axis=axes, keepdims=True)
-            xc = x - mean
-            var = (xc * xc).mean(axis=axes, keepdims=True)
-            invstd = 1.0 / xp.sqrt(var + eps)
-            xhat = xc
-            xhat *= invstd
+            mean, var, invstd, xhat = _standardize(x, axes, eps)
             if running_mean is not None:
                 running_mean *= 1.0 - momentum
                 running_mean += momentum * mean.reshape(-1).astype(running_mean.dtype)
@@ -100,14 +106,8 @@ class LayerNorm(Function):
     saves = (1,)
 
     def forward(self, x: Any, weight: Any, bias: Any, k: int, eps: float) -> Any:
-        xp = xp_of(x)
         axes = tuple(range(x.ndim - k, x.ndim))
-        mean = x.mean(axis=axes, keepdims=True)
-        xc = x - mean
-        var = (xc * xc).mean(axis=axes, keepdims=True)
-        invstd = 1.0 / xp.sqrt(var + eps)
-        xhat = xc
-        xhat *= invstd
+        _, _, invstd, xhat = _standardize(x, axes, eps)
         self.axes, self.invstd, self.xhat, self.weight = axes, invstd, xhat, weight
         out = xhat * weight if weight is not None else xhat.copy()
         if bias is not None:
@@ -133,15 +133,8 @@ class GroupNorm(Function):
     saves = (1,)
 
     def forward(self, x: Any, weight: Any, bias: Any, num_groups: int, eps: float) -> Any:
-        xp = xp_of(x)
         n, c = x.shape[:2]
-        xg = x.reshape(n, num_groups, -1)
-        mean = xg.mean(axis=2, keepdims=True)
-        xc = xg - mean
-        var = (xc * xc).mean(axis=2, keepdims=True)
-        invstd = 1.0 / xp.sqrt(var + eps)
-        xhat = xc
-        xhat *= invstd
+        _, _, invstd, xhat = _standardize(x.reshape(n, num_groups, -1), (2,), eps)
         bshape = (1, c) + (1,) * (x.ndim - 2)
         self.invstd, self.xhat, self.weight, self.bshape = invstd, xhat, weight, bshape
         self.shape = x.shape

@@ -16,6 +16,16 @@ from .module import Module
 __all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm"]
 
 
+
+def _reset_affine(module: Module) -> None:
+    """Weight 1 and bias 0 (where present): every normalisation layer's initial affine."""
+    from .. import init  # noqa: PLC0415
+
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
+
 class _BatchNorm(Module):
     """Shared by the BatchNorm layers; subclasses only say which input ranks they accept."""
 
@@ -59,13 +69,8 @@ class _BatchNorm(Module):
 
     def reset_parameters(self) -> None:
         """Running statistics reset; weight 1 and bias 0, as PyTorch."""
-        from .. import init  # noqa: PLC0415
-
         self.reset_running_stats()
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def _check_input_dim(self, input: Tensor) -> None:
         if input.ndim not in self._ranks:
@@ -155,12 +160,7 @@ class LayerNorm(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        from .. import init  # noqa: PLC0415
-
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         return FV.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -196,12 +196,7 @@ class GroupNorm(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        from .. import init  # noqa: PLC0415
-
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         if input.ndim < 2 or input.shape[1] != self.num_channels:
