@@ -64,6 +64,36 @@ class _Recurrent(Function):
     def _cur(self, buf: Any) -> Any:
         return buf[:-1] if self.reverse else buf[1:]
 
+    def _project(self, x: Any, w_gates: Any, bias: Any) -> Any:
+        """Input projections of all steps, gate-major: (T, G, B, H) from x (T, B, I), the
+        per-gate weights ``w_gates`` (G, H, I) and ``bias`` (G, H) or None.
+
+        One batched matmul writes the gate-major layout directly, and the bias rides along as an
+        extra input feature of 1: a separate bias pass or a transposing copy of this array cost
+        more than the GEMM. The extended input is kept as ``self.xs``, so the weight-gradient
+        GEMM yields the bias gradient as its last column."""
+        xp = xp_of(x)
+        w_t = w_gates.transpose(0, 2, 1)  # (G, I, H)
+        xs = x
+        if bias is not None:
+            w_t = xp.concatenate([w_t, bias[:, None, :]], axis=1)
+            xs = xp.concatenate([x, xp.ones(x.shape[:2] + (1,), dtype=x.dtype)], axis=2)
+        self.xs = xs
+        return xp.matmul(xs[:, None], w_t)
+
+    def _input_side_grads(self, dgx2: Any) -> tuple[Any, Any]:
+        """dW_ih (G*H, I) and, when the input carries the bias column, db_ih, from the
+        pre-activation gradients ``dgx2`` (T*B, G*H) in the weights' row order."""
+        n = self.needs
+        feat = self.x.shape[-1]
+        with_bias = self.xs.shape[-1] > feat
+        dw_ih = db_ih = None
+        if n[3] or (with_bias and n[5]):
+            gw = dgx2.T @ self.xs.reshape(dgx2.shape[0], -1)
+            dw_ih = gw[:, :feat] if n[3] else None
+            db_ih = gw[:, feat] if with_bias and n[5] else None
+        return dw_ih, db_ih
+
     def _param_grads(self, dgx: Any, dgh: Any, hprev: Any, has_bias: bool) -> tuple[Any, ...]:
         """dx, dW_ih, dW_hh, db_ih, db_hh from the pre-activation gradients of all steps."""
         n = self.needs
@@ -71,9 +101,10 @@ class _Recurrent(Function):
         dgx2 = dgx.reshape(tb, -1)
         dgh2 = dgh.reshape(tb, -1) if dgh is not dgx else dgx2
         dx = (dgx2 @ self.w_ih).reshape(self.x.shape) if n[0] else None
-        dw_ih = dgx2.T @ self.x.reshape(tb, -1) if n[3] else None
+        dw_ih, db_ih = self._input_side_grads(dgx2)
+        if has_bias and n[5] and db_ih is None:
+            db_ih = dgx2.sum(axis=0)
         dw_hh = dgh2.T @ hprev.reshape(tb, -1) if n[4] else None
-        db_ih = dgx2.sum(axis=0) if has_bias and n[5] else None
         db_hh = dgh2.sum(axis=0) if has_bias and n[6] else None
         return dx, dw_ih, dw_hh, db_ih, db_hh
 
@@ -86,6 +117,7 @@ class RNNLayer(_Recurrent):
         _check("rnn", x, h0, w_ih, w_hh)
         xp = xp_of(x)
         self._setup(x, h0, w_ih, reverse, mask)
+        self.xs = x
         t_, b_ = self.T, self.B
         hid = w_hh.shape[1]
         pre = (x.reshape(t_ * b_, -1) @ w_ih.T).reshape(t_, b_, hid)
@@ -159,16 +191,10 @@ class LSTMLayer(_Recurrent):
         half = xp.asarray([0.5, 0.5, 0.5, 1.0], dtype=x.dtype).reshape(4, 1, 1)
         wih4 = w_ih.reshape(4, hid, -1)[order]
         whh4 = w_hh.reshape(4, hid, hid)[order]
-        # Input projections of all steps, written gate-major by one batched matmul; the bias
-        # rides along as an extra input feature of 1 (a separate bias pass over this array, or
-        # a transposing copy, costs more than the GEMM).
-        wih_t = (wih4 * half).transpose(0, 2, 1)  # (4, I, H)
-        xs = x
+        bias = None
         if b_ih is not None:
             bias = (b_ih + b_hh).reshape(4, hid)[order] * half[:, :, 0]
-            wih_t = xp.concatenate([wih_t, bias[:, None, :]], axis=1)
-            xs = xp.concatenate([x, xp.ones((t_, b_, 1), dtype=x.dtype)], axis=2)
-        acts = xp.matmul(xs[:, None], wih_t)  # (T, 4, B, H)
+        acts = self._project(x, wih4 * half, bias)  # (T, 4, B, H)
         # h @ whh_t is (B, 4H) with the gates side by side: one GEMM per step (a batched matmul
         # over the 4 gates is ~20% slower), added onto the gate-major block through a view.
         whh_t = xp.ascontiguousarray((whh4 * half).reshape(4 * hid, hid).T)
@@ -201,7 +227,7 @@ class LSTMLayer(_Recurrent):
         out[:t_] = hcur if mask is None else hcur * mask
         out[t_] = hbuf[0] if reverse else hbuf[-1]
         out[t_ + 1] = cbuf[0] if reverse else cbuf[-1]
-        self.acts, self.hbuf, self.cbuf, self.tc, self.xs = acts, hbuf, cbuf, tc, xs
+        self.acts, self.hbuf, self.cbuf, self.tc = acts, hbuf, cbuf, tc
         self.whh4, self.wih4, self.has_bias = whh4, wih4, b_ih is not None
         return out
 
@@ -262,12 +288,10 @@ class LSTMLayer(_Recurrent):
         if n[0]:
             dx = (gates @ self.wih4.reshape(4 * hid, -1)).reshape(self.x.shape)
         if n[3] or (self.has_bias and (n[5] or n[6])):
-            # With a bias, xs carries the forward's column of ones: its last output column is
-            # the bias gradient (cheaper than a separate sum over all steps).
             gw = (gates.T @ self.xs.reshape(t_ * b_, -1)).reshape(4, hid, -1)[back]
             feat = self.x.shape[-1]
             dw_ih = gw[:, :, :feat].reshape(4 * hid, feat) if n[3] else None
-            if self.has_bias:
+            if self.has_bias:  # the column of ones' output: b_ih and b_hh get the same gradient
                 db = gw[:, :, feat].reshape(-1)
         if n[4]:
             hprev = self._prev(self.hbuf).reshape(t_ * b_, hid)
@@ -292,18 +316,13 @@ class GRULayer(_Recurrent):
         t_, b_ = self.T, self.B
         hid = w_hh.shape[1]
         half = xp.asarray([0.5, 0.5, 1.0], dtype=x.dtype).reshape(3, 1, 1)
-        pre = x.reshape(t_ * b_, -1) @ (w_ih.reshape(3, hid, -1) * half).reshape(3 * hid, -1).T
-        gx = xp.empty((t_, 3, b_, hid), dtype=x.dtype)
-        pre = pre.reshape(t_, b_, 3, hid).transpose(0, 2, 1, 3)
-        b_hn = None
+        b_hn = bias = None
         if b_ih is not None:
             bias = b_ih.reshape(3, hid).copy()
             bias[:2] += b_hh.reshape(3, hid)[:2]
-            xp.add(pre, (bias * half[:, :, 0])[:, None, :], out=gx)
+            bias *= half[:, :, 0]
             b_hn = b_hh[2 * hid:]
-        else:
-            gx[...] = pre
-        del pre
+        gx = self._project(x, w_ih.reshape(3, hid, -1) * half, bias)  # (T, 3, B, H)
         whh_t = xp.ascontiguousarray((w_hh.reshape(3, hid, hid) * half).transpose(0, 2, 1))
         hbuf = xp.empty((t_ + 1, b_, hid), dtype=x.dtype)
         (hbuf[-1] if reverse else hbuf[0])[...] = h0
@@ -343,34 +362,47 @@ class GRULayer(_Recurrent):
         xp = xp_of(g)
         t_, b_, mask = self.T, self.B, self.mask
         hid = self.ghn.shape[-1]
-        r, z, n = (self.acts[:, k] for k in range(3))
+        acts, ghn = self.acts, self.ghn
         hprev = self._prev(self.hbuf)
-        coef_n = (1 - z) * (1 - n * n)  # dh -> d(n pre-activation)
-        coef_z = (hprev - n) * z * (1 - z)  # dh -> d(z pre-activation)
-        coef_r = self.ghn * r * (1 - r)  # d(n pre) -> d(r pre)
         gy = g[:t_]
-        zk = z
         if mask is not None:
-            coef_n *= mask
-            coef_z *= mask
             gy = gy * mask
-            zk = z * mask + (1 - mask)  # masked steps pass dh through unchanged
+            keep = 1 - mask
+        # The gate derivatives are formed per step from blocks still in cache (as the LSTM
+        # does): precomputing them took ~11 memory-bound passes over all steps.
         dgh = xp.empty((t_, b_, 3, hid), dtype=g.dtype)  # hidden-side grads [r, z, r*dn]
         dgx_n = xp.empty((t_, b_, hid), dtype=g.dtype)
         d = xp.empty((3, b_, hid), dtype=g.dtype)
         dh = g[t_]
         w_hh = self.w_hh
         for t in reversed(self.steps):
+            a = acts[t]  # r, z, n
+            hp = hprev[t]
+            sd = a[:2] * a[:2]
+            xp.subtract(a[:2], sd, out=sd)  # sigmoid' of r and z
             dht = gy[t] + dh
-            dn = dgx_n[t]
-            xp.multiply(dht, coef_n[t], out=dn)
-            xp.multiply(dn, coef_r[t], out=d[0])
-            xp.multiply(dht, coef_z[t], out=d[1])
-            xp.multiply(dn, r[t], out=d[2])
+            dn = dgx_n[t]  # dh -> d(n pre-activation): (1 - z)(1 - n^2)
+            xp.multiply(a[2], a[2], out=dn)
+            xp.subtract(1, dn, out=dn)
+            dn *= dht
+            dn -= dn * a[1]
+            xp.subtract(hp, a[2], out=d[1])  # dh -> d(z pre-activation): (h_prev - n) z'
+            d[1] *= sd[1]
+            d[1] *= dht
+            if mask is not None:
+                dn *= mask[t]
+                d[1] *= mask[t]
+            xp.multiply(dn, ghn[t], out=d[0])  # d(n pre) -> d(r pre): (W_hn h + b_hn) r'
+            d[0] *= sd[0]
+            xp.multiply(dn, a[0], out=d[2])
             dgt = dgh[t]
             dgt[...] = d.transpose(1, 0, 2)
+            carry = dht * a[1]
+            if mask is not None:  # masked steps pass dh through unchanged
+                carry *= mask[t]
+                carry += dht * keep[t]
             dh = dgt.reshape(b_, 3 * hid) @ w_hh
-            dh += dht * zk[t]
+            dh += carry
         dgx = xp.empty_like(dgh)
         dgx[:, :, :2] = dgh[:, :, :2]
         dgx[:, :, 2] = dgx_n

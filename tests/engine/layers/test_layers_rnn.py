@@ -27,6 +27,7 @@ CONFIGS = [
     ("LSTM", {"bias": False, "bidirectional": True}),
     ("GRU", {}),
     ("GRU", {"num_layers": 2, "bidirectional": True, "batch_first": True}),
+    ("GRU", {"bias": False}),
 ]
 
 
@@ -119,6 +120,19 @@ def test_layer_ops_gradcheck(L, op, reverse, masked):
         return op.apply(*args, reverse=reverse, mask=mask)
 
     assert gradcheck(fn, inputs)
+
+
+@pytest.mark.parametrize("op", [R.RNNLayer, R.LSTMLayer, R.GRULayer])
+def test_layer_ops_gradcheck_without_bias(L, op):
+    """Without a bias the input projection carries no column of ones, and every weight
+    gradient must come from the plain input."""
+    gates = {R.RNNLayer: 1, R.LSTMLayer: 4, R.GRULayer: 3}[op]
+    t_, b, i, h = 3, 2, 2, 3
+    inputs = [L.t(L.randn(t_, b, i)), L.t(L.randn(b, h)), L.t(L.randn(b, h)),
+              L.t(L.randn(gates * h, i) * 0.7), L.t(L.randn(gates * h, h) * 0.7), None, None]
+    if op is not R.LSTMLayer:
+        inputs[2] = None
+    assert gradcheck(lambda *args: op.apply(*args), inputs)
 
 
 def test_relu_rnn_gradcheck(L):
