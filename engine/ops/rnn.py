@@ -207,8 +207,7 @@ class LSTMLayer(_Recurrent):
         ccur, cprev = self._cur(cbuf), self._prev(cbuf)
         for t in self.steps:
             a = acts[t]
-            # (one batched matmul: 4 GEMMs; matmul(out=) is avoided, it is far slower under
-            # multi-threaded OpenBLAS)
+            # (matmul(out=) is avoided: it is far slower under multi-threaded OpenBLAS)
             a += (hprev[t] @ whh_t).reshape(b_, 4, hid).transpose(1, 0, 2)
             xp.tanh(a, out=a)
             sig = a[:3]
@@ -280,7 +279,7 @@ class LSTMLayer(_Recurrent):
             dh = dgt.reshape(b_, 4 * hid) @ whh
             if mask is not None:
                 dh += dht * keep[t]
-        # Parameter gradients: one GEMM each over all steps, then PyTorch's gate order.
+        # Parameter gradients: GEMMs over all steps, then PyTorch's gate order.
         n = self.needs
         gates = dg.reshape(t_ * b_, 4 * hid)
         back = list(self._BACK)
