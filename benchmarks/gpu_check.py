@@ -1,5 +1,6 @@
 """One-shot GPU check: device tests on cuda:0, every op against the CPU, training throughput
-against PyTorch CUDA, and an NCCL smoke test; a short table is printed last.
+against PyTorch CUDA with a per-op profile of the engine's step, and an NCCL smoke test; a short
+table is printed last.
 
 Made for a bare GPU machine (NumPy, CuPy, PyTorch, safetensors; maybe no pytest, no pip, no Qt)
 and a budget of five minutes:
@@ -497,6 +498,18 @@ def time_training(device: str, batch: int = 256, steps: int = 50) -> list[Row]:
     return rows
 
 
+def profile_steps(device: str, batch: int = 256) -> list[Row]:
+    """Host vs device-synchronised time per engine step, and the costliest ops, for LeNet-5 and
+    the LSTM: the next thing to optimise on this device (see ``benchmarks/op_profile.py``)."""
+    from benchmarks.op_profile import device_sync, engine_step, op_times, summary
+
+    rows = []
+    for which, b in (("lenet", batch), ("lstm", 64)):
+        report = op_times(engine_step(which, b, device), device_sync(device))
+        rows.append(("profile", f"{which} b{b} engine step", summary(report, top=4)))
+    return rows
+
+
 # ----------------------------------------------------------------------------- NCCL
 
 
@@ -575,6 +588,7 @@ def main(argv: list[str] | None = None) -> int:
     stages: list[tuple[str, Callable[[], Any]]] = [
         ("ops", lambda: check_ops(args.device)),
         ("speed", lambda: time_training(args.device, 256, args.steps)),
+        ("profile", lambda: profile_steps(args.device)),
         ("nccl", lambda: [nccl_smoke(args.device), engine_nccl_check(args.device)]),
     ]
     if not args.skip_tests:
@@ -591,9 +605,9 @@ def main(argv: list[str] | None = None) -> int:
                      f"{engine.cuda.memory_allocated(args.device) / 2**20:.1f} MiB"))
     rows.append(("total", "wall time", f"{time.perf_counter() - t0:.0f}s"))
     width = max(len(r[1]) for r in rows) + 2
-    print("\n" + "=" * (width + 50))
+    print("\n" + "=" * (width + 51))
     for stage, what, result in rows:
-        print(f"{stage:<7}{what:<{width}}{result}")
+        print(f"{stage:<8}{what:<{width}}{result}")
     failed = [r for r in rows if "FAIL" in r[2]]
     print(f"{len(failed)} failure(s)" if failed else "all checks passed")
     return 1 if failed else 0
