@@ -18,7 +18,7 @@ from pathlib import Path
 _ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(_ROOT))
 
-from benchmarks._timing import median_throughput, set_threads  # noqa: E402
+from benchmarks._timing import interleaved_throughput, set_threads  # noqa: E402
 
 Step = Callable[[], None]
 
@@ -178,18 +178,15 @@ def run(quick: bool = False, threads: int = 2) -> list[tuple[str, float, float |
     steps, repeats = (5, 2) if quick else (50, 5)
     rows = []
     for batch in (64, 256):
-        eng = median_throughput(engine_lenet_step(batch), batch, steps, repeats)
-        tstep = torch_lenet_step(batch)
-        ref = median_throughput(tstep, batch, steps, repeats) if tstep else None
+        eng, ref = interleaved_throughput([engine_lenet_step(batch), torch_lenet_step(batch)],
+                                          batch, steps, repeats)
         rows.append((f"LeNet-5 b{batch}", eng, ref))
         if threads > 1:
             rep = replicas_throughput("lenet", batch, threads, steps, repeats)
             if rep is not None:
                 rows.append((f"LeNet-5 b{batch} {threads} replicas", rep, ref))
     lsteps = (3, 2) if quick else (20, 5)
-    eng = median_throughput(engine_lstm_step(64), 64, *lsteps)
-    tstep = torch_lstm_step(64)
-    ref = median_throughput(tstep, 64, *lsteps) if tstep else None
+    eng, ref = interleaved_throughput([engine_lstm_step(64), torch_lstm_step(64)], 64, *lsteps)
     rows.append(("LSTM 32-128 T50 b64", eng, ref))
     if threads > 1:
         rep = replicas_throughput("lstm", 64, threads, *lsteps)

@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import bench_models  # noqa: E402
-from benchmarks._timing import median_throughput, set_threads  # noqa: E402
+from benchmarks._timing import interleaved_throughput, set_threads  # noqa: E402
 from benchmarks.bench_models import image_data, train_step  # noqa: E402
 
 
@@ -107,10 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     if args.only in (None, "mlp"):
         for batch in (64, 256):
-            eng = median_throughput(engine_mlp_step(batch), batch, steps, repeats)
-            hand = median_throughput(numpy_mlp_step(batch), batch, steps, repeats)
-            tstep = torch_mlp_step(batch)
-            ref = median_throughput(tstep, batch, steps, repeats) if tstep else None
+            eng, hand, ref = interleaved_throughput(
+                [engine_mlp_step(batch), numpy_mlp_step(batch), torch_mlp_step(batch)], batch,
+                steps, repeats)
             rows.append((f"MLP 784-128-10 b{batch}", eng, ref, hand))
     if args.only in (None, "models"):
         for name, eng, ref in bench_models.run(quick=args.quick, threads=args.threads):
