@@ -36,6 +36,18 @@ def test_max_pool2d_ties_send_gradient_where_torch_does(L, k, kw):
                     lambda x: torch.nn.functional.max_pool2d(x, k, **kw), [x])
 
 
+@pytest.mark.parametrize("k", [2, (2, 3)])
+def test_max_pool2d_windows_tiling_the_input(L, k):
+    """Windows that tile the input exactly (LeNet's 2x2 pooling of even sizes) take a path
+    that writes every input gradient once instead of zero-filling first."""
+    x = L.rng.permutation(2 * 3 * 8 * 6).reshape(2, 3, 8, 6).astype(np.float64) / 10
+    L.gradcheck(lambda x: F.max_pool2d(x, k), [x])
+    torch = pytest.importorskip("torch")
+    ties = np.round(L.randn(2, 3, 8, 6))
+    L.against_torch(lambda x: F.max_pool2d(x, k),
+                    lambda x: torch.nn.functional.max_pool2d(x, k), [ties])
+
+
 def test_max_pool2d_return_indices_like_torch(L):
     torch = pytest.importorskip("torch")
     x = np.round(L.randn(2, 2, 7, 7))
