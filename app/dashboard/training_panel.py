@@ -104,7 +104,7 @@ def list_devices() -> tuple[list[DeviceChoice], str | None]:
         out.append(DeviceChoice(
             cpu_replicas_id(n), f"CPU × {n}: one replica per core, each batch split", True,
             "Faster for convolutional networks (LeNet-5 ~1.2-1.5x on 2 cores); slower for "
-            "small MLPs, whose steps are too short to split"))
+            "small MLPs and for LSTM/GRU networks, whose steps are too small to split"))
     reason = engine.cuda.unavailable_reason()
     if reason:
         return out, f"No GPU: {reason}"
@@ -224,7 +224,7 @@ class TrainingPanel(QtWidgets.QWidget):
             flags = QtCore.Qt.ItemIsUserCheckable | QtCore.Qt.ItemIsEnabled
             if not d.available:
                 flags = QtCore.Qt.ItemIsUserCheckable
-                item.setToolTip(d.reason)
+            item.setToolTip(d.reason)  # why it is unavailable, or when to choose it
             item.setFlags(flags)
             item.setCheckState(QtCore.Qt.Unchecked)
             self.device_list.addItem(item)

@@ -109,12 +109,14 @@ def test_device_list_without_gpus_shows_the_cpu_and_why(qtbot):
 
 
 def test_cpu_replicas_are_an_alternative_to_one_cpu(qtbot):
-    devices = ([DeviceChoice("cpu", "CPU", True), DeviceChoice("cpu*2", "CPU × 2", True)],
+    devices = ([DeviceChoice("cpu", "CPU", True),
+                DeviceChoice("cpu*2", "CPU × 2", True, "Faster for convolutional networks")],
                "No GPU: none here")
     project = Project.from_template("lenet5")
     assert project.training["devices"] == ["cpu"]
     panel = TrainingPanel(Settings(project), devices=devices)
     qtbot.addWidget(panel)
+    assert panel.device_list.item(1).toolTip() == "Faster for convolutional networks"
     assert panel.device_list.item(0).checkState() == QtCore.Qt.Checked
     panel.device_list.item(1).setCheckState(QtCore.Qt.Checked)
     assert project.training["devices"] == ["cpu", "cpu"]  # what the Trainer's DataParallel takes
