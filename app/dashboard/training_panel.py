@@ -103,7 +103,7 @@ def list_devices() -> tuple[list[DeviceChoice], str | None]:
         n = min(cores, MAX_CPU_REPLICAS)
         out.append(DeviceChoice(
             cpu_replicas_id(n), f"CPU × {n}: one replica per core, each batch split", True,
-            "Faster for convolutional networks (LeNet-5 ~1.2-1.5x on 2 cores); slower for "
+            "Faster for convolutional networks (LeNet-5 ~1.1-1.5x on 2 cores); slower for "
             "small MLPs and for LSTM/GRU networks, whose steps are too small to split"))
     reason = engine.cuda.unavailable_reason()
     if reason:
