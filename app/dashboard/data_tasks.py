@@ -223,9 +223,8 @@ def download_dataset(name: str, root: str | Path, ctx: TaskContext) -> Path:
     """Fetch MNIST / FashionMNIST / KMNIST (four IDX files) or CIFAR10 (one archive) into
     ``root``, MD5-checked; ``ctx.progress`` reports bytes and raises ``Cancelled`` when the user
     cancels (the partial file stays and the next download resumes it)."""
-    from engine.data import DownloadError  # noqa: PLC0415
     from engine.data import datasets as D  # noqa: PLC0415
-    from engine.data.datasets.download import check_integrity, download_url  # noqa: PLC0415
+    from engine.data.datasets.download import download_url  # noqa: PLC0415
 
     root = Path(root).expanduser()
     cls = getattr(D, name, None)
@@ -243,28 +242,6 @@ def download_dataset(name: str, root: str | Path, ctx: TaskContext) -> Path:
     if cls is None or not hasattr(cls, "resources"):
         raise ValueError(f"{name} cannot be downloaded; choose MNIST, FashionMNIST, KMNIST or "
                          "CIFAR10")
-    from engine.data.datasets.download import extract_gzip  # noqa: PLC0415
-
     raw = root / name / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    files = list(cls.resources)
-    for i, (filename, md5) in enumerate(files):
-        target = raw / Path(filename).stem
-        gz = raw / filename
-        if target.is_file():
-            continue
-        if not check_integrity(gz, md5):
-            errors = []
-            for mirror in cls.mirrors:
-                try:
-                    download_url(mirror + filename, gz, md5, progress=lambda got, total,
-                                 f=filename, k=i: ctx.progress(got, total,
-                                                               f"{f} ({k + 1}/{len(files)})"))
-                    break
-                except DownloadError as exc:
-                    errors.append(f"{mirror}: {exc}")
-            else:
-                raise DownloadError(f"could not download {filename}: " + "; ".join(errors) +
-                                    f". Offline? Put the files in {raw} yourself")
-        extract_gzip(gz, target)
+    cls.fetch(raw, progress=ctx.progress)
     return raw

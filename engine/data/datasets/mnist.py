@@ -14,7 +14,7 @@ import numpy as np
 
 from ..dataset import ArrayDataset
 from ..errors import DatasetFormatError, DatasetNotFoundError, DownloadError
-from .download import check_integrity, download_url, extract_gzip
+from . import download as _download
 
 __all__ = ["KMNIST", "MNIST", "FashionMNIST", "read_idx"]
 
@@ -149,29 +149,41 @@ class MNIST(ArrayDataset):
 
     def download(self, opener: Any = None) -> None:
         """Fetch every missing file (MD5-checked, resumable) and unpack it next to the .gz."""
-        self.raw_folder.mkdir(parents=True, exist_ok=True)
-        for filename, md5 in self.resources:
-            raw = self.raw_folder / Path(filename).stem
-            gz = self.raw_folder / filename
+        self.fetch(self.raw_folder, opener)
+
+    @classmethod
+    def fetch(cls, raw_folder: Path, opener: Any = None,
+              progress: Callable[[int, int | None, str], None] | None = None) -> None:
+        """``download`` into any ``raw_folder`` without loading the data (the app's download
+        button); ``progress(bytes_so_far, total_or_None, "file (k/n)")`` reports each file."""
+        raw_folder.mkdir(parents=True, exist_ok=True)
+        n = len(cls.resources)
+        for k, (filename, md5) in enumerate(cls.resources):
+            raw = raw_folder / Path(filename).stem
+            gz = raw_folder / filename
             if raw.is_file():
                 continue
-            if not check_integrity(gz, md5):
+            if not _download.check_integrity(gz, md5):
+                label = f"{filename} ({k + 1}/{n})"
+                each = None if progress is None else (
+                    lambda got, total, label=label: progress(got, total, label))
                 errors = []
-                for mirror in self.mirrors:
+                for mirror in cls.mirrors:
                     try:
-                        download_url(mirror + filename, gz, md5, opener=opener)
+                        _download.download_url(mirror + filename, gz, md5, opener=opener,
+                                               progress=each)
                         break
                     except DownloadError as exc:
                         errors.append(f"  {mirror}: {exc}")
                 else:
-                    urls = ", ".join(m + filename for m in self.mirrors)
+                    urls = ", ".join(m + filename for m in cls.mirrors)
                     raise DownloadError(
-                        f"Could not download {type(self).__name__} file {filename}:\n"
+                        f"Could not download {cls.__name__} file {filename}:\n"
                         + "\n".join(errors)
                         + f"\nIf this machine is offline, download the files "
-                        f"{', '.join(f for f, _ in self.resources)} (e.g. from {urls}) and put "
-                        f"them, gzipped or not, in {self.raw_folder}")
-            extract_gzip(gz, raw)
+                        f"{', '.join(f for f, _ in cls.resources)} (e.g. from {urls}) and put "
+                        f"them, gzipped or not, in {raw_folder}")
+            _download.extract_gzip(gz, raw)
 
     def extra_repr(self) -> str:
         return f"Root location: {self.root}\nSplit: {'Train' if self.train else 'Test'}"
