@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as _np
 
+from .. import _cuda_kernels
 from .._backend import xp_of
+from .._cuda_kernels import on_gpu
 from ..errors import ShapeError
 from ..tensor import Tensor, tensor
 from ._functional_loss_elementwise import *  # noqa: F401,F403 - re-exported
@@ -182,6 +184,17 @@ class _CrossEntropy(_Op):
         xp = xp_of(x)
         x2 = _to_rows(x)
         m, n_classes = x2.shape
+        self.fused = (on_gpu(xp) and not eps and w is None and valid is None
+                      and n_classes <= _cuda_kernels.CROSS_ENTROPY_MAX_CLASSES
+                      and x.dtype.kind == "f")
+        if self.fused:  # the plain case in one launch (a GPU step is launch-bound)
+            e, s, loss = _cuda_kernels.cross_entropy_rows(x2, t)
+            if self.needs[0]:
+                self.e, self.s, self.t, self.reduction, self.denom = e, s, t, reduction, m
+                self.shape = x.shape
+            if reduction == "none":
+                return loss.reshape(x.shape[:1] + x.shape[2:]) if x.ndim != 1 else loss.reshape(())
+            return loss.sum() if reduction == "sum" else _mean(loss, m, xp)
         flat = _flat_index(t, m, n_classes, xp)
         e = x2 - _row_max(x2, xp)  # shifted logits, exponentiated in place below
         picked = e.ravel()[flat]
@@ -219,6 +232,10 @@ class _CrossEntropy(_Op):
         return out
 
     def backward(self, g: Any) -> tuple[Any, ...]:
+        if self.fused:
+            grad = _cuda_kernels.cross_entropy_rows_backward(self.e, self.s, self.t, g,
+                                                             self.reduction, self.denom)
+            return (_from_rows(grad, self.shape),)
         e, eps = self.e, self.eps
         n_classes = e.shape[1]
         c = _row_coef(g, self.reduction, self.denom)

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import _cuda_kernels
 from .._backend import xp_of
+from .._cuda_kernels import on_gpu
 from ..autograd.function import Function
 
 Pads = tuple[int, int, int, int]  # top, bottom, left, right
@@ -85,6 +87,8 @@ def col2im(gcols: Any, x_shape: tuple[int, ...], stride: tuple[int, int], pads: 
     One strided ``+=`` per kernel offset; within one offset the target positions are distinct, so
     plain slicing accumulates correctly (no ``add.at``)."""
     xp = xp_of(gcols)
+    if on_gpu(xp):
+        return _cuda_kernels.col2im(gcols, x_shape, stride, (pads[0], pads[2]), dilation)
     n, c, kh, kw, oh, ow = gcols.shape
     h, w = x_shape[2:]
     top, bottom, left, right = pads
@@ -221,7 +225,7 @@ def _input_grad(g3: Any, w: Any, x_shape: tuple[int, ...], out_hw: tuple[int, ..
     n, oc = g3.shape[:2]
     kh, kw = w.shape[2:]
     oh, ow = out_hw
-    if stride == (1, 1):
+    if stride == (1, 1) and not on_gpu(xp_of(g3)):  # a GPU gathers in one kernel instead
         return _input_grad_flat(g3.reshape(n, oc, oh, ow), w, x_shape, pads, dilation, groups)
     gcols = _cols_grad(g3, w, groups, (n, x_shape[1], kh, kw, oh, ow))
     return col2im(gcols, x_shape, stride, pads, dilation)
@@ -257,7 +261,9 @@ class Conv2d(Function):
         ow = out_size(wd, kw, stride[1], pads[2], pads[3], dilation[1])
         col_bytes = c * kh * kw * oh * ow * x.itemsize  # one sample's columns
         chunks = batch_chunks(xp, n, col_bytes)
-        view = im2col_view(x, kh, kw, stride, pads, dilation)  # one pad + view, copied per chunk
+        gpu = on_gpu(xp)  # one chunk there, its columns made by one kernel from the raw input
+        # else one pad + view, copied per chunk
+        view = None if gpu else im2col_view(x, kh, kw, stride, pads, dilation)
         ones_row = b is not None
         ocg = oc // groups
         wmat = w.reshape(groups, ocg, -1)
@@ -267,7 +273,9 @@ class Conv2d(Function):
         kept = []
         out = xp.empty((n, oc, oh * ow), dtype=x.dtype)
         for sl in chunks:
-            cols = _columns(view[sl], groups, ones_row)
+            cols = (_cuda_kernels.im2col(x[sl], (kh, kw), stride, (pads[0], pads[2]), dilation,
+                                         (oh, ow), groups, ones_row)
+                    if gpu else _columns(view[sl], groups, ones_row))
             part = out[sl].reshape(cols.shape[0], groups, ocg, oh * ow)
             xp.matmul(wmat, cols, out=part)  # straight into the output: no bias or copy pass
             if keep:
@@ -289,7 +297,8 @@ class Conv2d(Function):
             gx = xp.empty(x.shape, dtype=g.dtype)
         kept = self.kept
         self.kept = None
-        if self.needs[1] and not kept:  # columns not kept: rebuilt from the (padded) input
+        gpu = on_gpu(xp)
+        if self.needs[1] and not kept and not gpu:  # columns not kept: rebuilt from the input
             view = im2col_view(x, kh, kw, stride, pads, dilation)
         gb_parts: list[Any] = [None] * len(chunks)  # bias gradients from the kept columns
 
@@ -300,6 +309,10 @@ class Conv2d(Function):
                 if kept:
                     gw_part, gb_parts[k] = _weight_grad(kept[k], gc, w.shape, groups,
                                                         self.kept_ones)
+                elif gpu:
+                    cols = _cuda_kernels.im2col(x[sl], (kh, kw), stride, (pads[0], pads[2]),
+                                                dilation, g.shape[2:], groups, False)
+                    gw_part, _ = _weight_grad(cols, gc, w.shape, groups)
                 else:
                     gw_part, _ = _weight_grad(xp.ascontiguousarray(view[sl]), gc, w.shape, groups)
             if self.needs[0]:
@@ -361,8 +374,13 @@ class ConvTranspose2d(Function):
             # A convolution of g gives at least (H, W) outputs; output_padding can add positions
             # that no input element reached, so keep the first (H, W).
             h, wd = x.shape[2:]
-            view = im2col_view(g, kh, kw, stride, pads, dilation)[..., :h, :wd]
-            cols = xp_of(g).ascontiguousarray(view)
+            if on_gpu(xp_of(g)):
+                cols = _cuda_kernels.im2col(g, (kh, kw), stride, (pads[0], pads[2]), dilation,
+                                            (h, wd), groups, False).reshape(
+                    (n, g.shape[1], kh, kw, h, wd))
+            else:
+                view = im2col_view(g, kh, kw, stride, pads, dilation)[..., :h, :wd]
+                cols = xp_of(g).ascontiguousarray(view)
             if self.needs[0]:
                 gx = _forward_gemm(cols, w, groups).reshape(x.shape)
             if self.needs[1]:

@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from .. import _cuda_kernels
 from .._backend import xp_of
+from .._cuda_kernels import on_gpu
 from ..autograd.function import Function
 from .util import sum_to
 
@@ -241,7 +243,11 @@ class Sigmoid(Function):
 
 class Relu(Function):
     def forward(self, a: Any) -> Any:
-        out = xp_of(a).maximum(a, 0)
+        xp = xp_of(a)
+        if self.needs[0] and on_gpu(xp):  # output and mask in one launch
+            out, self.mask = _cuda_kernels.relu_with_mask(a)
+            return out
+        out = xp.maximum(a, 0)
         if self.needs[0]:
             self.mask = a > 0
         return out

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import _cuda_kernels
 from .._backend import xp_of
+from .._cuda_kernels import on_gpu
 from ..autograd.function import Function
 
 
@@ -221,12 +223,16 @@ class LSTMLayer(_Recurrent):
         hcur, hprev = self._cur(hbuf), self._prev(hbuf)
         ccur, cprev = self._cur(cbuf), self._prev(cbuf)
         xh_in = self._prev(xh)
+        fused = mask is None and on_gpu(xp)  # a GPU does a step's elementwise work in 1 launch
         for t in self.steps:
             a = acts[t]
             # (matmul(out=) is avoided: it is far slower under multi-threaded OpenBLAS.) The
             # tanh reads the (B, 4H) result through a gate-major view: the copy into ``acts``
             # costs no pass of its own.
             pre = xh_in[t] @ w_cat
+            if fused:
+                _cuda_kernels.lstm_step(pre, cprev[t], a, ccur[t], tc[t], hcur[t])
+                continue
             xp.tanh(pre.reshape(b_, 4, hid).transpose(1, 0, 2), out=a)
             sig = a[:3]
             sig *= 0.5
@@ -266,7 +272,14 @@ class LSTMLayer(_Recurrent):
         d = xp.empty((4, b_, hid), dtype=g.dtype)
         dh, dc = g[t_], g[t_ + 1]
         whh = self.whh4.reshape(4 * hid, hid)  # internal gate order, unscaled
+        fused = mask is None and on_gpu(xp)
+        if fused:
+            dc = dc.copy()  # updated in place, step by step
         for t in reversed(self.steps):
+            if fused:
+                _cuda_kernels.lstm_step_backward(acts[t], tc[t], cprev[t], gy[t], dh, dg[t], dc)
+                dh = dg[t].reshape(b_, 4 * hid) @ whh
+                continue
             a = acts[t]  # o, i, f, g
             sd = a[:3] * a[:3]
             xp.subtract(a[:3], sd, out=sd)  # sigmoid' = s (1 - s)
@@ -344,9 +357,15 @@ class GRULayer(_Recurrent):
         (hbuf[-1] if reverse else hbuf[0])[...] = h0
         hcur, hprev = self._cur(hbuf), self._prev(hbuf)
         ghn = xp.empty((t_, b_, hid), dtype=x.dtype)
+        fused = mask is None and on_gpu(xp)  # a GPU does a step's elementwise work in 1 launch
+        if fused:  # and one GEMM (B, H) @ (H, 3H) per step, not three
+            whh_cat = xp.ascontiguousarray(whh_t.transpose(1, 0, 2).reshape(hid, 3 * hid))
         for t in self.steps:
             a = gx[t]  # becomes [r, z, n] activations in place
             hp = hprev[t]
+            if fused:
+                _cuda_kernels.gru_step(hp @ whh_cat, hp, b_hn, a, ghn[t], hcur[t])
+                continue
             gh = hp @ whh_t  # (3, B, H): r and z parts pre-scaled, n part exact
             rz = a[:2]
             rz += gh[:2]
@@ -391,7 +410,15 @@ class GRULayer(_Recurrent):
         d = xp.empty((3, b_, hid), dtype=g.dtype)
         dh = g[t_]
         w_hh = self.w_hh
+        fused = mask is None and on_gpu(xp)
+        if fused:
+            carry = xp.zeros_like(dh)
         for t in reversed(self.steps):
+            if fused:
+                _cuda_kernels.gru_step_backward(acts[t], hprev[t], gy[t], dh, ghn[t], dgh[t],
+                                                dgx_n[t], carry)
+                dh = dgh[t].reshape(b_, 3 * hid) @ w_hh
+                continue
             a = acts[t]  # r, z, n
             hp = hprev[t]
             sd = a[:2] * a[:2]
@@ -419,6 +446,8 @@ class GRULayer(_Recurrent):
                 carry += dht * keep[t]
             dh = dgt.reshape(b_, 3 * hid) @ w_hh
             dh += carry
+        if fused:
+            dh = dh + carry
         dgx = xp.empty_like(dgh)
         dgx[:, :, :2] = dgh[:, :, :2]
         dgx[:, :, 2] = dgx_n
