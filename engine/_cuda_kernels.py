@@ -153,7 +153,7 @@ def _max_pool_kernel() -> Any:
         f"raw T x, {_GEOMETRY}",
         "T y, I idx",
         _WINDOW_INDEX + """
-        T m = (T)(-INFINITY);
+        T m = (T)__longlong_as_double(0xfff0000000000000LL);  // -inf (NVRTC has no math.h)
         int best = 0;
         for (int a = 0; a < kh; ++a) {
             const long long yy = oy * sh - ph + (long long)a * dh;
