@@ -477,3 +477,54 @@ def cross_entropy_rows_backward(e: Any, s: Any, t: Any, g: Any, reduction: str,
     _cross_entropy_kernels()[1](e, s, t, cp.ascontiguousarray(g), e.shape[1], per_row,
                                 e.dtype.type(scale), grad)
     return grad
+
+
+@functools.cache
+def _adam_kernel(amsgrad: bool) -> Any:
+    # optim.adam_update's arithmetic step by step: the decoupled decay, effective_grad, lerp_
+    # (PyTorch's two-sided formula), the second moment, then the update. Scalars are rounded
+    # to T on the host, as NumPy rounds the Python floats.
+    second = ("""
+        const T mv = (vmax != vmax || v != v) ? vmax + v : (vmax > v ? vmax : v);
+        vmax = mv;
+        T den = sqrt(mv);
+    """ if amsgrad else """
+        T den = sqrt(v);
+    """)
+    return _cupy().ElementwiseKernel(
+        "T g, bool decay, T keep, T weight_decay, bool maximize, bool lerp_low, T w1, T w1c, "
+        "T beta2, T one_minus_beta2, T bc2_sqrt, T eps, T neg_step_size",
+        "T p, T m, T v" + (", T vmax" if amsgrad else ""),
+        """
+        if (decay) p = p * keep;
+        T d = maximize ? -g : g;
+        if (weight_decay != (T)0) d = maximize ? weight_decay * p - g : g + weight_decay * p;
+        const T diff = d - m;
+        m = lerp_low ? m + diff * w1 : d - diff * w1c;
+        T sq = d * one_minus_beta2;
+        sq = sq * d;
+        v = v * beta2 + sq;
+        """ + second + """
+        den = den / bc2_sqrt;
+        den = den + eps;
+        p = p + (m / den) * neg_step_size;
+        """,
+        "layerforge_adam_amsgrad" if amsgrad else "layerforge_adam")
+
+
+def adam_update(p: Any, g: Any, m: Any, v: Any, vmax: Any, *, lr: float, beta1: float,
+                beta2: float, eps: float, weight_decay: float, maximize: bool,
+                decoupled_weight_decay: bool, step: float) -> None:
+    """One Adam/AdamW step for one parameter in one launch (the array form takes about a
+    dozen); ``vmax`` is the AMSGrad running maximum, or None."""
+    t = p.dtype.type
+    decay = weight_decay != 0 and decoupled_weight_decay
+    keep = 1 - lr * weight_decay if decay else 1.0
+    l2 = 0.0 if decoupled_weight_decay else weight_decay
+    w1 = 1 - beta1
+    args = (g, decay, t(keep), t(l2), maximize, abs(w1) < 0.5, t(w1), t(1 - w1), t(beta2),
+            t(1 - beta2), t((1 - beta2**step) ** 0.5), t(eps), t(-(lr / (1 - beta1**step))))
+    if vmax is None:
+        _adam_kernel(False)(*args, p, m, v)
+    else:
+        _adam_kernel(True)(*args, p, m, v, vmax)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .. import _cuda_kernels
 from .._backend import xp_of
+from .._cuda_kernels import on_gpu
 from ..tensor import Tensor
 from .optimizer import Optimizer, effective_grad, new_state_tensor
 
@@ -109,6 +111,14 @@ def adam_update(opt: Optimizer, p: Tensor, state: dict[str, Any], *, lr: float, 
     pa = p.data
     xp = xp_of(pa)
     step = state["step"] = state["step"] + 1
+    if on_gpu(xp):  # one fused launch (a GPU step is launch-bound)
+        _cuda_kernels.adam_update(
+            pa, p.grad.data, state["exp_avg"].data, state["exp_avg_sq"].data,
+            state["max_exp_avg_sq"].data if amsgrad else None, lr=lr, beta1=beta1, beta2=beta2,
+            eps=eps, weight_decay=weight_decay, maximize=maximize,
+            decoupled_weight_decay=decoupled_weight_decay, step=step)
+        p._vc.value += 1
+        return
     if weight_decay != 0 and decoupled_weight_decay:
         xp.multiply(pa, 1 - lr * weight_decay, out=pa)
         weight_decay = 0

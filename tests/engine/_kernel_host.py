@@ -36,7 +36,7 @@ _FIXED = {"int32": np.dtype(np.int32), "bool": np.dtype(bool), "float32": np.dty
 _PRELUDE = """#include <cmath>
 #include <cstddef>
 #include <cstring>
-using std::exp; using std::log; using std::tanh;
+using std::exp; using std::log; using std::sqrt; using std::tanh;
 static double __longlong_as_double(long long v) { double d; std::memcpy(&d, &v, 8); return d; }
 """
 _BUILD_DIR = Path(tempfile.mkdtemp(prefix="layerforge-host-kernels-"))

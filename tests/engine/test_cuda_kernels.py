@@ -174,23 +174,34 @@ SGD = [{}, {"momentum": 0.9}, {"momentum": 0.9, "dampening": 0.5},
        {"momentum": 0.8, "weight_decay": 0.1, "maximize": True}, {"maximize": True}]
 
 
-@pytest.mark.parametrize("kw", SGD, ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()))
-def test_sgd_kernel(kw, host_kernels) -> None:
+ADAM = [("Adam", {}), ("Adam", {"amsgrad": True, "weight_decay": 0.1, "maximize": True}),
+        ("Adam", {"betas": (0.3, 0.6), "eps": 1e-3}),  # the other side of PyTorch's lerp
+        ("Adam", {"betas": (0.3, 0.6), "amsgrad": True}),  # v falls: the maximum matters
+        ("Adam", {"weight_decay": 0.1, "decoupled_weight_decay": True}),
+        ("AdamW", {"weight_decay": 0.2, "amsgrad": True})]
+OPTIMIZERS = [("SGD", kw) for kw in SGD] + ADAM
+
+
+@pytest.mark.parametrize(("name", "kw"), OPTIMIZERS,
+                         ids=[f"{n}-" + "-".join(f"{k}={v}" for k, v in kw.items())
+                              for n, kw in OPTIMIZERS])
+def test_optimizer_kernels(name, kw, host_kernels) -> None:
     def train() -> list[np.ndarray]:
         engine.manual_seed(0)
         model = nn.Linear(4, 3).double()
-        opt = optim.SGD(model.parameters(), lr=0.05, **kw)
+        opt = getattr(optim, name)(model.parameters(), lr=0.05, **kw)
         x = engine.tensor(randn(5, 4))
-        for _ in range(3):
+        for _ in range(10):
             opt.zero_grad()
             (model(x) ** 2).sum().backward()
             opt.step()
         return [p.detach().numpy().copy() for p in model.parameters()]
 
+    # Same operations in the same order, and no fused multiply-add on the host: bit for bit.
     expected = train()
     host_kernels()
     for g, e in zip(train(), expected):
-        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-14)
+        np.testing.assert_array_equal(g, e)
 
 
 def test_cross_entropy_kernel_is_stable_for_huge_logits(host_kernels) -> None:
