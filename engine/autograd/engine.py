@@ -150,6 +150,12 @@ def _accumulate_leaf(t: Any, g: Any, given: set[int]) -> None:
     if g.shape != data.shape:
         g = g.reshape(data.shape)
     grad = t.grad
+    if grad is None and _function.GRAD_DESTINATIONS and \
+            g is _function.GRAD_DESTINATIONS.get(id(t), (None,))[0]:
+        # Computed straight into the destination registered for this leaf: adopt it uncopied.
+        given.add(id(g))
+        t.grad = _function._tensor_cls._make(g, t._device, False, None)
+        return
     if grad is None:
         # A view (reshape, broadcast, transpose) or an array some other leaf or the caller holds
         # would let an in-place change of one .grad (clip_grad_norm_, zero_) leak into another.

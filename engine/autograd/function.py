@@ -21,6 +21,15 @@ class VersionCounter:
         self.value = 0
 
 
+# Where a leaf's gradient may be computed straight into, by ``id(leaf)``: ``(array, scale)``,
+# the gradient times ``scale`` to be written into ``array``. DistributedDataParallel registers
+# views of its shared-memory bucket here for the span of one backward, with the 1/world_size of
+# the average (PyTorch's ``gradient_as_bucket_view`` with a pre-divided gradient): a weight
+# gradient's GEMM then writes the averaged-to-be values into the bucket, and packing them costs
+# nothing. Empty otherwise, so ops pay one dict check.
+GRAD_DESTINATIONS: dict[int, tuple[Any, float]] = {}
+
+
 class Function:
     """Base of every differentiable op.
 
@@ -43,6 +52,18 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
+
+    def grad_destination(self, i: int) -> tuple[Any, float] | None:
+        """``(array, scale)``: ``backward`` may write input ``i``'s gradient times ``scale`` into
+        ``array`` (its shape and dtype), which then becomes the leaf's ``.grad`` uncopied; or
+        None. Only for a leaf with no gradient yet that ``GRAD_DESTINATIONS`` names. Ops that
+        honour it are optional speed-ups."""
+        if not GRAD_DESTINATIONS:
+            return None
+        child = self.next[i]
+        if child is None or isinstance(child, Function) or child.grad is not None:
+            return None
+        return GRAD_DESTINATIONS.get(id(child))
 
     def forward(self, *args: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError

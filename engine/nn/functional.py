@@ -62,7 +62,20 @@ class _Linear(_Op):
         g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
         needs = self.needs
         gx = (g2 @ self.w).reshape(self.xshape) if needs[0] else None
-        gw = g2.T @ self.x2 if needs[1] else None
+        gw = None
+        if needs[1]:
+            dest = self.grad_destination(1)
+            if dest is None:
+                gw = g2.T @ self.x2
+            else:  # straight into DDP's bucket, the scale on the smaller factor
+                out, scale = dest
+                gs, xs = g2, self.x2
+                if scale != 1:
+                    if gs.size <= xs.size:
+                        gs = gs * scale
+                    else:
+                        xs = xs * scale
+                gw = xp_of(g2).matmul(gs.T, xs, out=out)
         gb = g2.sum(axis=0) if needs[2] else None
         return gx, gw, gb
 

@@ -4,6 +4,7 @@ BatchNorm in eval mode and an LSTM, in float64 and float32; bucketing makes one 
 per bucket; no_sync accumulates locally and the next synced backward averages the total;
 SyncBatchNorm in training mode matches whole-batch BatchNorm."""
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -25,37 +26,42 @@ GLOBAL = 12  # divisible by 2 and 3: equal local batches, so the mean of means i
 TOL = {"float64": 1e-10, "float32": 1e-5}
 local = slice(rank * GLOBAL // world, (rank + 1) * GLOBAL // world)
 
-for kind in KINDS:
-    for dtype in ("float64", "float32"):
-        model = make_model(kind, dtype, seed=rank)  # different init: DDP must broadcast rank 0's
-        ref = make_model(kind, dtype, seed=0)
-        ddp = DDP(model, bucket_cap_mb=0.0001)
-        opt = optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
-        ref_opt = optim.SGD(ref.parameters(), lr=0.1, momentum=0.9)
-        rng = np.random.default_rng(7)
-        n_buckets = len(plan_buckets([(p.shape, p.dtype) for p in model.parameters()], 0.0001))
-        assert n_buckets >= 2, "the test wants several buckets"
-        for step in range(10):
-            x, y = make_batch(kind, GLOBAL, rng, dtype)
-            dist.reset_collective_stats()
-            calls_before = ddp.reduce_calls
-            opt.zero_grad()
-            loss_fn(ddp(x[local]), y[local]).backward()
-            assert ddp.reduce_calls - calls_before == n_buckets
-            assert dist.collective_stats()["by_kind"].get("all_reduce", 0) == n_buckets
-            opt.step()
-            ref_opt.zero_grad()
-            loss_fn(ref(x), y).backward()
-            ref_opt.step()
-            if step == 0:
-                err1 = max_rel_err(list(model.parameters()), list(ref.parameters()))
-                assert err1 < TOL[dtype], (kind, dtype, "one step", err1)
-        err = max_rel_err(list(model.parameters()), list(ref.parameters()))
-        assert err < TOL[dtype], (kind, dtype, err)
-        assert ddp.parameters_in_sync(), (kind, dtype)
-        assert list(ddp.state_dict()) == ["module." + k for k in model.state_dict()]
-        if rank == 0:
-            print(f"{kind} {dtype} world={world} rel_err={err:.2e}", flush=True)
+# Tiny buckets (several per model), then the default (one bucket: the Linear layers' weight
+# gradients are then computed straight into its shared-memory segment, gradient_as_bucket_view).
+for kind, dtype, cap in itertools.product(KINDS, ("float64", "float32"), (0.0001, None)):
+    model = make_model(kind, dtype, seed=rank)  # different init: DDP must broadcast rank 0's
+    ref = make_model(kind, dtype, seed=0)
+    ddp = DDP(model, bucket_cap_mb=cap)
+    opt = optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
+    ref_opt = optim.SGD(ref.parameters(), lr=0.1, momentum=0.9)
+    rng = np.random.default_rng(7)
+    n_buckets = len(plan_buckets([(p.shape, p.dtype) for p in model.parameters()],
+                                 cap or 25.0))
+    assert n_buckets >= 2 if cap else n_buckets == 1, "the test wants several buckets"
+    for step in range(10):
+        x, y = make_batch(kind, GLOBAL, rng, dtype)
+        dist.reset_collective_stats()
+        calls_before = ddp.reduce_calls
+        opt.zero_grad()
+        loss_fn(ddp(x[local]), y[local]).backward()
+        assert ddp.reduce_calls - calls_before == n_buckets
+        assert dist.collective_stats()["by_kind"].get("all_reduce", 0) == n_buckets
+        opt.step()
+        ref_opt.zero_grad()
+        loss_fn(ref(x), y).backward()
+        ref_opt.step()
+        if step == 0:
+            err1 = max_rel_err(list(model.parameters()), list(ref.parameters()))
+            assert err1 < TOL[dtype], (kind, dtype, "one step", err1)
+    err = max_rel_err(list(model.parameters()), list(ref.parameters()))
+    assert err < TOL[dtype], (kind, dtype, err)
+    # Ten steps, each computing every Linear weight gradient in place (one per layer).
+    linear = sum(isinstance(m, nn.Linear) for m in model.modules())
+    assert ddp.in_place_gradients == (0 if cap else 10 * linear), ddp.in_place_gradients
+    assert ddp.parameters_in_sync(), (kind, dtype)
+    assert list(ddp.state_dict()) == ["module." + k for k in model.state_dict()]
+    if rank == 0:
+        print(f"{kind} {dtype} world={world} rel_err={err:.2e}", flush=True)
 
 # no_sync: two local micro-batches accumulated, one averaged reduction = the global mean
 model = make_model("mlp", seed=rank)
