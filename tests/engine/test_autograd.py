@@ -382,3 +382,33 @@ def test_requires_grad_propagation_and_names() -> None:
     assert "requires_grad=True" in repr(b.detach().requires_grad_())
     with pytest.raises(RuntimeError, match=r"only works on leaf tensors.*\.detach\(\)"):
         (a * b).requires_grad_(False)
+
+
+def test_gradient_destination_is_filled_and_adopted() -> None:
+    """A registered destination (DDP's bucket view) receives the weight gradient times its
+    scale and becomes the leaf's .grad uncopied; a second use of the same weight in the graph
+    then accumulates out of place, as without a destination."""
+    from engine.autograd.function import GRAD_DESTINATIONS
+    from engine.nn import functional as F
+
+    rng = np.random.default_rng(0)
+    x = engine.tensor(rng.standard_normal((5, 4)))
+    w = engine.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    F.linear(x, w).sum().backward()
+    expected = w.grad.numpy().copy()
+
+    w.grad = None
+    dest = np.full((3, 4), np.nan)
+    GRAD_DESTINATIONS[id(w)] = (dest, 0.5)
+    try:
+        F.linear(x, w).sum().backward()
+        assert w.grad.data is dest
+        np.testing.assert_allclose(dest, 0.5 * expected, rtol=1e-15)
+
+        w.grad = None
+        dest2 = np.full((3, 4), np.nan)
+        GRAD_DESTINATIONS[id(w)] = (dest2, 1.0)
+        (F.linear(x, w).sum() + F.linear(2 * x, w).sum()).backward()
+        np.testing.assert_allclose(w.grad.numpy(), 3 * expected, rtol=1e-14)
+    finally:
+        GRAD_DESTINATIONS.clear()
