@@ -9,9 +9,9 @@ passes per SGD parameter) are what made those launches. Each kernel here does on
 single launch, with the same arithmetic as the NumPy path (same summation order, the same
 first-maximum rule on ties), so the device-parametrised tests hold on both.
 
-Every function takes and returns CuPy arrays; callers use them only when ``on_gpu(xp)``. CuPy is
-imported lazily, so the engine imports on machines without it. Kernels compile once per process
-(and CuPy caches them on disk).
+Every function takes and returns CuPy arrays; callers use them only when ``on_gpu(xp, dtype)``.
+CuPy is imported lazily, so the engine imports on machines without it. Kernels compile once per
+process (and CuPy caches them on disk).
 """
 
 from __future__ import annotations
@@ -21,10 +21,13 @@ from typing import Any
 
 import numpy as np
 
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
-def on_gpu(xp: Any) -> bool:
-    """True when ``xp`` is CuPy: the ops then take the fused kernels below."""
-    return xp is not np
+
+def on_gpu(xp: Any, dtype: Any) -> bool:
+    """True when ``xp`` is CuPy and ``dtype`` is float32 or float64: the ops then take the fused
+    kernels below (other dtypes, e.g. float16, keep the array code, which handles them)."""
+    return xp is not np and dtype in _KERNEL_DTYPES
 
 
 def _cupy() -> Any:

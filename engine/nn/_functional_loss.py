@@ -184,9 +184,8 @@ class _CrossEntropy(_Op):
         xp = xp_of(x)
         x2 = _to_rows(x)
         m, n_classes = x2.shape
-        self.fused = (on_gpu(xp) and not eps and w is None and valid is None
-                      and n_classes <= _cuda_kernels.CROSS_ENTROPY_MAX_CLASSES
-                      and x.dtype.kind == "f")
+        self.fused = (on_gpu(xp, x.dtype) and not eps and w is None and valid is None
+                      and n_classes <= _cuda_kernels.CROSS_ENTROPY_MAX_CLASSES)
         if self.fused:  # the plain case in one launch (a GPU step is launch-bound)
             e, s, loss = _cuda_kernels.cross_entropy_rows(x2, t)
             if self.needs[0]:

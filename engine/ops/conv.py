@@ -87,7 +87,7 @@ def col2im(gcols: Any, x_shape: tuple[int, ...], stride: tuple[int, int], pads: 
     One strided ``+=`` per kernel offset; within one offset the target positions are distinct, so
     plain slicing accumulates correctly (no ``add.at``)."""
     xp = xp_of(gcols)
-    if on_gpu(xp):
+    if on_gpu(xp, gcols.dtype):
         return _cuda_kernels.col2im(gcols, x_shape, stride, (pads[0], pads[2]), dilation)
     n, c, kh, kw, oh, ow = gcols.shape
     h, w = x_shape[2:]
@@ -225,7 +225,7 @@ def _input_grad(g3: Any, w: Any, x_shape: tuple[int, ...], out_hw: tuple[int, ..
     n, oc = g3.shape[:2]
     kh, kw = w.shape[2:]
     oh, ow = out_hw
-    if stride == (1, 1) and not on_gpu(xp_of(g3)):  # a GPU gathers in one kernel instead
+    if stride == (1, 1) and not on_gpu(xp_of(g3), g3.dtype):  # a GPU gathers in one kernel instead
         return _input_grad_flat(g3.reshape(n, oc, oh, ow), w, x_shape, pads, dilation, groups)
     gcols = _cols_grad(g3, w, groups, (n, x_shape[1], kh, kw, oh, ow))
     return col2im(gcols, x_shape, stride, pads, dilation)
@@ -261,7 +261,8 @@ class Conv2d(Function):
         ow = out_size(wd, kw, stride[1], pads[2], pads[3], dilation[1])
         col_bytes = c * kh * kw * oh * ow * x.itemsize  # one sample's columns
         chunks = batch_chunks(xp, n, col_bytes)
-        gpu = on_gpu(xp)  # one chunk there, its columns made by one kernel from the raw input
+        # One chunk on a GPU, its columns made by one kernel from the raw input.
+        gpu = on_gpu(xp, x.dtype)
         # else one pad + view, copied per chunk
         view = None if gpu else im2col_view(x, kh, kw, stride, pads, dilation)
         ones_row = b is not None
@@ -297,7 +298,7 @@ class Conv2d(Function):
             gx = xp.empty(x.shape, dtype=g.dtype)
         kept = self.kept
         self.kept = None
-        gpu = on_gpu(xp)
+        gpu = on_gpu(xp, g.dtype)
         if self.needs[1] and not kept and not gpu:  # columns not kept: rebuilt from the input
             view = im2col_view(x, kh, kw, stride, pads, dilation)
         gb_parts: list[Any] = [None] * len(chunks)  # bias gradients from the kept columns
@@ -374,7 +375,7 @@ class ConvTranspose2d(Function):
             # A convolution of g gives at least (H, W) outputs; output_padding can add positions
             # that no input element reached, so keep the first (H, W).
             h, wd = x.shape[2:]
-            if on_gpu(xp_of(g)):
+            if on_gpu(xp_of(g), g.dtype):
                 cols = _cuda_kernels.im2col(g, (kh, kw), stride, (pads[0], pads[2]), dilation,
                                             (h, wd), groups, False).reshape(
                     (n, g.shape[1], kh, kw, h, wd))

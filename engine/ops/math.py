@@ -244,7 +244,7 @@ class Sigmoid(Function):
 class Relu(Function):
     def forward(self, a: Any) -> Any:
         xp = xp_of(a)
-        if self.needs[0] and on_gpu(xp):  # output and mask in one launch
+        if self.needs[0] and on_gpu(xp, a.dtype):  # output and mask in one launch
             out, self.mask = _cuda_kernels.relu_with_mask(a)
             return out
         out = xp.maximum(a, 0)

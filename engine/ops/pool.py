@@ -114,7 +114,7 @@ class MaxPool2d(Function):
         oh = pool_out_size(h, k[0], stride[0], pad[0], dilation[0], ceil_mode)
         ow = pool_out_size(w, k[1], stride[1], pad[1], dilation[1], ceil_mode)
         chunks = batch_chunks(xp, n, 2 * c * k[0] * k[1] * oh * ow * x.itemsize)
-        if on_gpu(xp):  # one kernel, same maxima and indices (~20 launches in array form)
+        if on_gpu(xp, x.dtype):  # one kernel, same maxima and indices (~20 launches in array form)
             kk = k[0] * k[1]
             out, idx = _cuda_kernels.max_pool2d(x, k, stride, pad, dilation, (oh, ow),
                                                 xp.uint8 if kk < 256 else xp.int32)
@@ -135,7 +135,7 @@ class MaxPool2d(Function):
     def backward(self, g: Any) -> tuple[Any, ...]:
         x_shape, k, stride, pad, dilation, out_hw = self.cfg
         xp = xp_of(g)
-        if on_gpu(xp):
+        if on_gpu(xp, g.dtype):
             gx = _cuda_kernels.max_pool2d_backward(g, self.idx, x_shape, k, stride, pad, dilation)
             return gx, None, None, None, None, None
         if len(self.chunks) == 1:

@@ -223,7 +223,8 @@ class LSTMLayer(_Recurrent):
         hcur, hprev = self._cur(hbuf), self._prev(hbuf)
         ccur, cprev = self._cur(cbuf), self._prev(cbuf)
         xh_in = self._prev(xh)
-        fused = mask is None and on_gpu(xp)  # a GPU does a step's elementwise work in 1 launch
+        # A GPU does a step's elementwise work in one launch.
+        fused = mask is None and on_gpu(xp, x.dtype)
         for t in self.steps:
             a = acts[t]
             # (matmul(out=) is avoided: it is far slower under multi-threaded OpenBLAS.) The
@@ -272,7 +273,7 @@ class LSTMLayer(_Recurrent):
         d = xp.empty((4, b_, hid), dtype=g.dtype)
         dh, dc = g[t_], g[t_ + 1]
         whh = self.whh4.reshape(4 * hid, hid)  # internal gate order, unscaled
-        fused = mask is None and on_gpu(xp)
+        fused = mask is None and on_gpu(xp, g.dtype)
         if fused:
             dc = dc.copy()  # updated in place, step by step
         for t in reversed(self.steps):
@@ -357,7 +358,8 @@ class GRULayer(_Recurrent):
         (hbuf[-1] if reverse else hbuf[0])[...] = h0
         hcur, hprev = self._cur(hbuf), self._prev(hbuf)
         ghn = xp.empty((t_, b_, hid), dtype=x.dtype)
-        fused = mask is None and on_gpu(xp)  # a GPU does a step's elementwise work in 1 launch
+        # A GPU does a step's elementwise work in one launch.
+        fused = mask is None and on_gpu(xp, x.dtype)
         if fused:  # and one GEMM (B, H) @ (H, 3H) per step, not three
             whh_cat = xp.ascontiguousarray(whh_t.transpose(1, 0, 2).reshape(hid, 3 * hid))
         for t in self.steps:
@@ -410,7 +412,7 @@ class GRULayer(_Recurrent):
         d = xp.empty((3, b_, hid), dtype=g.dtype)
         dh = g[t_]
         w_hh = self.w_hh
-        fused = mask is None and on_gpu(xp)
+        fused = mask is None and on_gpu(xp, g.dtype)
         if fused:
             carry = xp.zeros_like(dh)
         for t in reversed(self.steps):

@@ -111,7 +111,7 @@ def adam_update(opt: Optimizer, p: Tensor, state: dict[str, Any], *, lr: float, 
     pa = p.data
     xp = xp_of(pa)
     step = state["step"] = state["step"] + 1
-    if on_gpu(xp):  # one fused launch (a GPU step is launch-bound)
+    if on_gpu(xp, pa.dtype):  # one fused launch (a GPU step is launch-bound)
         _cuda_kernels.adam_update(
             pa, p.grad.data, state["exp_avg"].data, state["exp_avg_sq"].data,
             state["max_exp_avg_sq"].data if amsgrad else None, lr=lr, beta1=beta1, beta2=beta2,

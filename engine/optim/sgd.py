@@ -77,7 +77,7 @@ def sgd_update(opt: Optimizer, p: Tensor, state: dict[str, Any] | None, *, lr: f
     """One SGD step for one parameter, in place on its raw array (see ``SGD`` for the rule)."""
     pa = p.data
     xp = xp_of(pa)
-    if on_gpu(xp):  # one fused launch instead of up to six (the step is launch-bound there)
+    if on_gpu(xp, pa.dtype):  # one fused launch instead of up to six (a GPU step is launch-bound)
         buf_t = None if state is None else state.get("momentum_buffer")
         first = state is not None and buf_t is None
         if first:

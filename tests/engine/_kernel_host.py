@@ -158,7 +158,7 @@ def use_host_kernels(monkeypatch: Any) -> None:
     original = _cuda_kernels.on_gpu
     for name, module in list(sys.modules.items()):
         if name.startswith("engine.") and getattr(module, "on_gpu", None) is original:
-            monkeypatch.setattr(module, "on_gpu", lambda xp: True)
+            monkeypatch.setattr(module, "on_gpu", lambda xp, dtype: True)
 
 
 def undo_host_kernels() -> None:
