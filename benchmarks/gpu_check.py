@@ -18,6 +18,7 @@ import contextlib
 import importlib.util
 import inspect
 import re
+import statistics
 import sys
 import tempfile
 import time
@@ -427,16 +428,27 @@ def _sync(lib: str, device: str) -> None:
         torch.cuda.synchronize()
 
 
-def _throughput(step: Callable[[], None], lib: str, device: str, batch: int,
-                steps: int) -> float:
-    for _ in range(3):
-        step()
-    _sync(lib, device)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    _sync(lib, device)
-    return batch * steps / (time.perf_counter() - t0)
+def _interleaved(steps: dict[str, Callable[[], None]], device: str, batch: int, n_steps: int,
+                 rounds: int) -> dict[str, list[float]]:
+    """Samples/s of each library's step in alternating rounds, synchronised at both ends of a
+    round. Why: one run of 50 steps per library swung from 0.48x to 0.80x between two H200
+    sessions for the same code (the host side of a launch-bound step is sensitive to whatever
+    else the machine's CPUs do); alternating rounds put both libraries in every phase."""
+    for lib, step in steps.items():
+        for _ in range(3):
+            step()
+        _sync(lib, device)
+    rates: dict[str, list[float]] = {lib: [] for lib in steps}
+    for _ in range(rounds):
+        for lib, step in steps.items():
+            time.sleep(0.1)
+            _sync(lib, device)
+            t0 = time.perf_counter()
+            for _ in range(n_steps):
+                step()
+            _sync(lib, device)
+            rates[lib].append(batch * n_steps / (time.perf_counter() - t0))
+    return rates
 
 
 def _models(nn: Any) -> dict[str, Callable[[], Any]]:
@@ -447,8 +459,9 @@ def _models(nn: Any) -> dict[str, Callable[[], Any]]:
             "LeNet-5": lambda: lenet(nn)}
 
 
-def time_training(device: str, batch: int = 256, steps: int = 50) -> list[Row]:
-    """Training samples/s of the MLP and LeNet-5 at ``batch``, engine vs PyTorch CUDA."""
+def time_training(device: str, batch: int = 256, steps: int = 40, rounds: int = 5) -> list[Row]:
+    """Training samples/s of the MLP and LeNet-5 at ``batch``, engine vs PyTorch CUDA, in
+    alternating rounds (median)."""
     import engine
     import engine.nn
     import engine.optim
@@ -477,8 +490,7 @@ def time_training(device: str, batch: int = 256, steps: int = 50) -> list[Row]:
             loss_fn(model(x), y).backward()
             opt.step()
 
-        eng = _throughput(step, "engine", device, batch, steps)
-        ref = None
+        steps_by_lib: dict[str, Callable[[], None]] = {"engine": step}
         if has_torch:
             tmodel = _models(torch.nn)[name]().to(tdev)
             topt = torch.optim.SGD(tmodel.parameters(), lr=0.01, momentum=0.9)
@@ -491,10 +503,16 @@ def time_training(device: str, batch: int = 256, steps: int = 50) -> list[Row]:
                 lf(m(tx), ty).backward()
                 o.step()
 
-            ref = _throughput(tstep, "torch", device, batch, steps)
-        ratio = f", ratio {eng / ref:.2f}" if ref else ""
-        rows.append(("speed", f"{name} b{batch} samples/s",
-                     f"engine {eng:.0f}, torch {ref or 0:.0f}{ratio}"))
+            steps_by_lib["torch"] = tstep
+        rates = _interleaved(steps_by_lib, device, batch, steps, rounds)
+        eng = statistics.median(rates["engine"])
+        text = f"engine {eng:.0f}"
+        if "torch" in rates:
+            ref = statistics.median(rates["torch"])
+            per_round = [e / t for e, t in zip(rates["engine"], rates["torch"])]
+            text += (f", torch {ref:.0f}, ratio {eng / ref:.2f} (rounds "
+                     f"{min(per_round):.2f}-{max(per_round):.2f})")
+        rows.append(("speed", f"{name} b{batch} samples/s", text + f", median of {rounds}"))
     return rows
 
 
