@@ -588,7 +588,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda:0")
     parser.add_argument("--with-slow", action="store_true", help="also the slow tests")
     parser.add_argument("--skip-tests", action="store_true", help="skip the test suite stage")
-    parser.add_argument("--steps", type=int, default=50, help="timed training steps")
+    parser.add_argument("--steps", type=int, default=50,
+                        help="timed training steps per round (five alternating rounds)")
     parser.add_argument("--no-pytest", action="store_true",
                         help="use the built-in test runner even when pytest is installed")
     args = parser.parse_args(argv)
