@@ -55,19 +55,20 @@ _GEOMETRY = ("int32 H, int32 W, int32 oh, int32 ow, int32 kh, int32 kw, int32 sh
 
 @functools.cache
 def _im2col_kernel() -> Any:
-    # cols (N, G, Kp, OH*OW): row kq < K is (channel in group, i, j); row K (when Kp = K + 1)
-    # is the row of ones that carries the bias through the GEMM.
+    # cols (G, Kp, N, OH*OW): row kq < K is (channel in group, i, j); row K (when Kp = K + 1)
+    # is the row of ones that carries the bias through the GEMM. With the batch inside the
+    # columns, a group's forward is ONE GEMM (ocg, Kp) @ (Kp, N*L), not N small ones.
     return _cupy().ElementwiseKernel(
-        f"raw T x, int32 C, {_GEOMETRY}, int32 G, int32 Cg, int32 Kp",
+        f"raw T x, int32 C, {_GEOMETRY}, int32 N, int32 Cg, int32 Kp",
         "T cols",
         """
         const long long L = (long long)oh * ow;
         const long long l = i % L;
         long long r = i / L;
+        const long long n = r % N;
+        r /= N;
         const int kq = (int)(r % Kp);
-        r /= Kp;
-        const int g = (int)(r % G);
-        const long long n = r / G;
+        const int g = (int)(r / Kp);
         const int khw = kh * kw;
         if (kq >= Cg * khw) {
             cols = (T)1;
@@ -92,7 +93,7 @@ def _im2col_kernel() -> Any:
 def im2col(x: Any, k: tuple[int, int], stride: tuple[int, int], top_left: tuple[int, int],
            dilation: tuple[int, int], out_hw: tuple[int, int], groups: int,
            ones_row: bool) -> Any:
-    """Columns ``(N, G, Cg*kh*kw [+1], OH*OW)`` of ``x`` (N, C, H, W), read straight from the
+    """Columns ``(G, Cg*kh*kw [+1], N*OH*OW)`` of ``x`` (N, C, H, W), read straight from the
     unpadded input (positions in the padding read 0), in one launch: replaces the pad, the
     strided copy and the ones-row fill of the NumPy path. Output positions past the input's
     natural size are fine (``out_hw`` may crop, as ConvTranspose2d's backward needs)."""
@@ -101,9 +102,9 @@ def im2col(x: Any, k: tuple[int, int], stride: tuple[int, int], top_left: tuple[
     n, c, h, w = x.shape
     cg = c // groups
     kp = cg * k[0] * k[1] + (1 if ones_row else 0)
-    cols = cp.empty((n, groups, kp, out_hw[0] * out_hw[1]), dtype=x.dtype)
+    cols = cp.empty((groups, kp, n * out_hw[0] * out_hw[1]), dtype=x.dtype)
     _im2col_kernel()(x, c, h, w, out_hw[0], out_hw[1], k[0], k[1], stride[0], stride[1],
-                     top_left[0], top_left[1], dilation[0], dilation[1], groups, cg, kp, cols)
+                     top_left[0], top_left[1], dilation[0], dilation[1], n, cg, kp, cols)
     return cols
 
 
@@ -112,9 +113,16 @@ def _col2im_kernel() -> Any:
     # Gather form of col2im: each input pixel sums the column entries that read it, in kernel
     # offset order (the order of the NumPy path's adds), so no atomics and no zero fill.
     return _cupy().ElementwiseKernel(
-        f"raw T gc, {_GEOMETRY}",
+        f"raw T gc, {_GEOMETRY}, int32 N, int32 C, int32 Cg",
         "T gx",
         _PIXEL_INDEX + """
+        const long long n = nc / C;
+        const int c = (int)(nc % C);
+        const int g = c / Cg;
+        const int cg = c - g * Cg;
+        const long long L = (long long)oh * ow;
+        // Row (cg, a, b) of group g, sample n: ((g * Cg + cg) * kh + a) * kw + b.
+        const long long base = (long long)(g * Cg + cg) * kh * kw;
         T s = (T)0;
         for (int a = 0; a < kh; ++a) {
             const long long ty = py + ph - (long long)a * dh;
@@ -126,7 +134,7 @@ def _col2im_kernel() -> Any:
                 if (tx < 0 || tx % sw) continue;
                 const long long ox = tx / sw;
                 if (ox >= ow) continue;
-                s += gc[(((nc * kh + a) * kw + b) * oh + oy) * ow + ox];
+                s += gc[((base + a * kw + b) * N + n) * L + oy * ow + ox];
             }
         }
         gx = s;
@@ -135,16 +143,17 @@ def _col2im_kernel() -> Any:
     )
 
 
-def col2im(gcols: Any, x_shape: tuple[int, ...], stride: tuple[int, int],
-           top_left: tuple[int, int], dilation: tuple[int, int]) -> Any:
-    """Adjoint of ``im2col``: ``gcols`` (N, C, kh, kw, OH, OW) summed onto (N, C, H, W)."""
+def col2im(gcols: Any, x_shape: tuple[int, ...], out_hw: tuple[int, int], k: tuple[int, int],
+           stride: tuple[int, int], top_left: tuple[int, int], dilation: tuple[int, int],
+           groups: int) -> Any:
+    """Adjoint of ``im2col``: ``gcols`` (G, Cg*kh*kw, N*OH*OW) summed onto ``x_shape``
+    (N, C, H, W)."""
     cp = _cupy()
     gcols = cp.ascontiguousarray(gcols)
-    n, c, kh, kw, oh, ow = gcols.shape
-    h, w = x_shape[2:]
+    n, c, h, w = x_shape
     gx = cp.empty((n, c, h, w), dtype=gcols.dtype)
-    _col2im_kernel()(gcols, h, w, oh, ow, kh, kw, stride[0], stride[1], top_left[0], top_left[1],
-                     dilation[0], dilation[1], gx)
+    _col2im_kernel()(gcols, h, w, out_hw[0], out_hw[1], k[0], k[1], stride[0], stride[1],
+                     top_left[0], top_left[1], dilation[0], dilation[1], n, c, c // groups, gx)
     return gx
 
 

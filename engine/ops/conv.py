@@ -87,8 +87,6 @@ def col2im(gcols: Any, x_shape: tuple[int, ...], stride: tuple[int, int], pads: 
     One strided ``+=`` per kernel offset; within one offset the target positions are distinct, so
     plain slicing accumulates correctly (no ``add.at``)."""
     xp = xp_of(gcols)
-    if on_gpu(xp, gcols.dtype):
-        return _cuda_kernels.col2im(gcols, x_shape, stride, (pads[0], pads[2]), dilation)
     n, c, kh, kw, oh, ow = gcols.shape
     h, w = x_shape[2:]
     top, bottom, left, right = pads
@@ -225,7 +223,7 @@ def _input_grad(g3: Any, w: Any, x_shape: tuple[int, ...], out_hw: tuple[int, ..
     n, oc = g3.shape[:2]
     kh, kw = w.shape[2:]
     oh, ow = out_hw
-    if stride == (1, 1) and not on_gpu(xp_of(g3), g3.dtype):  # a GPU gathers in one kernel instead
+    if stride == (1, 1):
         return _input_grad_flat(g3.reshape(n, oc, oh, ow), w, x_shape, pads, dilation, groups)
     gcols = _cols_grad(g3, w, groups, (n, x_shape[1], kh, kw, oh, ow))
     return col2im(gcols, x_shape, stride, pads, dilation)
@@ -239,6 +237,87 @@ def batch_chunks(xp: Any, n: int, bytes_per_sample: int) -> list[slice]:
         return [slice(0, n)]
     size = max(1, CHUNK_BYTES // max(bytes_per_sample, 1))
     return [slice(s, min(s + size, n)) for s in range(0, n, size)]
+
+
+# ------------------------------------------------------------------------------- GPU path
+# On a GPU the columns are group-major with the batch inside, (G, Kp, N*L), made by one kernel
+# from the raw input (``_cuda_kernels.im2col``): each group's forward, weight gradient and
+# column gradient is then ONE GEMM over the whole batch. The CPU layout would need N small
+# batched GEMMs (for each, CuPy makes a broadcast copy of the weight and a pointer array) and a
+# reduction over N; the step is launch-bound there, so fewer, larger launches win.
+
+
+def _group_matmul(a: Any, b: Any) -> Any:
+    """(G, m, k) @ (G, k, n): a plain 2-D GEMM when G == 1 (no batched-GEMM set-up)."""
+    if a.shape[0] == 1:
+        return (a[0] @ b[0])[None]
+    return a @ b
+
+
+def _batch_inside(a: Any, groups: int) -> Any:
+    """(N, C, *spatial) -> (G, C/G, N*L), contiguous (one transposing copy)."""
+    n, c = a.shape[:2]
+    moved = a.reshape(n, groups, c // groups, -1).transpose(1, 2, 0, 3)
+    return xp_of(a).ascontiguousarray(moved).reshape(groups, c // groups, -1)
+
+
+def _batch_outside(a: Any, n: int, spatial: tuple[int, ...]) -> Any:
+    """(G, Cg, N*L) -> (N, G*Cg, *spatial), contiguous (one transposing copy)."""
+    groups, cg = a.shape[:2]
+    moved = a.reshape(groups, cg, n, -1).transpose(2, 0, 1, 3)
+    return xp_of(a).ascontiguousarray(moved).reshape((n, groups * cg) + tuple(spatial))
+
+
+def _gpu_conv(x: Any, w: Any, b: Any, stride: tuple[int, int], pads: Pads,
+              dilation: tuple[int, int], groups: int, out_hw: tuple[int, int]
+              ) -> tuple[Any, Any]:
+    """Conv2d forward on a GPU: (output, the columns, with a row of ones when ``b`` is given,
+    so the bias rides in the GEMM and its gradient comes out of the weight gradient's)."""
+    xp = xp_of(x)
+    oc, kh, kw = w.shape[0], w.shape[2], w.shape[3]
+    ocg = oc // groups
+    cols = _cuda_kernels.im2col(x, (kh, kw), stride, (pads[0], pads[2]), dilation, out_hw,
+                                groups, b is not None)
+    wmat = w.reshape(groups, ocg, -1)
+    if b is not None:
+        wmat = xp.concatenate([wmat, b.reshape(groups, ocg, 1)], axis=2)
+    return _batch_outside(_group_matmul(wmat, cols), x.shape[0], out_hw), cols
+
+
+def _gpu_input_grad(g_k: Any, w: Any, x_shape: tuple[int, ...], out_hw: tuple[int, int],
+                    stride: tuple[int, int], pads: Pads, dilation: tuple[int, int],
+                    groups: int) -> Any:
+    """dx (N, C, H, W) from g in the batch-inside layout (G, OCg, N*L): one GEMM per group for
+    the column gradient, one gather kernel for col2im."""
+    kh, kw = w.shape[2:]
+    wt = w.reshape(groups, w.shape[0] // groups, -1).swapaxes(-1, -2)  # (G, K, OCg)
+    return _cuda_kernels.col2im(_group_matmul(wt, g_k), x_shape, out_hw, (kh, kw), stride,
+                                (pads[0], pads[2]), dilation, groups)
+
+
+def _gpu_conv_backward(g: Any, x: Any, w: Any, cols: Any, cols_have_ones: bool,
+                       needs: Any, stride: tuple[int, int], pads: Pads,
+                       dilation: tuple[int, int], groups: int) -> tuple[Any, ...]:
+    """Conv2d's gradients on a GPU; ``cols`` are the forward's columns, or None (rebuilt)."""
+    n, oc, oh, ow = g.shape
+    kh, kw = w.shape[2:]
+    g_k = _batch_inside(g, groups)
+    gx = gw = gb = None
+    if needs[1]:
+        if cols is None:
+            cols = _cuda_kernels.im2col(x, (kh, kw), stride, (pads[0], pads[2]), dilation,
+                                        (oh, ow), groups, False)
+            cols_have_ones = False
+        full = _group_matmul(g_k, cols.swapaxes(-1, -2))  # (G, OCg, Kp)
+        if cols_have_ones:
+            gb = full[:, :, -1].reshape(oc)
+            full = full[:, :, :-1]
+        gw = full.reshape(w.shape)
+    if needs[2] and gb is None:
+        gb = g.sum(axis=(0, 2, 3))
+    if needs[0]:
+        gx = _gpu_input_grad(g_k, w, x.shape, (oh, ow), stride, pads, dilation, groups)
+    return gx, gw, gb, None, None, None, None
 
 
 class Conv2d(Function):
@@ -261,34 +340,39 @@ class Conv2d(Function):
         ow = out_size(wd, kw, stride[1], pads[2], pads[3], dilation[1])
         col_bytes = c * kh * kw * oh * ow * x.itemsize  # one sample's columns
         chunks = batch_chunks(xp, n, col_bytes)
-        # One chunk on a GPU, its columns made by one kernel from the raw input.
-        gpu = on_gpu(xp, x.dtype)
-        # else one pad + view, copied per chunk
-        view = None if gpu else im2col_view(x, kh, kw, stride, pads, dilation)
         ones_row = b is not None
+        keep = self.needs[1] and n * col_bytes <= KEEP_COLUMNS_BYTES
+        self.x, self.w, self.kept_ones = x, w, ones_row
+        if on_gpu(xp, x.dtype):
+            out, cols = _gpu_conv(x, w, b, stride, pads, dilation, groups, (oh, ow))
+            self.kept = [cols] if keep else []
+            self.cfg = (stride, pads, dilation, groups, None)
+            return out
+        view = im2col_view(x, kh, kw, stride, pads, dilation)  # one pad + view, copied per chunk
         ocg = oc // groups
         wmat = w.reshape(groups, ocg, -1)
         if ones_row:
             wmat = xp.concatenate([wmat, b.reshape(groups, ocg, 1)], axis=2)
-        keep = self.needs[1] and n * col_bytes <= KEEP_COLUMNS_BYTES
         kept = []
         out = xp.empty((n, oc, oh * ow), dtype=x.dtype)
         for sl in chunks:
-            cols = (_cuda_kernels.im2col(x[sl], (kh, kw), stride, (pads[0], pads[2]), dilation,
-                                         (oh, ow), groups, ones_row)
-                    if gpu else _columns(view[sl], groups, ones_row))
+            cols = _columns(view[sl], groups, ones_row)
             part = out[sl].reshape(cols.shape[0], groups, ocg, oh * ow)
             xp.matmul(wmat, cols, out=part)  # straight into the output: no bias or copy pass
             if keep:
                 kept.append(cols)
-        self.kept, self.kept_ones = kept, ones_row
-        self.x, self.w = x, w
+        self.kept = kept
         self.cfg = (stride, pads, dilation, groups, chunks)
         return out.reshape(n, oc, oh, ow)
 
     def backward(self, g: Any) -> tuple[Any, ...]:
         stride, pads, dilation, groups, chunks = self.cfg
         x, w = self.x, self.w
+        kept = self.kept
+        self.kept = None
+        if chunks is None:  # the GPU path
+            return _gpu_conv_backward(g, x, w, kept[0] if kept else None, self.kept_ones,
+                                      self.needs, stride, pads, dilation, groups)
         xp = xp_of(g)
         n, oc = g.shape[:2]
         kh, kw = w.shape[2:]
@@ -296,10 +380,7 @@ class Conv2d(Function):
         gx = gw = gb = None
         if self.needs[0] and len(chunks) > 1:
             gx = xp.empty(x.shape, dtype=g.dtype)
-        kept = self.kept
-        self.kept = None
-        gpu = on_gpu(xp, g.dtype)
-        if self.needs[1] and not kept and not gpu:  # columns not kept: rebuilt from the input
+        if self.needs[1] and not kept:  # columns not kept: rebuilt from the input
             view = im2col_view(x, kh, kw, stride, pads, dilation)
         gb_parts: list[Any] = [None] * len(chunks)  # bias gradients from the kept columns
 
@@ -310,10 +391,6 @@ class Conv2d(Function):
                 if kept:
                     gw_part, gb_parts[k] = _weight_grad(kept[k], gc, w.shape, groups,
                                                         self.kept_ones)
-                elif gpu:
-                    cols = _cuda_kernels.im2col(x[sl], (kh, kw), stride, (pads[0], pads[2]),
-                                                dilation, g.shape[2:], groups, False)
-                    gw_part, _ = _weight_grad(cols, gc, w.shape, groups)
                 else:
                     gw_part, _ = _weight_grad(xp.ascontiguousarray(view[sl]), gc, w.shape, groups)
             if self.needs[0]:
@@ -353,6 +430,14 @@ class ConvTranspose2d(Function):
         _check_dtypes("conv_transpose2d", x, w, b)
         n, cin, h, wd = x.shape
         cout = w.shape[1] * groups
+        self.x, self.w = x, w
+        self.cfg = (stride, pads, dilation, groups)
+        if on_gpu(xp_of(x), x.dtype):
+            # Conv2d's input gradient, for a convolution with this weight: one GEMM per group
+            # and one gather kernel.
+            out = _gpu_input_grad(_batch_inside(x, groups), w, (n, cout) + tuple(out_hw),
+                                  (h, wd), stride, pads, dilation, groups)
+            return out if b is None else out + b.reshape(1, -1, 1, 1)
         # Conv2d's view of the weight maps (N, cout, *out_hw) -> (N, cin, H, W): this forward is
         # that convolution's input gradient.
         out = _input_grad(x.reshape(n, cin, -1), w, (n, cout) + tuple(out_hw), (h, wd), stride,
@@ -361,8 +446,6 @@ class ConvTranspose2d(Function):
             out = out + b.reshape(1, -1, 1, 1)
         elif not out.flags.c_contiguous:
             out = xp_of(out).ascontiguousarray(out)
-        self.x, self.w = x, w
-        self.cfg = (stride, pads, dilation, groups)
         return out
 
     def backward(self, g: Any) -> tuple[Any, ...]:
@@ -375,17 +458,22 @@ class ConvTranspose2d(Function):
             # A convolution of g gives at least (H, W) outputs; output_padding can add positions
             # that no input element reached, so keep the first (H, W).
             h, wd = x.shape[2:]
-            if on_gpu(xp_of(g), g.dtype):
+            if on_gpu(xp_of(g), g.dtype):  # group-major columns, batch inside: one GEMM each
                 cols = _cuda_kernels.im2col(g, (kh, kw), stride, (pads[0], pads[2]), dilation,
-                                            (h, wd), groups, False).reshape(
-                    (n, g.shape[1], kh, kw, h, wd))
+                                            (h, wd), groups, False)
+                if self.needs[0]:
+                    gx = _batch_outside(
+                        _group_matmul(w.reshape(groups, cin // groups, -1), cols), n, (h, wd))
+                if self.needs[1]:
+                    gw = _group_matmul(_batch_inside(x, groups),
+                                       cols.swapaxes(-1, -2)).reshape(w.shape)
             else:
                 view = im2col_view(g, kh, kw, stride, pads, dilation)[..., :h, :wd]
                 cols = xp_of(g).ascontiguousarray(view)
-            if self.needs[0]:
-                gx = _forward_gemm(cols, w, groups).reshape(x.shape)
-            if self.needs[1]:
-                gw, _ = _weight_grad(cols, x.reshape(n, cin, -1), w.shape, groups)
+                if self.needs[0]:
+                    gx = _forward_gemm(cols, w, groups).reshape(x.shape)
+                if self.needs[1]:
+                    gw, _ = _weight_grad(cols, x.reshape(n, cin, -1), w.shape, groups)
         if self.needs[2]:
             gb = g.sum(axis=(0, 2, 3))
         return gx, gw, gb, None, None, None, None, None
