@@ -9,8 +9,10 @@ offset (``kh*kw`` NumPy calls, never a loop over pixels or batch items).
 
 On the CPU a large batch is cut into a few cache-sized chunks (``CHUNK_BYTES`` of columns each,
 one im2col + one GEMM per chunk): a 20 MB column buffer made every pass over it memory-bound and
-cost LeNet-5 at batch 256 ~20% of its step time. On CuPy the whole batch is one chunk; the same
-code runs there with only ``xp`` changed.
+cost LeNet-5 at batch 256 ~20% of its step time. On a GPU (float32/float64) the columns are
+laid out group-major with the whole batch inside, made and scattered back by the fused kernels
+of ``_cuda_kernels``, so each pass is one launch and one GEMM (see "GPU path" below): there the
+step is bound by kernel launches, not by memory.
 """
 
 from __future__ import annotations
