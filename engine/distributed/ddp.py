@@ -68,6 +68,7 @@ class DistributedDataParallel(Module):
         self.reduce_seconds = 0.0  # time in reduce_gradients (packing included), for benchmarks
         self.in_place_gradients = 0  # gradients that backward computed straight into a bucket
         self._views: dict[int, Any] = {}  # slot index -> its bucket view, for one backward
+        self._seg: np.ndarray | None = None  # that bucket's segment
         # Called after backward, right before the reduction (benchmarks line ranks up there).
         self.before_reduce: Callable[[], None] | None = None
         cap = DEFAULT_BUCKET_CAP_MB if bucket_cap_mb is None else float(bucket_cap_mb)
@@ -148,6 +149,7 @@ class DistributedDataParallel(Module):
         seg = group.shared_segment(b.numel, b.dtype)
         if seg is None:
             return {}
+        self._seg = seg
         self._views = {s.index: seg[s.offset:s.offset + s.numel].reshape(s.shape)
                        for s in b.slots if params[s.index].grad is None}
         scale = 1.0 / group.size
@@ -161,12 +163,16 @@ class DistributedDataParallel(Module):
         if group.size == 1:
             return
         params = self._grad_params
+        seg_ready, self._seg = self._seg, None  # fetched by _bucket_views for this reduction
         for b in self._grad_buckets:
             first = params[b.slots[0].index]
-            with first.device.context():
+            xp = first.device.xp
+            with first.device.context() if xp is not np else contextlib.nullcontext():
                 local = [p.grad.data if p.grad is not None else None for p in params]
-                xp = first.device.xp
-                seg = group.shared_segment(b.numel, b.dtype) if xp is np else None
+                seg = None
+                if xp is np:
+                    seg = seg_ready if seg_ready is not None else group.shared_segment(
+                        b.numel, b.dtype)
                 if seg is not None:  # packed (and averaged) straight into shared memory
                     # Gradients that backward computed there (scaled) are in place already.
                     placed = {i for i, view in self._views.items() if local[i] is view}

@@ -76,7 +76,14 @@ class _Linear(_Op):
                     else:
                         xs = xs * scale
                 gw = xp_of(g2).matmul(gs.T, xs, out=out)
-        gb = g2.sum(axis=0) if needs[2] else None
+        gb = None
+        if needs[2]:
+            dest = self.grad_destination(2)
+            if dest is None:
+                gb = g2.sum(axis=0)
+            else:
+                out, scale = dest
+                gb = xp_of(g2).multiply(g2.sum(axis=0), scale, out=out)
         return gx, gw, gb
 
 

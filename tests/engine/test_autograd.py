@@ -394,21 +394,27 @@ def test_gradient_destination_is_filled_and_adopted() -> None:
     rng = np.random.default_rng(0)
     x = engine.tensor(rng.standard_normal((5, 4)))
     w = engine.tensor(rng.standard_normal((3, 4)), requires_grad=True)
-    F.linear(x, w).sum().backward()
-    expected = w.grad.numpy().copy()
+    b = engine.tensor(rng.standard_normal(3), requires_grad=True)
+    (F.linear(x, w, b) ** 2).sum().backward()
+    expected, expected_b = w.grad.numpy().copy(), b.grad.numpy().copy()
 
-    w.grad = None
-    dest = np.full((3, 4), np.nan)
+    w.grad = b.grad = None
+    dest, dest_b = np.full((3, 4), np.nan), np.full(3, np.nan)
     GRAD_DESTINATIONS[id(w)] = (dest, 0.5)
+    GRAD_DESTINATIONS[id(b)] = (dest_b, 0.5)
     try:
-        F.linear(x, w).sum().backward()
-        assert w.grad.data is dest
+        (F.linear(x, w, b) ** 2).sum().backward()
+        assert w.grad.data is dest and b.grad.data is dest_b
         np.testing.assert_allclose(dest, 0.5 * expected, rtol=1e-15)
+        np.testing.assert_allclose(dest_b, 0.5 * expected_b, rtol=1e-15)
+        GRAD_DESTINATIONS.clear()
 
         w.grad = None
         dest2 = np.full((3, 4), np.nan)
         GRAD_DESTINATIONS[id(w)] = (dest2, 1.0)
         (F.linear(x, w).sum() + F.linear(2 * x, w).sum()).backward()
-        np.testing.assert_allclose(w.grad.numpy(), 3 * expected, rtol=1e-14)
+        # d/dw of sum(x @ w.T) is x's column sums in every row; the two uses give 1x + 2x.
+        shared = np.tile(3 * x.numpy().sum(axis=0), (3, 1))
+        np.testing.assert_allclose(w.grad.numpy(), shared, rtol=1e-14)
     finally:
         GRAD_DESTINATIONS.clear()

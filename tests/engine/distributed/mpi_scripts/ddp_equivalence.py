@@ -55,8 +55,8 @@ for kind, dtype, cap in itertools.product(KINDS, ("float64", "float32"), (0.0001
             assert err1 < TOL[dtype], (kind, dtype, "one step", err1)
     err = max_rel_err(list(model.parameters()), list(ref.parameters()))
     assert err < TOL[dtype], (kind, dtype, err)
-    # Ten steps, each computing every Linear weight gradient in place (one per layer).
-    linear = sum(isinstance(m, nn.Linear) for m in model.modules())
+    # Ten steps, each computing every Linear weight and bias gradient in place.
+    linear = sum(1 + (m.bias is not None) for m in model.modules() if isinstance(m, nn.Linear))
     assert ddp.in_place_gradients == (0 if cap else 10 * linear), ddp.in_place_gradients
     assert ddp.parameters_in_sync(), (kind, dtype)
     assert list(ddp.state_dict()) == ["module." + k for k in model.state_dict()]
