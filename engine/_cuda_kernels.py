@@ -2,7 +2,7 @@
 kernel launches on a GPU.
 
 Why: a small network's GPU step is bound by the host, not the GPU. Measured on an H200 with
-CuPy 14 (stop 13), each CuPy call costs 10-16 µs of host time whatever its size, and a LeNet-5
+CuPy 14, each CuPy call costs 10-16 µs of host time whatever its size, and a LeNet-5
 step at batch 256 made ~213 launches: 4.5 ms per step for 0.6 ms of GPU work. The array
 formulations that suit NumPy (one call per kernel offset in col2im and max pooling, three
 passes per SGD parameter) are what made those launches. Each kernel here does one such op in a
