@@ -1,6 +1,6 @@
 """One-shot GPU check: device tests on cuda:0, every op against the CPU, training throughput
-against PyTorch CUDA with a per-op profile of the engine's step, and an NCCL smoke test; a short
-table is printed last.
+against PyTorch CUDA with a per-op profile of the engine's step and the kernels each step
+launches, and an NCCL smoke test; a short table is printed last.
 
 Made for a bare GPU machine (NumPy, CuPy, PyTorch, safetensors; maybe no pytest, no pip, no Qt)
 and a budget of five minutes:
@@ -528,6 +528,50 @@ def profile_steps(device: str, batch: int = 256) -> list[Row]:
     return rows
 
 
+def count_launches(device: str, batch: int = 256) -> list[Row]:
+    """Kernels launched per training step of LeNet-5 and the LSTM, engine and PyTorch, counted
+    by CUPTI through ``torch.profiler`` (it sees CuPy's kernels too). Why: a small network's
+    GPU step is bound by launches, so this count is the figure to lower."""
+    if device == "cpu":
+        return [("launches", "kernels per step", "skipped on the CPU")]
+    try:
+        import torch
+        from torch.profiler import ProfilerActivity, profile
+    except ImportError:
+        return [("launches", "kernels per step", "skipped: needs torch with CUDA")]
+    from benchmarks.bench_models import (
+        image_data,
+        lenet,
+        lstm_classifier,
+        sequence_data,
+        train_step,
+    )
+    from benchmarks.op_profile import device_sync, engine_step
+
+    def per_step(step: Callable[[], None], sync: Callable[[], None], n: int = 3) -> float:
+        for _ in range(3):
+            step()
+        sync()
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(n):
+                step()
+            sync()
+        return sum(e.device_type.name == "CUDA" for e in prof.events()) / n
+
+    rows = []
+    for which, b in (("lenet", batch), ("lstm", 64)):
+        eng = per_step(engine_step(which, b, device), device_sync(device))
+        torch.manual_seed(0)
+        model = (lenet(torch.nn) if which == "lenet" else lstm_classifier(torch.nn)).cuda()
+        xn, yn = image_data(b) if which == "lenet" else sequence_data(b)
+        tstep = train_step(torch, model, torch.from_numpy(xn).cuda(),
+                           torch.from_numpy(yn).cuda())
+        ref = per_step(tstep, torch.cuda.synchronize)
+        rows.append(("launches", f"{which} b{b} kernels per step",
+                     f"engine {eng:.0f}, torch {ref:.0f}"))
+    return rows
+
+
 # ----------------------------------------------------------------------------- NCCL
 
 
@@ -608,6 +652,7 @@ def main(argv: list[str] | None = None) -> int:
         ("ops", lambda: check_ops(args.device)),
         ("speed", lambda: time_training(args.device, 256, args.steps)),
         ("profile", lambda: profile_steps(args.device)),
+        ("launches", lambda: count_launches(args.device)),
         ("nccl", lambda: [nccl_smoke(args.device), engine_nccl_check(args.device)]),
     ]
     if not args.skip_tests:
