@@ -671,7 +671,7 @@ def main(argv: list[str] | None = None) -> int:
     width = max(len(r[1]) for r in rows) + 2
     print("\n" + "=" * (width + 51))
     for stage, what, result in rows:
-        print(f"{stage:<8}{what:<{width}}{result}")
+        print(f"{stage:<9}{what:<{width}}{result}")
     failed = [r for r in rows if "FAIL" in r[2]]
     print(f"{len(failed)} failure(s)" if failed else "all checks passed")
     return 1 if failed else 0
