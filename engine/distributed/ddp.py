@@ -177,7 +177,8 @@ class DistributedDataParallel(Module):
                     # Gradients that backward computed there (scaled) are in place already.
                     placed = {i for i, view in self._views.items() if local[i] is view}
                     self._views = {}
-                    pack(b, local, xp, out=seg, scale=1.0 / group.size, placed=placed)
+                    if len(placed) < len(b.slots):
+                        pack(b, local, xp, out=seg, scale=1.0 / group.size, placed=placed)
                     self.in_place_gradients += len(placed)
                     flat = np.empty(b.numel, dtype=b.dtype)
                     group.all_reduce_shared(flat)
