@@ -53,6 +53,39 @@ _GEOMETRY = ("int32 H, int32 W, int32 oh, int32 ow, int32 kh, int32 kw, int32 sh
              "int32 ph, int32 pw, int32 dh, int32 dw")
 
 
+def _gather_windows(body: str) -> str:
+    """Kernel text that sets ``gx`` to the sum ``s`` over every window (a, b) reading input
+    pixel (py, px): ``body`` runs with the window's output position (oy, ox) in scope, in kernel
+    offset order (the order of the array code's adds). The adjoint of a windowed read, for
+    col2im and the max-pool backward."""
+    return """
+        T s = (T)0;
+        for (int a = 0; a < kh; ++a) {
+            const long long ty = py + ph - (long long)a * dh;
+            if (ty < 0 || ty % sh) continue;
+            const long long oy = ty / sh;
+            if (oy >= oh) continue;
+            for (int b = 0; b < kw; ++b) {
+                const long long tx = px + pw - (long long)b * dw;
+                if (tx < 0 || tx % sw) continue;
+                const long long ox = tx / sw;
+                if (ox >= ow) continue;
+                """ + body + """
+            }
+        }
+        gx = s;
+    """
+
+
+def _step_index(n_gates: int) -> str:
+    """Index preamble of a recurrent step kernel (one (B, H) element per thread): ``bh`` = B*H,
+    and ``row``, where element i's first gate sits in a step-major (B, n_gates, H) block."""
+    return f"""
+        const long long bh = (long long)B * Hd;
+        const long long row = (i / Hd) * {n_gates} * Hd + i % Hd;
+    """
+
+
 @functools.cache
 def _im2col_kernel() -> Any:
     # cols (G, Kp, N, OH*OW): row kq < K is (channel in group, i, j); row K (when Kp = K + 1)
@@ -123,22 +156,7 @@ def _col2im_kernel() -> Any:
         const long long L = (long long)oh * ow;
         // Row (cg, a, b) of group g, sample n: ((g * Cg + cg) * kh + a) * kw + b.
         const long long base = (long long)(g * Cg + cg) * kh * kw;
-        T s = (T)0;
-        for (int a = 0; a < kh; ++a) {
-            const long long ty = py + ph - (long long)a * dh;
-            if (ty < 0 || ty % sh) continue;
-            const long long oy = ty / sh;
-            if (oy >= oh) continue;
-            for (int b = 0; b < kw; ++b) {
-                const long long tx = px + pw - (long long)b * dw;
-                if (tx < 0 || tx % sw) continue;
-                const long long ox = tx / sw;
-                if (ox >= ow) continue;
-                s += gc[((base + a * kw + b) * N + n) * L + oy * ow + ox];
-            }
-        }
-        gx = s;
-        """,
+        """ + _gather_windows("s += gc[((base + a * kw + b) * N + n) * L + oy * ow + ox];"),
         "layerforge_col2im",
     )
 
@@ -208,24 +226,9 @@ def _max_pool_backward_kernel() -> Any:
     return _cupy().ElementwiseKernel(
         f"raw T g, raw I idx, {_GEOMETRY}",
         "T gx",
-        _PIXEL_INDEX + """
-        T s = (T)0;
-        for (int a = 0; a < kh; ++a) {
-            const long long ty = py + ph - (long long)a * dh;
-            if (ty < 0 || ty % sh) continue;
-            const long long oy = ty / sh;
-            if (oy >= oh) continue;
-            for (int b = 0; b < kw; ++b) {
-                const long long tx = px + pw - (long long)b * dw;
-                if (tx < 0 || tx % sw) continue;
-                const long long ox = tx / sw;
-                if (ox >= ow) continue;
+        _PIXEL_INDEX + _gather_windows("""
                 const long long o = (nc * oh + oy) * ow + ox;
-                if ((int)idx[o] == a * kw + b) s += g[o];
-            }
-        }
-        gx = s;
-        """,
+                if ((int)idx[o] == a * kw + b) s += g[o];"""),
         "layerforge_max_pool2d_backward",
     )
 
@@ -302,10 +305,7 @@ def _lstm_kernels() -> tuple[Any, Any]:
     # gate-major (4, B, H) block and ``dg`` its step-major (B, 4, H) gradient block, as in
     # ops.rnn.LSTMLayer. The arithmetic follows that class's array code term by term.
     cp = _cupy()
-    gates = """
-        const long long bh = (long long)B * Hd;
-        const long long row = (i / Hd) * 4 * Hd + i % Hd;
-    """
+    gates = _step_index(4)
     forward = cp.ElementwiseKernel(
         "raw T pre, T cprev, int32 B, int32 Hd", "raw T acts, T c, T tc, T h",
         gates + """
@@ -367,10 +367,7 @@ def _gru_kernels() -> tuple[Any, Any]:
     # hidden GEMM (B, 3H) (r and z columns pre-scaled by 1/2), ``dgh`` the step-major (B, 3, H)
     # hidden-side gradient block.
     cp = _cupy()
-    gates = """
-        const long long bh = (long long)B * Hd;
-        const long long row = (i / Hd) * 3 * Hd + i % Hd;
-    """
+    gates = _step_index(3)
     forward = cp.ElementwiseKernel(
         "raw T gh, T hp, raw T bhn, int32 B, int32 Hd, bool has_bias", "raw T a, T hn, T h",
         gates + """
