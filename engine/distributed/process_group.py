@@ -299,10 +299,12 @@ class ProcessGroup:
             return None
         return self.shm.segment(nbytes, np.dtype(dtype))
 
-    def all_reduce_shared(self, out: np.ndarray) -> None:
-        """``out`` = the sum over ranks of what each wrote into its ``shared_segment``."""
+    def all_reduce_shared(self, out: np.ndarray,
+                          meanwhile: Callable[[], None] | None = None) -> None:
+        """``out`` = the sum over ranks of what each wrote into its ``shared_segment``;
+        ``meanwhile`` runs while this rank waits for the others (see ``reduce_into``)."""
         start = time.perf_counter()
-        self.shm.reduce_into(out)
+        self.shm.reduce_into(out, meanwhile)
         self.stats.add("all_reduce", out.nbytes, time.perf_counter() - start)
 
     def broadcast_array(self, arr: Any, src: int) -> None:

@@ -24,7 +24,7 @@ off for many ranks or large buckets; MPI's bandwidth-optimal algorithms take tho
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,33 @@ class _Window:
     others: list[np.ndarray]  # the other ranks' flags
     slot: int
     calls: int = 0
+    # (half, nbytes, dtype) -> every rank's view of that half: made once, since building them
+    # took ~5 us per call of a ~1.2 ms MLP step (DDP's buckets have fixed sizes)
+    views: dict[tuple[int, int, np.dtype], Any] = field(default_factory=dict)
+
+    def views_of(self, half: int, nbytes: int, dtype: np.dtype,
+                 rank: int) -> tuple[list[np.ndarray], list[tuple[int, int, list[np.ndarray]]]]:
+        """Every rank's view of ``half``, and the chunks this rank adds in its order."""
+        key = (half, nbytes, dtype)
+        v = self.views.get(key)
+        if v is None:
+            lo = half * self.slot
+            views = [d[lo:lo + nbytes].view(dtype) for d in self.data]
+            v = self.views[key] = (views, _chunks(views, rank))
+        return v
+
+
+def _chunks(views: list[np.ndarray],
+            rank: int) -> list[tuple[int, int, list[np.ndarray]]]:
+    """``(start, stop, every rank's slice)`` for each of ``len(views)`` chunks, starting with
+    chunk ``rank``: the ranks add different chunks at any one time instead of all pulling the
+    same cache lines from the same core at once, which measured the slowest rank's adds ~10%
+    faster for the seed MLP. Each element is still added in rank order."""
+    n, size = views[0].size, len(views)
+    bounds = [k * n // size for k in range(size + 1)]
+    order = [(rank + j) % size for j in range(size)]
+    return [(bounds[k], bounds[k + 1], [v[bounds[k]:bounds[k + 1]] for v in views])
+            for k in order if bounds[k + 1] > bounds[k]]
 
 
 class SharedMemoryAllReduce:
@@ -92,26 +119,33 @@ class SharedMemoryAllReduce:
         """This rank's segment for the next call: write the array here (DDP packs its bucket
         straight into it, saving a copy), then call ``reduce_into``."""
         w = self._window(nbytes)
-        lo = (w.calls % 2) * w.slot
-        return w.data[self.rank][lo:lo + nbytes].view(dtype)
+        return w.views_of(w.calls % 2, nbytes, np.dtype(dtype), self.rank)[0][self.rank]
 
-    def reduce_into(self, out: np.ndarray) -> None:
+    def reduce_into(self, out: np.ndarray, meanwhile: Callable[[], None] | None = None) -> None:
         """``out`` (C-contiguous, the segment's size and dtype) = the sum of every rank's
-        segment, added in rank order."""
+        segment, added in rank order. ``meanwhile`` runs after this rank's flag is up and
+        before it waits for the others': bookkeeping done there costs nothing when another
+        rank is later, and runs before the adds stream the segments through the caches (after
+        them, each Python statement costs several times more)."""
         nbytes = out.nbytes
         w = self._window(nbytes)
-        lo = (w.calls % 2) * w.slot
+        _, chunks = w.views_of(w.calls % 2, nbytes, out.dtype, self.rank)
         w.calls += 1
         call = w.calls
         w.win.Sync()  # our data is written before our flag goes up ...
         w.flags[self.rank][0] = call
-        self._wait_until(lambda: all(int(f[0]) >= call for f in w.others), "all_reduce")
+        if meanwhile is not None:
+            meanwhile()
+        others = w.others
+        if any(f[0] < call for f in others):  # not everyone there yet: the watched wait
+            self._wait_until(lambda: all(f[0] >= call for f in others), "all_reduce")
         w.win.Sync()  # ... and the others' data is read after we saw their flags
-        views = [d[lo:lo + nbytes].view(out.dtype) for d in w.data]
         flat = out.reshape(-1)
-        np.add(views[0], views[1], out=flat)
-        for v in views[2:]:
-            flat += v
+        for a, b, parts in chunks:
+            target = flat[a:b]
+            np.add(parts[0], parts[1], out=target)
+            for v in parts[2:]:
+                target += v
 
     def all_reduce_sum(self, arr: np.ndarray) -> None:
         """Sum ``arr`` (C-contiguous) in place across the node's ranks."""
