@@ -70,6 +70,7 @@ class DistributedDataParallel(Module):
         self._views: dict[int, Any] = {}  # slot index -> its bucket view, for one backward
         self._seg: np.ndarray | None = None  # that bucket's segment
         self._halves: dict[int, _Half] = {}  # id(segment half) -> what is made once for it
+        self._plan: tuple[Any, ...] | None = None  # see _in_place_plan
         # Called after backward, right before the reduction (benchmarks line ranks up there).
         self.before_reduce: Callable[[], None] | None = None
         cap = DEFAULT_BUCKET_CAP_MB if bucket_cap_mb is None else float(bucket_cap_mb)
@@ -101,13 +102,17 @@ class DistributedDataParallel(Module):
             self.require_backward_grad_sync = old
 
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
-        group = default_group()
-        if self.module.training and self.broadcast_buffers and self._buffers_list \
-                and group.size > 1:
-            _broadcast_arrays(group, [b.data for b in self._buffers_list], self._buffer_buckets)
-        out = self.module(*inputs, **kwargs)
+        module = self._modules["module"]
+        if self._buffers_list and self.broadcast_buffers and module.training:
+            group = default_group()
+            if group.size > 1:
+                _broadcast_arrays(group, [b.data for b in self._buffers_list],
+                                  self._buffer_buckets)
+        out = module(*inputs, **kwargs)
         if not is_grad_enabled() or self._anchor is None:
             return out
+        if type(out) is Tensor:  # the usual single output, without the general walk
+            return bridge(out, self._anchor, self._make_hook(out)) if out.requires_grad else out
         leaves = _tensors(out)
         wanted = [t for t in leaves if isinstance(t, Tensor) and t.requires_grad]
         if not wanted:
@@ -120,12 +125,16 @@ class DistributedDataParallel(Module):
         # has passed it, and retaining lets other outputs and retain_graph=True reuse it.
         def on_backward(grad: Any) -> None:
             dests = self._bucket_views() if self.require_backward_grad_sync else {}
+            clear = not GRAD_DESTINATIONS  # the usual case: only ours in there
             GRAD_DESTINATIONS.update(dests)
             try:
                 run_backward([local], [grad], retain_graph=True)
             finally:
-                for key in dests:
-                    GRAD_DESTINATIONS.pop(key, None)
+                if clear:
+                    GRAD_DESTINATIONS.clear()
+                else:
+                    for key in dests:
+                        GRAD_DESTINATIONS.pop(key, None)
             if self.require_backward_grad_sync:
                 if self.before_reduce is not None:
                     self.before_reduce()
@@ -140,25 +149,43 @@ class DistributedDataParallel(Module):
         ``gradient_as_bucket_view``): packing them took 40-80 us of a 1.3 ms MLP step. Only with
         a single bucket (buckets of a similar size share a segment)."""
         self._views = {}
-        group = default_group()
-        if group.size == 1 or len(self._grad_buckets) != 1:
+        plan = self._plan
+        if plan is None:
+            plan = self._plan = self._in_place_plan()
+        if not plan:
             return {}
-        b = self._grad_buckets[0]
-        params = self._grad_params
-        if params[b.slots[0].index].device.xp is not np:
-            return {}
-        seg = group.shared_segment(b.numel, b.dtype)
+        group, numel, dtype = plan
+        seg = group.shared_segment(numel, dtype)
         if seg is None:
             return {}
         self._seg = seg
         half = self._halves.get(id(seg))
         if half is None or half.seg is not seg:
-            half = self._halves[id(seg)] = _Half(seg, b, params, 1.0 / group.size)
-        if all(p.grad is None for p in params):
+            half = self._halves[id(seg)] = _Half(seg, self._grad_buckets[0], self._grad_params,
+                                                 1.0 / group.size)
+        for p, _ in half.pairs:
+            if p.grad is not None:
+                break
+        else:  # no gradient yet anywhere: the usual case
             self._views = half.views
             return half.dests
+        params = self._grad_params
         self._views = {i: v for i, v in half.views.items() if params[i].grad is None}
         return {id(params[i]): half.dests[id(params[i])] for i in self._views}
+
+    def _in_place_plan(self) -> tuple[ProcessGroup, int, np.dtype] | tuple[()]:
+        """What ``_bucket_views`` needs every step, worked out once: the group, and the single
+        host bucket's size and dtype; or ``()`` when gradients cannot go into a bucket (one
+        rank, several buckets, GPU arrays, no shared memory)."""
+        group = default_group()
+        if group.size == 1 or len(self._grad_buckets) != 1:
+            return ()
+        b = self._grad_buckets[0]
+        if self._grad_params[b.slots[0].index].device.xp is not np:
+            return ()
+        if group.shared_segment(b.numel, b.dtype) is None:
+            return ()
+        return group, b.numel, b.dtype
 
     def reduce_gradients(self) -> None:
         """Average every parameter's ``.grad`` across ranks, one collective call per bucket.

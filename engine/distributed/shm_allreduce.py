@@ -84,12 +84,16 @@ class SharedMemoryAllReduce:
         self._barrier = barrier  # the process group's failure- and timeout-aware barrier
         self._wait_until = wait_until  # its failure- and timeout-aware polling loop
         self._windows: dict[int, _Window] = {}
+        self._sized: dict[int, _Window] = {}  # nbytes -> its window, for the common lookups
 
     @staticmethod
     def fits(nbytes: int) -> bool:
         return 0 < nbytes <= MAX_BYTES
 
     def _window(self, nbytes: int) -> _Window:
+        w = self._sized.get(nbytes)
+        if w is not None:
+            return w
         # Sizes round up to powers of two (at least 4 KiB), so arrays of many different sizes
         # share at most 11 windows, about 16 MB per rank in all.
         slot = max(_MIN_SLOT, 1 << (nbytes - 1).bit_length())
@@ -113,6 +117,7 @@ class SharedMemoryAllReduce:
             self._barrier()  # every flag is zeroed before anyone raises one
             others = [f for r, f in enumerate(flags) if r != self.rank]
             w = self._windows[slot] = _Window(win, data, flags, others, slot)
+        self._sized[nbytes] = w
         return w
 
     def segment(self, nbytes: int, dtype: Any) -> np.ndarray:
@@ -157,4 +162,5 @@ class SharedMemoryAllReduce:
             w.win.Unlock_all()
             w.win.Free()
         self._windows.clear()
+        self._sized.clear()
         self.comm.Free()

@@ -24,13 +24,22 @@ for dtype in (np.float32, np.float64, np.int64):
             assert np.allclose(mine, ref, rtol=1e-6 if dtype == np.float32 else 1e-12), dtype
             every = group.all_gather_array(mine)
             assert (every == every[0]).all(), "ranks disagree"
+            # Exactly the rank-order sum (each rank adds the chunks in its own order, but
+            # every element in rank order), so replicas never drift
+            locals_ = group.all_gather_array(local)
+            in_order = locals_[0] + locals_[1]
+            for other in locals_[2:]:
+                in_order = in_order + other
+            assert np.array_equal(mine, in_order), (dtype, numel)
 
 # Staged: write into the segment, then reduce into a fresh array (what DDP does).
 seg = group.shared_segment(5, np.float64)
 seg[...] = np.arange(5.0) * (rank + 1)
 out = np.empty(5)
-group.all_reduce_shared(out)
+calls = []
+group.all_reduce_shared(out, meanwhile=lambda: calls.append(1))
 assert np.array_equal(out, np.arange(5.0) * sum(range(1, world + 1))), out
+assert calls == [1], "the meanwhile callback runs once per reduction"
 
 # Larger than MAX_BYTES: no segment, the MPI path; the result is the same.
 big = np.full(shm_allreduce.MAX_BYTES // 8 + 1, float(rank))
