@@ -144,6 +144,71 @@ def worker(kind: str, batch: int, steps: int, warmup: int) -> None:
         }), flush=True)
 
 
+def floor_worker(steps: int, batch: int) -> None:
+    """The memory traffic of the MLP's reduction alone, no engine and no Python bookkeeping:
+    two ranks each compute the first layer's weight gradient (784x128 float32, 98% of the
+    MLP's 0.44 MB) into private memory or into its shared-memory segment, raise a flag, and
+    add both segments into a new array, as the engine's in-place path does. The difference
+    plus the adds is what moving the gradients between the cores costs by itself (the flag
+    wait is left out: it measures how far apart the ranks arrive)."""
+    import numpy as np  # noqa: PLC0415
+    from mpi4py import MPI  # noqa: PLC0415
+
+    comm = MPI.COMM_WORLD
+    rank = comm.Get_rank()
+    n = 784 * 128
+    nbytes = 4 * n
+    win = MPI.Win.Allocate_shared(64 + 2 * nbytes, 1, comm=comm)
+    win.Lock_all(MPI.MODE_NOCHECK)
+    segs, flags = [], []
+    for r in range(2):
+        buf, _ = win.Shared_query(r)
+        raw = np.frombuffer(buf, dtype=np.uint8, count=64 + 2 * nbytes)
+        flags.append(raw[:8].view(np.int64))
+        segs.append([raw[64 + h * nbytes:64 + (h + 1) * nbytes].view(np.float32)
+                     for h in range(2)])
+    flags[rank][0] = 0
+    win.Sync()
+    comm.Barrier()
+    rng = np.random.default_rng(rank)
+    x = rng.standard_normal((batch, 784)).astype(np.float32)
+    dy = rng.standard_normal((batch, 128)).astype(np.float32)
+    w = rng.standard_normal((128, 784)).astype(np.float32)
+    private = np.empty((128, 784), np.float32)
+    t_private, t_shared, t_add = [], [], []
+    for it in range(1, 2 * steps + 101):
+        h = it % 2
+        x @ w.T  # the forward's use of the weights, as in a step  # noqa: B018
+        t0 = time.perf_counter()
+        np.matmul(dy.T, x, out=private)
+        t1 = time.perf_counter()
+        np.matmul(dy.T, x, out=segs[rank][h].reshape(128, 784))
+        t2 = time.perf_counter()
+        win.Sync()
+        flags[rank][0] = it
+        while flags[1 - rank][0] < it:
+            pass
+        win.Sync()
+        t2 = time.perf_counter()  # waiting for the other rank is not the traffic's cost
+        total = np.empty(n, np.float32)
+        np.add(segs[0][h], segs[1][h], out=total)
+        t3 = time.perf_counter()
+        w -= 1e-6 * total.reshape(128, 784)  # the optimizer's read of the sum
+        if it > 100:
+            t_private.append(t1 - t0)
+            t_shared.append(t2 - t1)
+            t_add.append(t3 - t2)
+        comm.Barrier()  # lockstep: nobody writes a half the other may still be adding
+    mine = [statistics.median(v) for v in (t_private, t_shared, t_add)]
+    every = comm.gather(mine)
+    if rank == 0:
+        gemm_p, gemm_s, add = (max(r[i] for r in every) for i in range(3))
+        print(json.dumps({"gemm_private_s": gemm_p, "gemm_shared_s": gemm_s, "add_s": add,
+                          "moving_s": gemm_s - gemm_p + add}), flush=True)
+    win.Unlock_all()
+    win.Free()
+
+
 def torch_worker(rank: int, world: int, kind: str, batch: int, steps: int, warmup: int,
                  port: int, queue: Any) -> None:
     """One rank of PyTorch's DDP (gloo) on the same model: DDP steps against local steps, as
@@ -269,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--smoke", action="store_true", help="tiny sizes: checks that it runs")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.worker == "floor":
+        floor_worker(args.steps, args.batch)
+        return 0
     if args.worker:
         worker(args.worker, args.batch, args.steps, args.warmup)
         return 0
@@ -307,6 +375,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"          {kind:6s} of which the reduction call "
               f"{100 * res['pure_allreduce_fraction']:5.1f}% (ranks lined up before it; "
               f"{100 * res['allreduce_fraction']:5.1f}% with waiting for the other rank)")
+        if kind == "mlp":
+            floor = launch(2, "floor", batch, steps * 10, warmup)
+            print(f"          {kind:6s} floor: moving its gradients between the cores, with no "
+                  f"engine around it (GEMM into shared memory "
+                  f"{floor['gemm_shared_s'] * 1e6:4.0f} us against "
+                  f"{floor['gemm_private_s'] * 1e6:4.0f} us into private memory, then the adds "
+                  f"{floor['add_s'] * 1e6:4.0f} us), "
+                  f"takes {floor['moving_s'] * 1e6:4.0f} us = "
+                  f"{100 * floor['moving_s'] / res['ddp_step_s']:4.1f}% of the DDP step")
         peer = None if args.smoke else torch_overhead(kind, batch, steps, warmup)
         if peer is not None:
             print(f"          {kind:6s} PyTorch DDP (gloo), same way: DDP step "

@@ -175,5 +175,6 @@ def test_parallel_benchmark_smoke():
                            "--smoke"], capture_output=True, text=True, timeout=300,
                           cwd=str(ROOT))
     assert proc.returncode == 0, proc.stderr
-    for word in ("scaling", "ceiling", "overhead  mlp", "overhead  lenet", "buckets   wide"):
+    for word in ("scaling", "ceiling", "overhead  mlp", "overhead  lenet", "mlp    floor",
+                 "buckets   wide"):
         assert word in proc.stdout
