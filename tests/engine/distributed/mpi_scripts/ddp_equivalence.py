@@ -79,6 +79,20 @@ loss_fn(ddp(xb[local]), yb[local]).backward()
 grads = [p.grad for p in model.parameters()]
 assert max_rel_err(grads, [p.grad for p in ref.parameters()]) < 1e-10
 
+# Two synced backwards with no zero_grad between: the first goes into the bucket in place, the
+# second adds to those averaged gradients and is averaged again (as in PyTorch: the sum)
+model = make_model("mlp", seed=rank)
+ddp = DDP(model)
+ref = make_model("mlp", seed=0)
+placed = ddp.in_place_gradients
+loss_fn(ddp(xa[local]), ya[local]).backward()
+loss_fn(ddp(xb[local]), yb[local]).backward()
+assert ddp.in_place_gradients - placed == len(list(model.parameters())), ddp.in_place_gradients
+(loss_fn(ref(xa), ya) + loss_fn(ref(xb), yb)).backward()
+assert max_rel_err([p.grad for p in model.parameters()],
+                   [p.grad for p in ref.parameters()]) < 1e-10
+assert ddp.parameters_in_sync()
+
 # SyncBatchNorm in training mode: statistics over the global batch, as one process computes them
 def bn_net(seed):
     engine.manual_seed(seed)
