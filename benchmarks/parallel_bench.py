@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -280,7 +281,20 @@ def torch_overhead(kind: str, batch: int, steps: int, warmup: int) -> dict | Non
                                                      queue)) for r in range(2)]
     for p in procs:
         p.start()
-    got = [queue.get(timeout=600) for _ in procs]
+    got: list[tuple[float, float]] = []
+    deadline = time.monotonic() + 900
+    while len(got) < len(procs):
+        try:
+            got.append(queue.get(timeout=1.0))
+        except Empty:
+            dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+            if dead or time.monotonic() > deadline:
+                for p in procs:
+                    p.kill()
+                why = f"exit codes {dead}" if dead else "timed out"
+                print(f"          PyTorch DDP (gloo) comparison failed ({why}); its figures "
+                      f"are left out", flush=True)
+                return None
     for p in procs:
         p.join()
     ddp_s, local_s = max(d for d, _ in got), max(l for _, l in got)
