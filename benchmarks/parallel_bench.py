@@ -55,6 +55,16 @@ def build(kind: str):  # noqa: ANN201
     raise ValueError(kind)
 
 
+def _timed(fn: Any, n: int) -> list[float]:
+    """Seconds of each of ``n`` calls of ``fn``."""
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
 def worker(kind: str, batch: int, steps: int, warmup: int) -> None:
     """One rank: time DDP training steps and the time spent in gradient all-reduces."""
     import numpy as np
@@ -89,21 +99,13 @@ def worker(kind: str, batch: int, steps: int, warmup: int) -> None:
         F.cross_entropy(local_model(x), y).backward()
         local_opt.step()
 
-    def timed(fn: Any, n: int) -> list[float]:
-        out = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            fn()
-            out.append(time.perf_counter() - t0)
-        return out
-
     for _ in range(warmup):
         step()
         local_step()
     dist.barrier()
     dist.reset_collective_stats()
     calls0 = model.reduce_calls
-    times = timed(step, steps)
+    times = _timed(step, steps)
     stats = dist.collective_stats()
     calls = model.reduce_calls - calls0
     # The gradient reduction as it runs inside a step (packing included: with one bucket,
@@ -122,9 +124,9 @@ def worker(kind: str, batch: int, steps: int, warmup: int) -> None:
     ddp_t, local_t = [], []
     for _ in range(3):
         dist.barrier()
-        ddp_t += timed(step, steps)
+        ddp_t += _timed(step, steps)
         dist.barrier()
-        local_t += timed(local_step, steps)
+        local_t += _timed(local_step, steps)
     mine = {"step_s": statistics.median(times), "total_s": sum(times),
             "allreduce_s": stats["seconds"], "calls": calls, "pure_s": statistics.median(pure),
             "ddp_s": statistics.median(ddp_t), "local_s": statistics.median(local_t)}
@@ -242,24 +244,20 @@ def torch_worker(rank: int, world: int, kind: str, batch: int, steps: int, warmu
     x = torch.randn(batch, 1, 28, 28, generator=g)
     y = torch.randint(0, 10, (batch,), generator=g)
 
-    def timed(m: Any, n: int) -> list[float]:
-        opt, out = opts[id(m)], []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            opt.zero_grad()
-            tF.cross_entropy(m(x), y).backward()
-            opt.step()
-            out.append(time.perf_counter() - t0)
-        return out
+    def step(m: Any) -> None:
+        opt = opts[id(m)]
+        opt.zero_grad()
+        tF.cross_entropy(m(x), y).backward()
+        opt.step()
 
-    timed(ddp, warmup)
-    timed(local, warmup)
+    _timed(lambda: step(ddp), warmup)
+    _timed(lambda: step(local), warmup)
     ddp_t, local_t = [], []
     for _ in range(3):
         tdist.barrier()
-        ddp_t += timed(ddp, steps)
+        ddp_t += _timed(lambda: step(ddp), steps)
         tdist.barrier()
-        local_t += timed(local, steps)
+        local_t += _timed(lambda: step(local), steps)
     queue.put((statistics.median(ddp_t), statistics.median(local_t)))
     tdist.destroy_process_group()
 

@@ -53,6 +53,14 @@ _GEOMETRY = ("int32 H, int32 W, int32 oh, int32 ow, int32 kh, int32 kw, int32 sh
              "int32 ph, int32 pw, int32 dh, int32 dw")
 
 
+def _geometry(h: int, w: int, out_hw: tuple[int, int], k: tuple[int, int],
+              stride: tuple[int, int], pad: tuple[int, int],
+              dilation: tuple[int, int]) -> tuple[int, ...]:
+    """The arguments ``_GEOMETRY`` declares, in its order."""
+    return (h, w, out_hw[0], out_hw[1], k[0], k[1], stride[0], stride[1], pad[0], pad[1],
+            dilation[0], dilation[1])
+
+
 def _gather_windows(body: str) -> str:
     """Kernel text that sets ``gx`` to the sum ``s`` over every window (a, b) reading input
     pixel (py, px): ``body`` runs with the window's output position (oy, ox) in scope, in kernel
@@ -136,8 +144,8 @@ def im2col(x: Any, k: tuple[int, int], stride: tuple[int, int], top_left: tuple[
     cg = c // groups
     kp = cg * k[0] * k[1] + (1 if ones_row else 0)
     cols = cp.empty((groups, kp, n * out_hw[0] * out_hw[1]), dtype=x.dtype)
-    _im2col_kernel()(x, c, h, w, out_hw[0], out_hw[1], k[0], k[1], stride[0], stride[1],
-                     top_left[0], top_left[1], dilation[0], dilation[1], n, cg, kp, cols)
+    _im2col_kernel()(x, c, *_geometry(h, w, out_hw, k, stride, top_left, dilation), n, cg, kp,
+                     cols)
     return cols
 
 
@@ -170,8 +178,8 @@ def col2im(gcols: Any, x_shape: tuple[int, ...], out_hw: tuple[int, int], k: tup
     gcols = cp.ascontiguousarray(gcols)
     n, c, h, w = x_shape
     gx = cp.empty((n, c, h, w), dtype=gcols.dtype)
-    _col2im_kernel()(gcols, h, w, out_hw[0], out_hw[1], k[0], k[1], stride[0], stride[1],
-                     top_left[0], top_left[1], dilation[0], dilation[1], n, c, c // groups, gx)
+    _col2im_kernel()(gcols, *_geometry(h, w, out_hw, k, stride, top_left, dilation), n, c,
+                     c // groups, gx)
     return gx
 
 
@@ -216,8 +224,7 @@ def max_pool2d(x: Any, k: tuple[int, int], stride: tuple[int, int], pad: tuple[i
     n, c, h, w = x.shape
     out = cp.empty((n, c) + tuple(out_hw), dtype=x.dtype)
     idx = cp.empty((n, c) + tuple(out_hw), dtype=idx_dtype)
-    _max_pool_kernel()(x, h, w, out_hw[0], out_hw[1], k[0], k[1], stride[0], stride[1], pad[0],
-                       pad[1], dilation[0], dilation[1], out, idx)
+    _max_pool_kernel()(x, *_geometry(h, w, out_hw, k, stride, pad, dilation), out, idx)
     return out, idx
 
 
@@ -241,8 +248,8 @@ def max_pool2d_backward(g: Any, idx: Any, x_shape: tuple[int, ...], k: tuple[int
     g = cp.ascontiguousarray(g)
     oh, ow = g.shape[2:]
     gx = cp.empty(tuple(x_shape), dtype=g.dtype)
-    _max_pool_backward_kernel()(g, idx, x_shape[2], x_shape[3], oh, ow, k[0], k[1], stride[0],
-                                stride[1], pad[0], pad[1], dilation[0], dilation[1], gx)
+    _max_pool_backward_kernel()(g, idx, *_geometry(x_shape[2], x_shape[3], (oh, ow), k, stride,
+                                                   pad, dilation), gx)
     return gx
 
 

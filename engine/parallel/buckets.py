@@ -74,10 +74,10 @@ def pack(bucket: Bucket, arrays: Sequence[Any], xp: Any = np, out: Any = None,
     already in ``out``, scaled (backward computed them there)."""
     flat = xp.empty(bucket.numel, dtype=bucket.dtype) if out is None else out
     for s in bucket.slots:
-        a = arrays[s.index]
-        target = flat[s.offset:s.offset + s.numel]
         if s.index in placed:
             continue
+        a = arrays[s.index]
+        target = flat[s.offset:s.offset + s.numel]
         if a is None:
             target[...] = 0
         elif scale is None:
