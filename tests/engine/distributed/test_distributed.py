@@ -176,5 +176,6 @@ def test_parallel_benchmark_smoke():
                           cwd=str(ROOT))
     assert proc.returncode == 0, proc.stderr
     for word in ("scaling", "ceiling", "overhead  mlp", "overhead  lenet", "mlp    floor",
+                 "mlp    a DDP adding nothing but that traffic",
                  "buckets   wide"):
         assert word in proc.stdout
