@@ -65,6 +65,22 @@ def _timed(fn: Any, n: int) -> list[float]:
     return out
 
 
+def _alternating(ddp_step: Any, local_step: Any, steps: int,
+                 barrier: Any) -> tuple[list[float], list[float]]:
+    """Seconds of DDP steps and of local steps, for what DDP adds to a step: many short
+    alternating rounds, every rank doing the same at the same time. This machine's speed drifts
+    in phases of seconds; three long rounds let one phase land on one side only (LeNet's
+    figure read -0.8% and 11.0% in two runs), short rounds spread each phase over both."""
+    ddp_t: list[float] = []
+    local_t: list[float] = []
+    for _ in range(10):
+        barrier()
+        ddp_t += _timed(ddp_step, max(3, steps // 3))
+        barrier()
+        local_t += _timed(local_step, max(3, steps // 3))
+    return ddp_t, local_t
+
+
 def worker(kind: str, batch: int, steps: int, warmup: int) -> None:
     """One rank: time DDP training steps and the time spent in gradient all-reduces."""
     import numpy as np
@@ -119,14 +135,7 @@ def worker(kind: str, batch: int, steps: int, warmup: int) -> None:
         step()
         pure.append(model.reduce_seconds - before)
     model.before_reduce = None
-    # What DDP adds to a step: DDP steps against local steps, in alternating rounds (the
-    # machine's speed drifts), every rank doing the same at the same time.
-    ddp_t, local_t = [], []
-    for _ in range(3):
-        dist.barrier()
-        ddp_t += _timed(step, steps)
-        dist.barrier()
-        local_t += _timed(local_step, steps)
+    ddp_t, local_t = _alternating(step, local_step, steps, dist.barrier)
     mine = {"step_s": statistics.median(times), "total_s": sum(times),
             "allreduce_s": stats["seconds"], "calls": calls, "pure_s": statistics.median(pure),
             "ddp_s": statistics.median(ddp_t), "local_s": statistics.median(local_t)}
@@ -252,12 +261,7 @@ def torch_worker(rank: int, world: int, kind: str, batch: int, steps: int, warmu
 
     _timed(lambda: step(ddp), warmup)
     _timed(lambda: step(local), warmup)
-    ddp_t, local_t = [], []
-    for _ in range(3):
-        tdist.barrier()
-        ddp_t += _timed(lambda: step(ddp), steps)
-        tdist.barrier()
-        local_t += _timed(lambda: step(local), steps)
+    ddp_t, local_t = _alternating(lambda: step(ddp), lambda: step(local), steps, tdist.barrier)
     queue.put((statistics.median(ddp_t), statistics.median(local_t)))
     tdist.destroy_process_group()
 
