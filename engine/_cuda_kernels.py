@@ -266,24 +266,27 @@ def relu_with_mask(a: Any) -> tuple[Any, Any]:
     return _relu_kernel()(a)
 
 
+# optim.effective_grad's arithmetic for the fused optimizers: d = +-g (+ weight_decay * p).
+_EFFECTIVE_GRAD = """
+        T d = maximize ? -g : g;
+        if (weight_decay != (T)0) d = maximize ? weight_decay * p - g : g + weight_decay * p;
+"""
+
+
 @functools.cache
 def _sgd_kernels() -> tuple[Any, Any]:
     # The arithmetic of optim.sgd_update and effective_grad, step by step: d = +-g (+ wd * p);
     # buf = d on the first step, else momentum * buf + (1 - dampening) * d; p -= lr * step.
     # (1 - dampening) is rounded once on the host, as NumPy rounds the Python float.
     cp = _cupy()
-    grad = """
-        T d = maximize ? -g : g;
-        if (weight_decay != (T)0) d = maximize ? weight_decay * p - g : g + weight_decay * p;
-    """
     plain = cp.ElementwiseKernel(
         "T g, T lr, T weight_decay, bool maximize", "T p",
-        grad + "p = p + d * (-lr);",
+        _EFFECTIVE_GRAD + "p = p + d * (-lr);",
         "layerforge_sgd")
     momentum = cp.ElementwiseKernel(
         "T g, T lr, T weight_decay, bool maximize, T momentum, T keep, bool nesterov, bool first",
         "T p, T buf",
-        grad + """
+        _EFFECTIVE_GRAD + """
         buf = first ? d : buf * momentum + d * keep;  // keep = 1 - dampening
         const T step = nesterov ? d + buf * momentum : buf;
         p = p + step * (-lr);
@@ -513,8 +516,7 @@ def _adam_kernel(amsgrad: bool) -> Any:
         "T p, T m, T v" + (", T vmax" if amsgrad else ""),
         """
         if (decay) p = p * keep;
-        T d = maximize ? -g : g;
-        if (weight_decay != (T)0) d = maximize ? weight_decay * p - g : g + weight_decay * p;
+        """ + _EFFECTIVE_GRAD + """
         const T diff = d - m;
         m = lerp_low ? m + diff * w1 : d - diff * w1c;
         T sq = d * one_minus_beta2;

@@ -195,6 +195,16 @@ def _columns(view: Any, groups: int, ones_row: bool) -> Any:
     return cols
 
 
+def _weight_matrix(w: Any, b: Any, groups: int) -> Any:
+    """The forward GEMM's left side, (G, OCg, Cg*kh*kw [+1]): with a bias, its column is
+    appended to meet the columns' row of ones (``_columns``, ``_cuda_kernels.im2col``)."""
+    ocg = w.shape[0] // groups
+    wmat = w.reshape(groups, ocg, -1)
+    if b is None:
+        return wmat
+    return xp_of(w).concatenate([wmat, b.reshape(groups, ocg, 1)], axis=2)
+
+
 def _cols_grad(g: Any, w: Any, groups: int, cols_shape: tuple[int, ...]) -> Any:
     """dcols (N, C, kh, kw, OH, OW) = W^T (G, K, OCg) @ g (N, G, OCg, L)."""
     n = g.shape[0]
@@ -275,15 +285,11 @@ def _gpu_conv(x: Any, w: Any, b: Any, stride: tuple[int, int], pads: Pads,
               ) -> tuple[Any, Any]:
     """Conv2d forward on a GPU: (output, the columns, with a row of ones when ``b`` is given,
     so the bias rides in the GEMM and its gradient comes out of the weight gradient's)."""
-    xp = xp_of(x)
-    oc, kh, kw = w.shape[0], w.shape[2], w.shape[3]
-    ocg = oc // groups
+    kh, kw = w.shape[2:]
     cols = _cuda_kernels.im2col(x, (kh, kw), stride, (pads[0], pads[2]), dilation, out_hw,
                                 groups, b is not None)
-    wmat = w.reshape(groups, ocg, -1)
-    if b is not None:
-        wmat = xp.concatenate([wmat, b.reshape(groups, ocg, 1)], axis=2)
-    return _batch_outside(_group_matmul(wmat, cols), x.shape[0], out_hw), cols
+    return _batch_outside(_group_matmul(_weight_matrix(w, b, groups), cols), x.shape[0],
+                          out_hw), cols
 
 
 def _gpu_input_grad(g_k: Any, w: Any, x_shape: tuple[int, ...], out_hw: tuple[int, int],
@@ -352,9 +358,7 @@ class Conv2d(Function):
             return out
         view = im2col_view(x, kh, kw, stride, pads, dilation)  # one pad + view, copied per chunk
         ocg = oc // groups
-        wmat = w.reshape(groups, ocg, -1)
-        if ones_row:
-            wmat = xp.concatenate([wmat, b.reshape(groups, ocg, 1)], axis=2)
+        wmat = _weight_matrix(w, b, groups)
         kept = []
         out = xp.empty((n, oc, oh * ow), dtype=x.dtype)
         for sl in chunks:
