@@ -27,9 +27,12 @@ def median_throughput(step: Callable[[], None], batch: int, steps: int, repeats:
     return statistics.median(rates)
 
 
-def interleaved_throughput(steps: Sequence[Callable[[], None] | None], batch: int, n_steps: int,
-                           repeats: int, settle_s: float = 0.3) -> list[float | None]:
-    """Samples/s of each step function (None stays None), measured in alternating rounds.
+def interleaved_rates(steps: Sequence[Callable[[], None] | None], batch: int, n_steps: int,
+                      repeats: int, settle_s: float = 0.3,
+                      syncs: Sequence[Callable[[], None]] | None = None
+                      ) -> list[list[float] | None]:
+    """Samples/s of each step function in every round (None stays None), measured in
+    alternating rounds; ``syncs[i]`` (a device synchronisation) closes each of step i's timings.
 
     Why: this VM's speed drifts by up to 2x within minutes; timing one library after the other
     let a drift land on one side of a ratio. Alternating rounds put every library in every phase,
@@ -38,16 +41,27 @@ def interleaved_throughput(steps: Sequence[Callable[[], None] | None], batch: in
     OpenMP) spin for a while after their last call and would otherwise steal this round's cores
     (measured: PyTorch's MLP lost 3-6x right after an engine round)."""
     live = [(i, s) for i, s in enumerate(steps) if s is not None]
-    for _, step in live:
+    sync = list(syncs) if syncs is not None else [lambda: None] * len(steps)
+    for i, step in live:
         for _ in range(max(3, n_steps // 10)):
             step()
+        sync[i]()
     rates: dict[int, list[float]] = {i: [] for i, _ in live}
     for _ in range(repeats):
         for i, step in live:
             time.sleep(settle_s)
             step()
+            sync[i]()
             t0 = time.perf_counter()
             for _ in range(n_steps):
                 step()
+            sync[i]()
             rates[i].append(batch * n_steps / (time.perf_counter() - t0))
-    return [statistics.median(rates[i]) if i in rates else None for i in range(len(steps))]
+    return [rates.get(i) for i in range(len(steps))]
+
+
+def interleaved_throughput(steps: Sequence[Callable[[], None] | None], batch: int, n_steps: int,
+                           repeats: int, settle_s: float = 0.3) -> list[float | None]:
+    """The median samples/s of each step function over ``interleaved_rates``' rounds."""
+    return [None if r is None else statistics.median(r)
+            for r in interleaved_rates(steps, batch, n_steps, repeats, settle_s)]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib.util
 import inspect
 import re
@@ -428,29 +429,6 @@ def _sync(lib: str, device: str) -> None:
         torch.cuda.synchronize()
 
 
-def _interleaved(steps: dict[str, Callable[[], None]], device: str, batch: int, n_steps: int,
-                 rounds: int) -> dict[str, list[float]]:
-    """Samples/s of each library's step in alternating rounds, synchronised at both ends of a
-    round. Why: one run of 50 steps per library swung from 0.48x to 0.80x between two H200
-    sessions for the same code (the host side of a launch-bound step is sensitive to whatever
-    else the machine's CPUs do); alternating rounds put both libraries in every phase."""
-    for lib, step in steps.items():
-        for _ in range(3):
-            step()
-        _sync(lib, device)
-    rates: dict[str, list[float]] = {lib: [] for lib in steps}
-    for _ in range(rounds):
-        for lib, step in steps.items():
-            time.sleep(0.1)
-            _sync(lib, device)
-            t0 = time.perf_counter()
-            for _ in range(n_steps):
-                step()
-            _sync(lib, device)
-            rates[lib].append(batch * n_steps / (time.perf_counter() - t0))
-    return rates
-
-
 def _models(nn: Any) -> dict[str, Callable[[], Any]]:
     from benchmarks.bench_models import lenet
 
@@ -465,6 +443,7 @@ def time_training(device: str, batch: int = 256, steps: int = 40, rounds: int = 
     import engine
     import engine.nn
     import engine.optim
+    from benchmarks._timing import interleaved_rates
 
     rng = np.random.default_rng(0)
     xn = rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)
@@ -504,7 +483,13 @@ def time_training(device: str, batch: int = 256, steps: int = 40, rounds: int = 
                 o.step()
 
             steps_by_lib["torch"] = tstep
-        rates = _interleaved(steps_by_lib, device, batch, steps, rounds)
+        # Alternating rounds: one run of 50 steps per library swung from 0.48x to 0.80x
+        # between two H200 sessions for the same code (the host side of a launch-bound step is
+        # sensitive to whatever else the machine's CPUs do).
+        libs = list(steps_by_lib)
+        rates = dict(zip(libs, interleaved_rates(
+            [steps_by_lib[lib] for lib in libs], batch, steps, rounds, settle_s=0.1,
+            syncs=[functools.partial(_sync, lib, device) for lib in libs])))
         eng = statistics.median(rates["engine"])
         text = f"engine {eng:.0f}"
         if "torch" in rates:
