@@ -1,5 +1,7 @@
-"""LayerForge's application layer: the project document, the command line and (in later issues)
-the desktop GUI. ``app.project`` and ``app.cli`` never import Qt."""
+"""LayerForge's application: ``core`` (the project, settings, datasets, the one run builder and
+run folders, exporting; no Qt), ``cli`` (the ``layerforge`` command), ``qt`` (background tasks,
+the training bridge, the widget preview harness), ``gui`` (the editor) and ``dashboard`` (the
+training panels and charts)."""
 
 from engine import __version__
 

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.project import Project  # noqa: E402
+from app.core.project import Project  # noqa: E402
 from engine.graph import Graph, format_summary, summarize, validate  # noqa: E402
 
 
@@ -78,7 +78,7 @@ def device_check(device: str) -> bool:
     import numpy as np  # noqa: PLC0415
 
     import engine  # noqa: PLC0415
-    from app.project import list_templates  # noqa: PLC0415
+    from app.core.project import list_templates  # noqa: PLC0415
     from engine.export import build_onnx  # noqa: PLC0415
     from engine.graph import compile as compile_graph  # noqa: PLC0415
 

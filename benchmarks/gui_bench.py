@@ -56,19 +56,21 @@ def big_graph(n_nodes: int):  # noqa: ANN201 - engine.graph.Graph
 
 
 def bench_startup(repeats: int) -> dict[str, float]:
-    """Wall time from launching ``python -m app.gui`` to its first window having been shown
-    and painted (the process quits right after; ``LAYERFORGE_EXIT_AFTER_SHOW``)."""
+    """Wall time from launching the application (``python -m app.qt.preview window``: the
+    start path of ``layerforge``) to its first window having been shown and painted (the
+    process quits right after)."""
     import tempfile
 
     times, inside = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, LAYERFORGE_EXIT_AFTER_SHOW="1", PYTHONPATH=str(ROOT),
+        env = dict(os.environ, PYTHONPATH=str(ROOT),
                    LAYERFORGE_SETTINGS=os.path.join(tmp, "s.ini"),
                    LAYERFORGE_RECOVERY_DIR=os.path.join(tmp, "rec"))
         env.setdefault("QT_QPA_PLATFORM", "offscreen")
         for _ in range(repeats):
             t0 = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-m", "app.gui"], env=env, cwd=tmp,
+            proc = subprocess.run([sys.executable, "-m", "app.qt.preview", "window"], env=env,
+                                  cwd=tmp,
                                   capture_output=True, text=True, timeout=120)
             times.append(time.perf_counter() - t0)
             if proc.returncode != 0:
@@ -83,9 +85,9 @@ def bench_startup(repeats: int) -> dict[str, float]:
 def _window(n_nodes: int):  # noqa: ANN202
     from PySide6.QtWidgets import QApplication
 
+    from app.core.project import Project
     from app.gui.app import create_app
     from app.gui.main_window import MainWindow
-    from app.project import Project
 
     app = create_app([])
     win = MainWindow(Project(big_graph(n_nodes), name="bench"), autosave=False)

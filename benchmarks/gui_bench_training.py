@@ -38,14 +38,13 @@ import numpy as np  # noqa: E402
 
 
 def _app() -> Any:
-    import app.dashboard  # noqa: F401,PLC0415 - applies the PySide6 refcount workaround
-    from app.dashboard._standalone import application  # noqa: PLC0415
+    from app.qt.preview import application  # noqa: PLC0415 - pins PySide6's singletons first
 
     return application()
 
 
 def _project(epochs: int, folder: Path) -> Any:
-    from app.project import Project  # noqa: PLC0415
+    from app.core.project import Project  # noqa: PLC0415
 
     project = Project.from_template("mlp_digits")
     project.training["epochs"] = epochs
@@ -60,15 +59,14 @@ def _train_samples_per_s(epochs: list[dict[str, float]], train_samples: int) -> 
 
 
 def headless(epochs: int, folder: Path) -> dict[str, float]:
-    """The same run as the GUI's, with no Qt in the loop."""
-    from app.dashboard.session import build_job, new_run_dir  # noqa: PLC0415
+    """The same run as the GUI's (``app.core.runner.train``), with no Qt in the loop."""
+    from app.core.runner import train  # noqa: PLC0415
 
     project = _project(epochs, folder)
-    job = build_job(project.to_dict(), project.path, new_run_dir(folder / "runs"))
     t0 = time.perf_counter()
-    result = job.make_trainer().fit()
+    result = train(project, source="bench", listed=False)
     wall = time.perf_counter() - t0
-    return {"samples_per_s": _train_samples_per_s(result.history, len(job.train_set)),
+    return {"samples_per_s": _train_samples_per_s(result.history, len(result.run.train_set)),
             "wall_s": wall}
 
 
@@ -125,8 +123,8 @@ def chart_redraw(points: int = 100_000, repeats: int = 20) -> dict[str, float]:
     ``update_ms`` = refresh + the repaint Qt does of what changed (what a live update costs),
     ``full_ms`` = refresh + a paint of the whole widget offscreen (``grab``), and
     ``refresh_ms`` = the refresh alone (setData, downsampling, ranges)."""
+    from app.core.history import RunHistory  # noqa: PLC0415
     from app.dashboard.charts import TrainingCharts, sample_history  # noqa: PLC0415
-    from app.dashboard.history import RunHistory  # noqa: PLC0415
 
     app = _app()
     charts = TrainingCharts(RunHistory())

@@ -1,6 +1,7 @@
-"""Shared test setup: headless Qt, the repository on ``sys.path``, a ``device`` fixture that runs
-every device test on the CPU and, where CuPy finds a GPU, on ``cuda:0``, and a fixed seed per
-test so failures reproduce."""
+"""Shared test setup: headless Qt, the repository on ``sys.path``, the app's data folder (runs of
+unsaved projects, locks) in a temporary folder, a ``device`` fixture that runs every device test
+on the CPU and, where CuPy finds a GPU, on ``cuda:0``, and a fixed seed per test so failures
+reproduce."""
 
 from __future__ import annotations
 
@@ -32,6 +33,12 @@ def _devices() -> list[str]:
 def device(request: pytest.FixtureRequest) -> str:
     """Each device this machine has: always "cpu", plus "cuda:0" where a GPU is usable."""
     return request.param
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _app_data_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The user's data folder is never written by a test (child processes inherit this)."""
+    os.environ["LAYERFORGE_DATA_DIR"] = str(tmp_path_factory.mktemp("layerforge-data"))
 
 
 @pytest.fixture(autouse=True)

@@ -1,9 +1,6 @@
-"""The training dashboard: data and training panels, background training with live charts,
-evaluation, export and the runs of a project (issue 8). Qt widgets; the pieces without Qt
-(``history``, ``session``, ``predictions``) are usable headless.
-
-Importing ``app.gui`` first pins None/True/False, which PySide6 6.12 on Python 3.11 would
-otherwise drain of references until the interpreter aborts (see ``app.gui._compat``).
+"""The training dashboard's panels and charts: data and training settings, progress, live
+charts, evaluation, runs and export (Qt widgets). What they show comes from ``app.core`` (the
+run, its history, its predictions) and, while training, from ``app.qt.training``'s bridge.
 """
 
-import app.gui  # noqa: F401
+import app.qt  # noqa: F401 - pins None/True/False before any PySide6 call (app.qt._compat)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .history import RunHistory
+from app.core.history import RunHistory
 
 
 def nice_ceil(v: float) -> float:

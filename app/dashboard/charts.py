@@ -9,22 +9,22 @@ redraws at most ``REDRAW_HZ`` times a second (fewer when a redraw is slow: ``RED
 only when the history changed; long curves are downsampled (``'peak'``, so spikes stay visible)
 and clipped to the visible range; the view ranges are kept steady so the axes rarely re-layout.
 
-Run ``python -m app.dashboard.charts`` to see it stream sample data (``--points 100000`` for a
+Run ``python -m app.qt.preview charts`` to see it stream sample data (``--points 100000`` for a
 long run).
 """
 
 from __future__ import annotations
 
 import math
-import sys
 import time
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from app.core.history import GrowingArray, RunHistory, ema
+
 from .chart_ranges import RangeKeeper
-from .history import GrowingArray, RunHistory, ema, sample_history
 
 # At most this many redraws a second (the issue allows 30). Each costs the GUI thread ~5-10 ms
 # of pyqtgraph painting, which holds the GIL the training thread also needs: 15 looks live and
@@ -45,6 +45,9 @@ MAX_EPOCH_SYMBOLS = 25
 # One-pixel lines: Qt draws them directly, while wider ones are stroked as paths, which makes a
 # live update of the charts twice as slow (measured: 11 ms -> 5.5 ms per update).
 LINE_WIDTH = 1  # dots on the per-epoch curves up to this many epochs
+
+
+READOUT_HINT = "Hover over a chart to read its values"
 
 
 def _pen(color: str, width: float = 1.5, style: QtCore.Qt.PenStyle = QtCore.Qt.SolidLine,
@@ -127,7 +130,7 @@ class TrainingCharts(QtWidgets.QWidget):
                                    "draw than the curves)")
         self.log_check = QtWidgets.QCheckBox("Log scale")
         self.log_check.setToolTip("Logarithmic y axis for the loss and the learning rate")
-        self.readout = QtWidgets.QLabel("Hover over a chart to read its values")
+        self.readout = QtWidgets.QLabel(READOUT_HINT)
         self.readout.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
         self.readout.setMinimumWidth(200)
         bar = QtWidgets.QHBoxLayout()
@@ -226,6 +229,12 @@ class TrainingCharts(QtWidgets.QWidget):
         self.ranges.manual.clear()
         self._reset_drawn()
         self.refresh(force=True)
+
+    def reset(self) -> None:
+        """Nothing drawn, nothing overlaid, no read-out (another project was opened)."""
+        self.clear_overlays()
+        self.set_history(RunHistory())
+        self.readout.setText(READOUT_HINT)
 
     def set_smoothing(self, value: float) -> None:
         """EMA factor in [0, 0.99]; the smoothed curve is recomputed."""
@@ -521,43 +530,3 @@ class TrainingCharts(QtWidgets.QWidget):
 
 
 # ---------------------------------------------------------------------- sample data
-def main(argv: list[str] | None = None) -> int:
-    """Stream a sample run into the charts (``--points N``; ``--screenshot PNG``)."""
-    from . import _standalone  # noqa: PLC0415
-
-    def build(args: object) -> TrainingCharts:
-        points = int(args.points)
-        per_epoch = max(points // 30, 1)
-        full = sample_history(points, per_epoch, seed=1, name="live")
-        charts = TrainingCharts(RunHistory("live"))
-        charts.set_expected(points, len(full.epochs))
-        charts.add_overlay(sample_history(points, per_epoch, seed=2, name="earlier run"))
-        state = {"i": 0, "e": 0}
-        chunk = max(points // 300, 1)
-
-        def feed() -> None:  # streams the sample run as the training thread would
-            i = state["i"]
-            if i >= points:
-                return
-            j = min(i + chunk, points)
-            charts.history.append_steps(full.step.data[i:j], full.loss.data[i:j],
-                                        full.lr.data[i:j])
-            while state["e"] < len(full.epochs) and full.epochs[state["e"]]["step"] <= j:
-                charts.history.add_epoch(full.epochs[state["e"]])
-                state["e"] += 1
-            state["i"] = j
-
-        feeder = QtCore.QTimer(charts)
-        feeder.timeout.connect(feed)
-        feeder.start(10)
-        return charts
-
-    def more(ap: object) -> None:
-        ap.add_argument("--points", type=int, default=5000, help="steps in the sample run")
-
-    return _standalone.run(build, "LayerForge - training charts (sample data)", argv,
-                           (1000, 650), more, screenshot_delay_ms=4000)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

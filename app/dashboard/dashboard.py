@@ -1,37 +1,42 @@
 """The training dashboard: the data and training panels on the left; Start/Pause/Stop with the
 progress, and the charts, evaluation and runs on the right.
 
-Start takes a snapshot of the project and trains a compiled copy of its graph on a background
-thread (``bridge.TrainingWorker``), so the window, the editor included, stays usable: the graph
-may be edited during training, and the run keeps the graph it started with (saved next to its
-weights). Only the data and training settings in use are locked until the run ends. Stop keeps
-the weights of the last finished step. A finished run is added to the project's runs.
+Start takes a snapshot of the project and trains it on a background thread
+(``app.qt.training.TrainingWorker``, through the same ``app.core.runner.train`` as the command
+line), so the window, the editor included, stays usable: the graph may be edited during
+training, and the run keeps the graph it started with (saved in its folder). Only the data and
+training settings in use are locked until the run ends. Stop keeps the weights of the last
+finished step. Runs are listed from the project's runs folder, so runs made by ``layerforge
+train`` meanwhile appear too.
 
-``python -m app.dashboard.dashboard [--template spiral] [--train]`` shows it alone.
+``python -m app.qt.preview dashboard [--template spiral] [--train]`` shows it alone.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from app.project import Project
+from app.core.failures import Failure, describe_failure
+from app.core.history import RunHistory
+from app.core.predictions import EvalResult
+from app.core.project import Project
+from app.core.run import evaluate_run
+from app.core.runs import runs_root, weights_of
+from app.core.settings import RunOverrides
+from app.qt.tasks import BackgroundTask, wait_all
+from app.qt.training import RunOutcome, StepBatch, TrainingBridge, TrainingWorker
 
-from .bridge import RunOutcome, StepBatch, TrainingBridge, TrainingWorker
 from .charts import TrainingCharts
 from .data_panel import DataPanel
-from .data_tasks import BackgroundTask, wait_all
-from .errors import Failure, describe_failure, failure_dialog
 from .evaluation import EvaluationView
 from .export_dialog import ExportDialog
-from .history import RunHistory
-from .predictions import EvalResult
+from .failure_dialog import failure_dialog
 from .progress import ProgressPanel
 from .runs import RunsPanel, run_history
-from .session import evaluate_saved_run, new_run_dir, runs_root
 from .settings import Settings
 from .training_panel import TrainingPanel
 
@@ -53,9 +58,9 @@ class TrainingDashboard(QtWidgets.QWidget):
     """Train the project of ``source`` (a ``Project``, or the editor's ``GraphDocument``).
 
     Signals:
-        sigTrainingStarted(str): the run folder.
+        sigTrainingStarted(str): the runs folder the run will claim its folder in.
         sigTrainingFinished(RunOutcome): the run ended (any reason).
-        sigRunRecorded(dict): a run was added to the project's runs (the project changed).
+        sigRunRecorded(dict): a run of this project ended with a record in its runs folder.
     """
 
     sigTrainingStarted = QtCore.Signal(str)
@@ -137,6 +142,7 @@ class TrainingDashboard(QtWidgets.QWidget):
         self.runs.sigOverlayChanged.connect(self._on_overlays)
         self.runs.sigReload.connect(self.show_run)
         self.runs.sigExport.connect(self.open_export)
+        self.runs.sigRunsChanged.connect(self._update_export)
         self.settings.sigReset.connect(self._on_project_replaced)
         self._update_export()
 
@@ -175,11 +181,11 @@ class TrainingDashboard(QtWidgets.QWidget):
                                self.training_panel.reason,
                                ["Change the devices or the batch size in the Training tab."]))
             return False
-        snapshot = self.project.to_dict()
-        run_dir = new_run_dir(runs_root(self.project))
-        history = RunHistory(run_dir.name)
-        history.monitor = snapshot["training"]["early_stopping"].get("monitor", "val_loss")
+        snapshot = self.project.copy()
+        history = RunHistory("this run")
+        history.monitor = snapshot.training["early_stopping"].get("monitor", "val_loss")
         self.charts.set_history(history)
+        self.evaluation.reset()
         self.message_label.setText("")
         self.last_failure = None
         bridge = TrainingBridge(parent=self)
@@ -192,14 +198,14 @@ class TrainingDashboard(QtWidgets.QWidget):
         bridge.sigEvaluation.connect(self._on_evaluation, q)
         bridge.sigMessage.connect(self._on_message, q)
         bridge.sigFinished.connect(self._on_finished, q)
-        worker = TrainingWorker(snapshot, self.project.path, run_dir, bridge, max_batches,
-                                parent=self, callbacks=callbacks)
+        overrides = RunOverrides(max_batches=max_batches) if max_batches else None
+        worker = TrainingWorker(snapshot, bridge, overrides, parent=self, callbacks=callbacks)
         self.bridge, self.worker = bridge, worker
         self._training_project = self.project
         self._lock(True)
         self.progress.set_state("preparing")
         worker.start()
-        self.sigTrainingStarted.emit(str(run_dir))
+        self.sigTrainingStarted.emit(str(runs_root(snapshot)))
         return True
 
     def pause(self) -> None:
@@ -243,6 +249,8 @@ class TrainingDashboard(QtWidgets.QWidget):
         self.progress.set_state(state)
 
     def _on_started(self, info: dict[str, Any]) -> None:
+        self.history.name = Path(info["run_dir"]).name
+        self.history.monitor = info.get("monitor", self.history.monitor)
         self.charts.set_expected(info["epochs"] * info["steps_per_epoch"], info["epochs"])
         devices = ", ".join(info.get("devices", []))
         self.message_label.setText(
@@ -278,16 +286,13 @@ class TrainingDashboard(QtWidgets.QWidget):
         self.last_outcome = outcome
         self._lock(False)
         trained, self._training_project = self._training_project, None
-        if outcome.record is not None and trained is not self.project:
-            outcome.record = None  # another project was opened meanwhile: its runs stay as
-            # they are (the finished run's folder is still on disk)
-        if outcome.record is not None:
-            self.project.add_run(outcome.record)
-            self.current_run = self.project.runs[-1]
+        if trained is self.project:  # else another project was opened meanwhile
             self.runs.refresh()
-            self.runs.select(str(self.current_run.get("id")))
+            if outcome.record is not None:
+                self.current_run = outcome.record
+                self.runs.select(str(outcome.record.get("id")))
+                self.sigRunRecorded.emit(outcome.record)
             self._update_export()
-            self.sigRunRecorded.emit(self.current_run)
         text = REASON_TEXT.get(outcome.reason, outcome.reason)
         h = self.history
         if h.epochs:
@@ -324,7 +329,7 @@ class TrainingDashboard(QtWidgets.QWidget):
 
     # ------------------------------------------------------------------ runs, export
     def _update_export(self) -> None:
-        has = any(r.get("weights") for r in self.project.runs)
+        has = any(weights_of(r) is not None for r in self.runs.records)
         self.export_button.setEnabled(has and self.worker is None)
         self.export_action.setEnabled(has and self.worker is None)
 
@@ -332,7 +337,7 @@ class TrainingDashboard(QtWidgets.QWidget):
         self.charts.clear_overlays()
         for run in runs:
             try:
-                self.charts.add_overlay(run_history(self.project, run))
+                self.charts.add_overlay(run_history(run))
             except (FileNotFoundError, ValueError, OSError) as exc:
                 self.message_label.setText(f"Cannot overlay run {run.get('id')}: {exc}")
 
@@ -343,15 +348,15 @@ class TrainingDashboard(QtWidgets.QWidget):
             return
         self.current_run = run
         try:
-            hist = run_history(self.project, run)
+            hist = run_history(run)
             last = int(hist.step.data[-1]) if len(hist) else None
             self.charts.set_history(hist, last, len(hist.epochs) or None)
         except (FileNotFoundError, ValueError, OSError) as exc:
             self.message_label.setText(str(exc))
-        if not run.get("weights") or not self.project.resolve(run["weights"]).is_file():
+        if weights_of(run) is None:
             return
         project = self.project
-        task = BackgroundTask(lambda ctx: evaluate_saved_run(project, run))
+        task = BackgroundTask(lambda ctx: evaluate_run(project, run))
         task.sigDone.connect(self._on_run_evaluated, QtCore.Qt.QueuedConnection)
         task.sigFailed.connect(self._on_run_evaluation_failed, QtCore.Qt.QueuedConnection)
         self._eval_task = task
@@ -382,40 +387,20 @@ class TrainingDashboard(QtWidgets.QWidget):
         return dialog
 
     def _on_project_replaced(self) -> None:
+        """Another project (New, Open, a reload): every view of the old one's runs goes."""
         if self.worker is not None:
             self.worker.request_stop()
         self.runs.set_project(self.project)
-        self.charts.clear_overlays()
-        self.charts.set_history(RunHistory())
+        self.charts.reset()
+        self.evaluation.reset()
+        self.progress.reset()
+        self.message_label.setText("")
+        self.message_label.setToolTip("")
         self.current_run = None
+        self.last_outcome = None
+        self.last_failure = None
         self._update_export()
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt's name
         self.shutdown()
         super().closeEvent(event)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Show it alone with sample data (``--screenshot PNG`` saves it and quits)."""
-    from . import _standalone
-
-    def build(args: Any) -> QtWidgets.QWidget:
-        dash = TrainingDashboard(Project.from_template(args.template))
-        if args.epochs:
-            dash.project.training["epochs"] = args.epochs
-            dash.training_panel.refresh()
-        if args.train:
-            QtCore.QTimer.singleShot(300, dash.start_training)
-        return dash
-
-    def more(ap: Any) -> None:
-        ap.add_argument("--template", default="mlp_digits")
-        ap.add_argument("--train", action="store_true", help="start training at once")
-        ap.add_argument("--epochs", type=int, default=0)
-
-    return _standalone.run(build, "LayerForge - training dashboard", argv, (1400, 850),
-                           more, screenshot_delay_ms=6000)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

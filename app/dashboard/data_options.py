@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 DOWNLOADABLE = ("MNIST", "FashionMNIST", "KMNIST", "CIFAR10")
-IMAGE_SETS = ("Digits", *DOWNLOADABLE, "ImageFolder")
 LABELS = {"Digits": "Digits (built in)", "MNIST": "MNIST", "FashionMNIST": "Fashion-MNIST",
           "KMNIST": "KMNIST", "CIFAR10": "CIFAR-10", "Spirals": "Spirals (synthetic)",
           "Moons": "Moons (synthetic)", "Circles": "Circles (synthetic)",

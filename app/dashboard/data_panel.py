@@ -7,38 +7,30 @@ NPZ file (a picker for the label column), an image folder. Below the choice: a p
 normalisation with suggested statistics. The Input node's shape follows the dataset.
 
 Every change is one undoable step through ``Settings``; loading for the preview, computing the
-statistics and downloading run on background threads (``data_tasks``).
+statistics and downloading run on background threads (``app.qt.tasks``).
 
-``python -m app.dashboard.data_panel`` shows it on the spiral template.
+``python -m app.qt.preview data_panel`` shows it on the spiral template.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
-from app.datasets import DATASETS, data_spec
-
-from .data_options import (
-    AUGMENTATIONS,
-    DOWNLOADABLE,
-    IMAGE_SETS,
-    LABELS,
-    OPTIONS,
-    default_options,
-)
-from .data_preview import PreviewView, describe_preview, read_csv_header
-from .data_tasks import (
-    BackgroundTask,
+from app.core.dataset_tools import (
     Cancelled,
     DatasetPreview,
     download_dataset,
     load_preview,
     suggest_normalization,
 )
+from app.core.datasets import DATASETS, IMAGE_SETS, described_spec
+from app.qt.tasks import BackgroundTask
+
+from .data_options import AUGMENTATIONS, DOWNLOADABLE, LABELS, OPTIONS, default_options
+from .data_preview import PreviewView, describe_preview, read_csv_header
 from .settings import Settings
 
 
@@ -334,7 +326,7 @@ class DataPanel(QtWidgets.QWidget):
 
     def _follow_spec(self) -> None:
         """The Input node's shape from what the settings say (when known without loading)."""
-        spec = data_spec(self.dataset)
+        spec = described_spec(self.dataset)
         if spec is not None and spec.input is not None:
             self.settings.set_input_shape(spec.input.shape)
 
@@ -444,11 +436,12 @@ class DataPanel(QtWidgets.QWidget):
         self.preview = preview
         self.error_label.setText("")
         self._draw_preview(preview)
-        spec = data_spec(self.dataset)
+        spec = described_spec(self.dataset)
         known = spec is not None and spec.input is not None  # then set with the choice
         if not known and self.settings.set_input_shape(preview.sample_shape, preview.dtype):
             self.info_label.setText(self.info_label.text() + " · Input shape set to "
                                     + "×".join(map(str, preview.sample_shape)))
+        self.settings.revalidate()  # the network against what the file really holds
         self.sigPreviewReady.emit(preview)
 
     def _preview_failed(self, exc: BaseException) -> None:
@@ -558,25 +551,3 @@ def _floats(text: str) -> list[float]:
 
 def _fmt_list(values: Any) -> str:
     return ", ".join(f"{float(v):.4g}" for v in values)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Show it alone with sample data (``--screenshot PNG`` saves it and quits)."""
-    from app.project import Project
-
-    from . import _standalone
-
-    def build(args: Any) -> QtWidgets.QWidget:
-        name = getattr(args, "template", "spiral")
-        panel = DataPanel(Settings(Project.from_template(name)))
-        scroll = QtWidgets.QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(panel)
-        return scroll
-
-    return _standalone.run(build, "LayerForge - data", argv, (460, 900),
-                           lambda ap: ap.add_argument("--template", default="spiral"))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,18 +2,15 @@
 its samples, the most confidently wrong first) and a grid of sample predictions.
 
 The numbers come from the worker thread as an ``EvalResult`` (``predictions.py``); this module
-only draws them. ``python -m app.dashboard.evaluation`` shows it with made-up predictions.
+only draws them. ``python -m app.qt.preview evaluation`` shows it with made-up predictions.
 """
 
 from __future__ import annotations
 
-import sys
-from typing import Any
-
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .predictions import EvalResult, sample_result
+from app.core.predictions import EvalResult
 
 MAX_TILES = 120  # a grid larger than this is not read by anyone and costs time to build
 THUMB = 56
@@ -163,6 +160,10 @@ class SampleGrid(QtWidgets.QListWidget):
             self.addItem(item)
 
 
+EMPTY_TEXT = ("Evaluation appears after the first epoch (classification with a validation "
+              "split).")
+
+
 class EvaluationView(QtWidgets.QWidget):
     """The confusion matrix and the sample grid of the latest ``EvalResult``."""
 
@@ -173,8 +174,7 @@ class EvaluationView(QtWidgets.QWidget):
         self.cell: tuple[int, int] | None = None
         self.matrix = ConfusionMatrixView()
         self.grid = SampleGrid()
-        self.title = QtWidgets.QLabel("Evaluation appears after the first epoch (classification "
-                                      "with a validation split).")
+        self.title = QtWidgets.QLabel(EMPTY_TEXT)
         self.title.setWordWrap(True)
         self.grid_title = QtWidgets.QLabel("")
         self.grid_title.setWordWrap(True)
@@ -206,6 +206,20 @@ class EvaluationView(QtWidgets.QWidget):
         self.matrix.sigCellChosen.connect(self.show_cell)
         self.all_button.clicked.connect(self.show_overview)
         self.wrong_button.clicked.connect(self.show_mistakes)
+
+    def reset(self) -> None:
+        """Show nothing (another project: its predictions are not this one's)."""
+        self.result = None
+        self._stale = False
+        self.cell = None
+        self.matrix.matrix = np.zeros((0, 0), dtype=np.int64)
+        self.matrix.clear()
+        self.matrix.setRowCount(0)
+        self.matrix.setColumnCount(0)
+        self.grid.clear()
+        self.grid.shown = []
+        self.grid_title.setText("")
+        self.title.setText(EMPTY_TEXT)
 
     def set_result(self, result: EvalResult) -> None:
         """Show an epoch's predictions; keeps the chosen cell (or view) across epochs. While
@@ -265,20 +279,3 @@ class EvaluationView(QtWidgets.QWidget):
         self.grid_title.setText(f"Mistakes: {len(idx)} misclassified sample(s), most confident "
                                 "first")
         self.grid.show_samples(r, idx)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Show it alone with sample data (``--screenshot PNG`` saves it and quits)."""
-    from . import _standalone
-
-    def build(args: Any) -> QtWidgets.QWidget:
-        view = EvaluationView()
-        view.set_result(sample_result())
-        return view
-
-    return _standalone.run(build, "LayerForge - evaluation (sample predictions)", argv,
-                           (1000, 520))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

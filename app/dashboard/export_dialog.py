@@ -1,26 +1,26 @@
 """Export a run's trained weights: safetensors, npz, ONNX or PyTorch code, through the same
-exporters as ``layerforge export`` (``app.exporting``), with a report of where the files went.
+exporters as ``layerforge export`` (``app.core.exporting``), with a report of where the files
+went.
 
-The run's own ``project.json`` is used when it has one, so the export matches the graph the
-weights were trained on even if the graph was edited since. The export itself runs on a
-background thread (ONNX building can take a moment for a large graph).
+The run's own ``project.json`` is used, so the export matches the graph the weights were
+trained on even if the graph was edited since. The export itself runs on a background thread
+(ONNX building can take a moment for a large graph).
 
-``python -m app.dashboard.export_dialog`` trains the spiral template for one epoch in a temporary
+``python -m app.qt.preview export_dialog`` trains the spiral template for one epoch in a temporary
 folder and opens the dialog on it.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from app.project import Project
-
-from .data_tasks import BackgroundTask
-from .session import load_run_project
+from app.core.exporting import export_project
+from app.core.project import Project
+from app.core.runs import list_runs, run_project, weights_of
+from app.qt.tasks import BackgroundTask
 
 FORMATS = (("safetensors", "safetensors (PyTorch state_dict names)", ".safetensors"),
            ("npz", "NumPy .npz", ".npz"),
@@ -28,10 +28,9 @@ FORMATS = (("safetensors", "safetensors (PyTorch state_dict names)", ".safetenso
            ("pytorch", "PyTorch code (model.py + weights)", ""))
 
 
-def default_output(project: Project, run: dict[str, Any], fmt: str) -> Path:
+def default_output(run: dict[str, Any], fmt: str) -> Path:
     """``<run folder>/export/model.<ext>`` (a folder for PyTorch code)."""
-    weights = project.resolve(run["weights"])
-    folder = weights.parent / "export"
+    folder = Path(run["folder"]) / "export"
     if fmt == "pytorch":
         return folder / "pytorch"
     return folder / f"model{dict((f, e) for f, _l, e in FORMATS)[fmt]}"
@@ -39,14 +38,11 @@ def default_output(project: Project, run: dict[str, Any], fmt: str) -> Path:
 
 def export_run(project: Project, run: dict[str, Any], fmt: str, output: str | Path,
                normalization: bool = True) -> list[Path]:
-    """Write the export of one run; returns the files written."""
-    from app.exporting import export_project  # noqa: PLC0415
-
-    source = load_run_project(project, run)
+    """Write the export of one run (with the graph it was trained on); returns the files."""
     output = Path(output)
     target_folder = output if fmt == "pytorch" and output.suffix != ".py" else output.parent
     target_folder.mkdir(parents=True, exist_ok=True)
-    return export_project(source, fmt, output, weights=project.resolve(run["weights"]),
+    return export_project(run_project(project, run), fmt, output, weights=weights_of(run),
                           normalization=normalization)
 
 
@@ -64,17 +60,18 @@ class ExportDialog(QtWidgets.QDialog):
         super().__init__(parent)
         self.setWindowTitle("Export trained model")
         self.project = project
-        self.runs = [r for r in project.runs if r.get("weights")]
+        self.runs = [r for r in list_runs(project) if weights_of(r) is not None]
         self.written: list[Path] = []
         self.error = ""
         self._task: BackgroundTask | None = None
 
         self.run_combo = QtWidgets.QComboBox()
         for r in reversed(self.runs):
-            final = r.get("final", {})
-            acc = final.get("val_accuracy", final.get("val_acc"))
+            final = r.get("final") or {}
+            acc = final.get("val_accuracy")
             extra = f", val acc {acc:.1%}" if isinstance(acc, float) else ""
-            self.run_combo.addItem(f"{r.get('id', '?')} ({r.get('epochs', 0)} epochs{extra})", r)
+            self.run_combo.addItem(f"{r.get('id', '?')} ({r.get('epochs_completed') or 0} "
+                                   f"epochs{extra})", r)
         if run is not None:
             for i in range(self.run_combo.count()):
                 if self.run_combo.itemData(i).get("id") == run.get("id"):
@@ -136,7 +133,7 @@ class ExportDialog(QtWidgets.QDialog):
         run = self.run
         self.norm_check.setEnabled(self.fmt == "onnx")
         if run is not None:
-            self.path_edit.setText(str(default_output(self.project, run, self.fmt)))
+            self.path_edit.setText(str(default_output(run, self.fmt)))
 
     def _browse(self) -> None:
         current = self.path_edit.text()
@@ -193,29 +190,3 @@ class ExportDialog(QtWidgets.QDialog):
         self.report.setText(f'<span style="color:#c0392b">Export failed: '
                             f"{self.error}</span>")
         self._finish_task()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Show it alone with sample data (``--screenshot PNG`` saves it and quits)."""
-    import tempfile
-
-    from . import _standalone
-
-    def build(args: Any) -> QtWidgets.QWidget:
-        from .bridge import TrainingBridge, TrainingWorker  # noqa: PLC0415
-
-        folder = Path(tempfile.mkdtemp(prefix="layerforge-export-demo-"))
-        project = Project.from_template("spiral")
-        project.training["epochs"] = 1
-        project.path = folder / "spiral.json"
-        worker = TrainingWorker(project.to_dict(), project.path, folder / "runs" / "demo",
-                                TrainingBridge())
-        worker.run()  # one quick epoch, here on the GUI thread: this is only a demo
-        project.add_run(worker.outcome.record)
-        return ExportDialog(project)
-
-    return _standalone.run(build, "LayerForge - export", argv, (560, 220))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

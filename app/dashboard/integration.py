@@ -95,10 +95,10 @@ class DashboardHost(QtCore.QObject):
         if index == self.tab_index:
             self.ensure()
 
-    def _on_started(self, run_dir: str) -> None:
+    def _on_started(self, runs_dir: str) -> None:
         self.act_train.setEnabled(False)
         self.act_stop.setEnabled(True)
-        self.window.statusBar().showMessage(f"Training… (run folder {run_dir}); the graph "
+        self.window.statusBar().showMessage(f"Training… (runs in {runs_dir}); the graph "
                                             "stays editable: the run uses a copy", 8000)
 
     def _on_finished(self, outcome: Any) -> None:
@@ -108,17 +108,12 @@ class DashboardHost(QtCore.QObject):
                                             10000)
 
     def _on_run_recorded(self, run: dict[str, Any]) -> None:
-        """Keep the run in the project file: saved at once when the file has no other unsaved
-        change (nothing of the user's is written behind their back), else with the next
-        Save."""
+        """A run never writes the project file (it keeps its record in its own folder), so a
+        saved project stays as it was. An unsaved one now holds work that closing it would
+        lose: it is marked modified, so the window asks before it closes."""
         doc = self.window.doc
-        project = doc.project
-        if project.path is not None and not doc.modified:
-            try:
-                project.save()
-            except OSError as exc:
-                self.window.statusBar().showMessage(f"Could not save the run list: {exc}",
-                                                    10000)
+        if doc.project.path is None:
+            doc.mark_unsaved()
 
     def shutdown(self) -> None:
         if self._dashboard is not None:

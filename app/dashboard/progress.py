@@ -5,12 +5,11 @@ The panel only shows state and asks for actions (its signals); the dashboard dec
 ``idle`` (Start enabled), ``preparing`` (loading data, compiling), ``running``, ``paused``,
 ``stopping`` (Stop pressed, waiting for the current batch to end), ``finished``.
 
-``python -m app.dashboard.progress`` shows it cycling through sample progress.
+``python -m app.qt.preview progress`` shows it cycling through sample progress.
 """
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from PySide6 import QtCore, QtWidgets
@@ -160,6 +159,15 @@ class ProgressPanel(QtWidgets.QWidget):
             m.append(f"acc {p['accuracy']:.1%}")
         self.metrics.setText("   ".join(m))
 
+    def reset(self) -> None:
+        """Back to the look of a project that has not trained (another project was opened)."""
+        self.bar.setRange(0, 1000)
+        self.bar.setValue(0)
+        self.bar.setFormat("")
+        self.metrics.setText("")
+        self.status.setText("")
+        self.set_state("idle")
+
     def show_finished(self, text: str, complete: bool) -> None:
         if complete:
             self.bar.setValue(1000)
@@ -167,40 +175,3 @@ class ProgressPanel(QtWidgets.QWidget):
         self.metrics.setText("")  # the last batch's numbers would read as the run's result
         self.set_state("idle")
         self.status.setText(text)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Show it alone with sample data (``--screenshot PNG`` saves it and quits)."""
-    from . import _standalone
-
-    def build(args: Any) -> QtWidgets.QWidget:
-        panel = ProgressPanel()
-        state = {"step": 0}
-
-        def tick() -> None:
-            if panel.state in ("idle", "paused", "finished"):
-                return
-            state["step"] += 1
-            s = state["step"]
-            panel.show_progress({"epoch": s // 45 + 1, "epochs": 10, "batch": s % 45 + 1,
-                                 "batches": 45, "step": s, "samples_per_s": 5230.0,
-                                 "eta_s": (450 - s) * 0.012, "loss": 2.3 / (1 + s / 50),
-                                 "accuracy": min(0.99, s / 300)})
-            if s >= 450:
-                panel.show_finished("Finished 10 epochs", True)
-
-        panel.sigStart.connect(lambda: (state.update(step=0), panel.set_state("running")))
-        panel.sigPause.connect(lambda: panel.set_state("paused"))
-        panel.sigResume.connect(lambda: panel.set_state("running"))
-        panel.sigStop.connect(lambda: panel.show_finished("Stopped", False))
-        timer = QtCore.QTimer(panel)
-        timer.timeout.connect(tick)
-        timer.start(12)
-        panel.set_state("running")
-        return panel
-
-    return _standalone.run(build, "LayerForge - training progress", argv, (700, 90))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

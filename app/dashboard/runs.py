@@ -1,43 +1,42 @@
-"""The runs of a project (trained in the app or with ``layerforge train``) and their weights:
-listed with their outcome, overlaid on the charts for comparison, reloaded, exported.
+"""The runs of a project (trained in the window, with ``layerforge train`` or ``mpiexec``) and
+their weights: listed with their outcome, overlaid on the charts for comparison, reloaded,
+exported.
 
-The list is the project's ``runs`` section; a run's curves come from its folder
-(``history.npz`` + ``epochs.json``) or from the metrics log the command line wrote.
+The list is what the project's runs folder holds (``app.core.runs.list_runs``), looked at again
+every few seconds while the panel is shown, so a run started from a terminal appears by itself.
 
-``python -m app.dashboard.runs`` shows it with two made-up runs.
+``python -m app.qt.preview runs`` shows it with two runs.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from app.project import Project
-
-from .history import RunHistory
+from app.core.history import RunHistory
+from app.core.project import Project
+from app.core.runs import RUN_FILE, list_runs, run_file, runs_root, weights_of
 
 COLUMNS = ("Compare", "Run", "Created", "Epochs", "Ended", "Val loss", "Val acc", "Weights")
+POLL_MS = 3000
 
 
-def run_history(project: Project, run: dict[str, Any]) -> RunHistory:
-    """The curves of a run, from its folder or its metrics log."""
+def run_history(run: dict[str, Any]) -> RunHistory:
+    """The curves of a run, from its folder (or the metrics file an older version named)."""
     name = str(run.get("id", "run"))
-    candidates = []
-    if run.get("weights"):
-        candidates.append(project.resolve(run["weights"]).parent)
-    if run.get("metrics"):
-        m = project.resolve(run["metrics"])
-        candidates.append(m.parent if m.name in ("epochs.json", "history.npz") else m)
+    places = [Path(run["folder"])]
+    metrics = run_file(run, "metrics")
+    if metrics is not None:
+        places.insert(0, metrics if metrics.suffix in (".jsonl", ".csv") else metrics.parent)
     errors = []
-    for c in candidates:
+    for place in places:
         try:
-            return RunHistory.load(c, name)
+            return RunHistory.load(place, name, run.get("monitor"))
         except (FileNotFoundError, ValueError, OSError) as exc:
             errors.append(str(exc))
-    raise FileNotFoundError(f"run {name}: no metrics found ({'; '.join(errors) or 'no paths'})")
+    raise FileNotFoundError(f"run {name}: no metrics found ({'; '.join(errors)})")
 
 
 def _final(run: dict[str, Any], *keys: str) -> float | None:
@@ -49,6 +48,20 @@ def _final(run: dict[str, Any], *keys: str) -> float | None:
     return None
 
 
+def _signature(root: Path) -> tuple:
+    """What changes when a run appears, ends or goes (cheap: one stat a run)."""
+    if not root.is_dir():
+        return ()
+    sig = []
+    for entry in root.iterdir():
+        try:
+            sig.append((entry.name, (entry / RUN_FILE).stat().st_mtime_ns
+                        if entry.is_dir() else entry.stat().st_mtime_ns))
+        except OSError:
+            sig.append((entry.name, 0))
+    return tuple(sorted(sig))
+
+
 class RunsPanel(QtWidgets.QWidget):
     """The project's runs.
 
@@ -56,11 +69,13 @@ class RunsPanel(QtWidgets.QWidget):
         sigOverlayChanged(list): the runs (dicts) checked for comparison on the charts.
         sigReload(dict): show this run (its curves, and its weights for evaluation/export).
         sigExport(dict): export this run's weights.
+        sigRunsChanged(): the runs folder changed (a run appeared, ended or went).
     """
 
     sigOverlayChanged = QtCore.Signal(list)
     sigReload = QtCore.Signal(object)
     sigExport = QtCore.Signal(object)
+    sigRunsChanged = QtCore.Signal()
 
     def __init__(self, project: Project, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -96,6 +111,10 @@ class RunsPanel(QtWidgets.QWidget):
             self.selected_run()))
         self.folder_button.clicked.connect(self._open_folder)
         self._filling = False
+        self.records: list[dict[str, Any]] = []
+        self._signature: tuple = ()
+        self._timer = QtCore.QTimer(self, interval=POLL_MS)
+        self._timer.timeout.connect(self._poll)
         self.refresh()
 
     def set_project(self, project: Project) -> None:
@@ -103,34 +122,59 @@ class RunsPanel(QtWidgets.QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        """Rebuild the list from ``project.runs`` (newest first), keeping the checked runs."""
+        """Rebuild the list from the project's runs folder (newest first), keeping the checked
+        runs and the selection."""
         checked = {r.get("id") for r in self.overlay_runs()}
+        selected = (self.selected_run() or {}).get("id")
+        self.records = list_runs(self.project)
+        self._signature = _signature(runs_root(self.project))
         self._filling = True
         self.tree.clear()
-        for run in reversed(self.project.runs):
-            vl, va = _final(run, "val_loss"), _final(run, "val_accuracy", "val_acc")
-            weights = run.get("weights")
-            exists = bool(weights) and self.project.resolve(weights).is_file()
+        for run in reversed(self.records):
+            vl, va = _final(run, "val_loss"), _final(run, "val_accuracy")
+            weights = run_file(run, "weights")
+            exists = weights_of(run) is not None
+            status = "running" if run.get("live") else str(run.get("status", ""))
             item = QtWidgets.QTreeWidgetItem([
                 "", str(run.get("id", "?")), str(run.get("created", "")).replace("T", " "),
-                str(run.get("epochs", "")), str(run.get("reason", "")),
+                str(run.get("epochs_completed") or ""), status,
                 f"{vl:.4g}" if vl is not None else "", f"{va:.1%}" if va is not None else "",
-                (str(weights) if exists else "missing") if weights else "none"])
+                (weights.name if exists else "missing") if weights else "none"])
             item.setData(0, QtCore.Qt.UserRole, run)
             item.setFlags(item.flags() | QtCore.Qt.ItemIsUserCheckable)
             item.setCheckState(0, QtCore.Qt.Checked if run.get("id") in checked else
                                QtCore.Qt.Unchecked)
+            item.setToolTip(1, run["folder"])
             if weights and not exists:
                 item.setForeground(7, QtGui.QBrush(QtGui.QColor("#c0392b")))
-                item.setToolTip(7, f"{self.project.resolve(weights)} is not there any more")
+                item.setToolTip(7, f"{weights} is not there any more")
+            elif weights:
+                item.setToolTip(7, str(weights))
             if run.get("message"):
                 item.setToolTip(4, run["message"])
             self.tree.addTopLevelItem(item)
         for i in range(len(COLUMNS)):
             self.tree.resizeColumnToContents(i)
         self._filling = False
-        self.empty_label.setVisible(not self.project.runs)
+        if selected is not None:
+            self.select(str(selected))
+        self.empty_label.setVisible(not self.records)
         self._update_buttons()
+
+    def _poll(self) -> None:
+        """Look at the runs folder again; refresh only when something there changed."""
+        if _signature(runs_root(self.project)) != self._signature:
+            self.refresh()
+            self.sigRunsChanged.emit()
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self._poll()
+        self._timer.start()
+
+    def hideEvent(self, event: QtGui.QHideEvent) -> None:  # noqa: N802 - Qt's name
+        super().hideEvent(event)
+        self._timer.stop()
 
     def overlay_runs(self) -> list[dict[str, Any]]:
         out = []
@@ -162,12 +206,9 @@ class RunsPanel(QtWidgets.QWidget):
 
     def _update_buttons(self) -> None:
         run = self.selected_run()
-        has_weights = bool(run and run.get("weights") and
-                           self.project.resolve(run["weights"]).is_file())
         self.reload_button.setEnabled(run is not None)
-        self.export_button.setEnabled(has_weights)
-        self.folder_button.setEnabled(run is not None and bool(run.get("weights") or
-                                                               run.get("metrics")))
+        self.export_button.setEnabled(run is not None and weights_of(run) is not None)
+        self.folder_button.setEnabled(run is not None and Path(run["folder"]).is_dir())
 
     def _reload(self) -> None:
         run = self.selected_run()
@@ -178,33 +219,4 @@ class RunsPanel(QtWidgets.QWidget):
         run = self.selected_run()
         if run is None:
             return
-        path = self.project.resolve(run.get("weights") or run.get("metrics"))
-        QtGui.QDesktopServices.openUrl(QtCore.QUrl.fromLocalFile(str(Path(path).parent)))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Show it alone with sample data (``--screenshot PNG`` saves it and quits)."""
-    import tempfile
-
-    from . import _standalone
-    from .history import sample_history
-
-    def build(args: Any) -> QtWidgets.QWidget:
-        folder = Path(tempfile.mkdtemp(prefix="layerforge-runs-demo-"))
-        project = Project.from_template("mlp_digits")
-        project.path = folder / "demo.json"
-        for i, seed in enumerate((1, 2)):
-            h = sample_history(600, 60, seed=seed)
-            run_dir = folder / "runs" / f"2026010{i + 1}-120000"
-            h.save(run_dir)
-            final = h.epochs[-1]
-            project.add_run({"id": run_dir.name, "created": f"2026-01-0{i + 1}T12:00:00",
-                             "metrics": str(run_dir / "epochs.json"), "epochs": 10,
-                             "reason": "completed", "final": final})
-        return RunsPanel(project)
-
-    return _standalone.run(build, "LayerForge - runs", argv, (800, 300))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        QtGui.QDesktopServices.openUrl(QtCore.QUrl.fromLocalFile(run["folder"]))

@@ -2,7 +2,7 @@
 
 Inside the main window the settings belong to the editor's ``GraphDocument``: every change is one
 undoable command there (``set_setting``), and choosing a dataset also sets the Input node's shape
-in the same undo step. Standing alone (``python -m app.dashboard.training_panel``, tests) they
+in the same undo step. Standing alone (``python -m app.qt.preview training_panel``, tests) they
 belong to a plain ``Project``. ``Settings`` hides the difference, so the panels have one code path.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6 import QtCore
 
-from app.project import Project
+from app.core.project import Project
 
 Path_ = tuple[str, ...]
 
@@ -92,6 +92,13 @@ class Settings(QtCore.QObject):
                 yield
         else:
             yield
+
+    def revalidate(self) -> None:
+        """Check the network against its data again (a dataset file was just probed)."""
+        if self._doc is not None:
+            self._doc.revalidate()
+        else:
+            self.sigChanged.emit(("dataset",))
 
     def input_node(self) -> str | None:
         inputs = self.project.graph.nodes_of_type("Input")

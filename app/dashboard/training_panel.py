@@ -7,62 +7,30 @@ shows the CPU and every GPU found (name, memory); choices that cannot work are e
 line under it (no CuPy, no GPU, batch smaller than the number of devices) and reported by
 ``sigValidityChanged`` so Start can be disabled.
 
-``python -m app.dashboard.training_panel`` shows it on the MLP template.
+``python -m app.qt.preview training_panel`` shows it on the MLP template.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from app.project import OPTIMIZERS, SCHEDULES
+from app.core.settings import (
+    DEFAULT_LR,
+    LR,
+    MONITORS,
+    OPTIMIZERS,
+    SCHEDULES,
+    Param,
+    canonical_monitor,
+    device_problem,
+    schedule_defaults,
+)
 
-from .session import check_devices
 from .settings import Settings
-
-# (key, label, default, minimum, maximum, decimals or None for a checkbox / "int" / "ints")
-OPTIMIZER_PARAMS: dict[str, list[tuple[str, str, Any, float, float, Any]]] = {
-    "SGD": [("momentum", "Momentum", 0.9, 0.0, 0.9999, 4),
-            ("nesterov", "Nesterov", False, 0, 1, None),
-            ("weight_decay", "Weight decay", 0.0, 0.0, 1.0, 6)],
-    "Adam": [("beta1", "Beta 1", 0.9, 0.0, 0.9999, 4), ("beta2", "Beta 2", 0.999, 0.0, 0.99999, 5),
-             ("eps", "Epsilon", 1e-8, 1e-12, 1.0, 12),
-             ("weight_decay", "Weight decay", 0.0, 0.0, 1.0, 6),
-             ("amsgrad", "AMSGrad", False, 0, 1, None)],
-    "AdamW": [("beta1", "Beta 1", 0.9, 0.0, 0.9999, 4),
-              ("beta2", "Beta 2", 0.999, 0.0, 0.99999, 5),
-              ("eps", "Epsilon", 1e-8, 1e-12, 1.0, 12),
-              ("weight_decay", "Weight decay", 0.01, 0.0, 1.0, 6),
-              ("amsgrad", "AMSGrad", False, 0, 1, None)],
-    "RMSprop": [("alpha", "Alpha", 0.99, 0.0, 0.9999, 4), ("momentum", "Momentum", 0.0, 0.0,
-                                                             0.9999, 4),
-                ("eps", "Epsilon", 1e-8, 1e-12, 1.0, 12),
-                ("weight_decay", "Weight decay", 0.0, 0.0, 1.0, 6),
-                ("centered", "Centered", False, 0, 1, None)],
-    "Adagrad": [("lr_decay", "LR decay", 0.0, 0.0, 1.0, 6),
-                ("weight_decay", "Weight decay", 0.0, 0.0, 1.0, 6),
-                ("eps", "Epsilon", 1e-10, 1e-12, 1.0, 12)],
-}
-DEFAULT_LR = {"SGD": 0.01, "Adam": 0.001, "AdamW": 0.001, "RMSprop": 0.001, "Adagrad": 0.01}
-SCHEDULE_PARAMS: dict[str, list[tuple[str, str, Any, float, float, Any]]] = {
-    "none": [],
-    "StepLR": [("step_size", "Every (epochs)", 10, 1, 100000, "int"),
-               ("gamma", "Multiply by", 0.1, 0.0, 1.0, 4)],
-    "MultiStepLR": [("milestones", "At epochs", [30, 60], 1, 100000, "ints"),
-                    ("gamma", "Multiply by", 0.1, 0.0, 1.0, 4)],
-    "ExponentialLR": [("gamma", "Multiply by (per epoch)", 0.95, 0.0, 1.0, 4)],
-    "CosineAnnealingLR": [("T_max", "Period (epochs)", 10, 1, 100000, "int"),
-                          ("eta_min", "Minimum LR", 0.0, 0.0, 10.0, 8)],
-    "OneCycleLR": [("max_lr", "Peak LR", 0.1, 1e-8, 100.0, 8),
-                   ("pct_start", "Warm-up fraction", 0.3, 0.0, 1.0, 3)],
-    "ReduceLROnPlateau": [("factor", "Multiply by", 0.1, 0.0, 0.9999, 4),
-                          ("patience", "Patience (epochs)", 10, 0, 100000, "int")],
-}
-MONITORS = ("val_loss", "val_accuracy", "train_loss", "train_accuracy")
 
 
 @dataclass
@@ -153,16 +121,38 @@ class NumberSpinBox(QtWidgets.QDoubleSpinBox):
         return (QtGui.QValidator.Acceptable if ok else QtGui.QValidator.Intermediate), text, pos
 
 
-def _spin(decimals: Any, lo: float, hi: float) -> QtWidgets.QAbstractSpinBox:
-    if decimals == "int":
+def _spin(kind: str, lo: float, hi: float) -> QtWidgets.QAbstractSpinBox:
+    if kind == "int":
         w = QtWidgets.QSpinBox()
-        w.setRange(int(lo), int(hi))
+        w.setRange(int(max(lo, -(2 ** 31) + 1)), int(min(hi, 2 ** 31 - 1)))
         return w
     w = NumberSpinBox()
-    w.setDecimals(max(int(decimals), 12))
+    w.setDecimals(12)
     w.setRange(lo, hi)
     w.setStepType(QtWidgets.QAbstractSpinBox.AdaptiveDecimalStepType)
     return w
+
+
+def spin_for(p: Param) -> QtWidgets.QAbstractSpinBox:
+    """A spin box whose range is the setting's own (an open bound just inside it)."""
+    lo = p.lo if not p.open_lo else (1e-12 if p.lo == 0 else p.lo * (1 + 1e-9))
+    hi = p.hi if not p.open_hi else p.hi - 1e-6
+    return _spin("int" if p.kind in ("int", "ints") else "float", lo, min(hi, 1e12))
+
+
+def panel_rows(params: tuple[Param, ...]) -> list[tuple[str, str, Param]]:
+    """(widget key, label, setting) for each row of an optimizer's or schedule's settings: a
+    pair (Adam's betas) is two rows, ``betas[0]`` and ``betas[1]``."""
+    rows = []
+    for p in params:
+        if not p.panel:
+            continue
+        if p.kind == "pair":
+            stem = p.label.rstrip("s")
+            rows += [(f"{p.key}[0]", f"{stem} 1", p), (f"{p.key}[1]", f"{stem} 2", p)]
+        else:
+            rows.append((p.key, p.label, p))
+    return rows
 
 
 class TrainingPanel(QtWidgets.QWidget):
@@ -185,7 +175,7 @@ class TrainingPanel(QtWidgets.QWidget):
 
         self.optimizer_combo = QtWidgets.QComboBox()
         self.optimizer_combo.addItems(OPTIMIZERS)
-        self.lr_spin = _spin(8, 1e-8, 100.0)
+        self.lr_spin = spin_for(LR)
         self.lr_spin.setToolTip("Learning rate (the schedule starts from it)")
         self.opt_form = QtWidgets.QFormLayout()
         self.opt_widgets: dict[str, QtWidgets.QWidget] = {}
@@ -200,7 +190,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self.accum_spin.setToolTip("Take an optimizer step every k batches (an effective "
                                    "batch k times larger, in the memory of one batch)")
         self.clip_check = QtWidgets.QCheckBox("Clip gradient norm at")
-        self.clip_spin = _spin(4, 1e-4, 1e6)
+        self.clip_spin = _spin("float", 1e-4, 1e6)
         self.es_check = QtWidgets.QCheckBox("Early stopping")
         self.es_check.setToolTip("Stop when the monitored metric has not improved for "
                                  "'patience' epochs")
@@ -287,13 +277,12 @@ class TrainingPanel(QtWidgets.QWidget):
             opt = t["optimizer"]
             self.optimizer_combo.setCurrentText(opt["name"])
             self._build_params(self.opt_form, self.opt_widgets,
-                               OPTIMIZER_PARAMS.get(opt["name"], []), _flat_optimizer(opt),
-                               self._on_opt_param)
+                               OPTIMIZERS.get(opt["name"], ()), opt, self._on_opt_param)
             self.lr_spin.setValue(float(opt["lr"]))
             sched = t["schedule"]
             self.schedule_combo.setCurrentText(sched.get("name", "none"))
             self._build_params(self.sched_form, self.sched_widgets,
-                               SCHEDULE_PARAMS.get(sched.get("name", "none"), []), sched,
+                               SCHEDULES.get(sched.get("name", "none"), ()), sched,
                                self._on_sched_param)
             self.batch_spin.setValue(int(t["batch_size"]))
             self.epochs_spin.setValue(int(t["epochs"]))
@@ -304,10 +293,7 @@ class TrainingPanel(QtWidgets.QWidget):
             self.clip_spin.setValue(float(clip) if clip is not None else 1.0)
             es = t["early_stopping"]
             self.es_check.setChecked(bool(es.get("enabled")))
-            monitor = es.get("monitor", "val_loss")
-            monitor = {"val_acc": "val_accuracy", "train_acc": "train_accuracy"}.get(monitor,
-                                                                                     monitor)
-            self.monitor_combo.setCurrentText(monitor)
+            self.monitor_combo.setCurrentText(canonical_monitor(es.get("monitor", "val_loss")))
             self.patience_spin.setValue(int(es.get("patience", 5)))
             for w in (self.monitor_combo, self.patience_spin):
                 w.setEnabled(bool(es.get("enabled")))
@@ -332,36 +318,35 @@ class TrainingPanel(QtWidgets.QWidget):
             self.refresh()
 
     def _build_params(self, form: QtWidgets.QFormLayout, widgets: dict[str, QtWidgets.QWidget],
-                      spec: list[tuple[str, str, Any, float, float, Any]], values: dict[str, Any],
-                      slot: Any) -> None:
-        """(Re)create the rows of an optimizer's or schedule's parameters."""
-        keys = [s[0] for s in spec]
-        if list(widgets) != keys:
+                      params: tuple[Param, ...], values: dict[str, Any], slot: Any) -> None:
+        """(Re)create the rows of an optimizer's or schedule's settings (``panel_rows``)."""
+        rows = panel_rows(params)
+        if list(widgets) != [key for key, _label, _p in rows]:
             while form.rowCount():
                 form.removeRow(0)
             widgets.clear()
-            for key, label, _default, lo, hi, dec in spec:
-                if dec is None:
+            for key, label, p in rows:
+                if p.kind == "bool":
                     w: QtWidgets.QWidget = QtWidgets.QCheckBox()
                     w.toggled.connect(lambda v, k=key: slot(k, bool(v)))
-                elif dec == "ints":
+                elif p.kind == "ints":
                     w = QtWidgets.QLineEdit()
                     w.setPlaceholderText("e.g. 30, 60")
                     w.editingFinished.connect(lambda k=key, le=w: slot(k, _ints(le.text())))
                 else:
-                    w = _spin(dec, lo, hi)
-                    cast = int if dec == "int" else float
+                    w = spin_for(p)
+                    cast = int if p.kind == "int" else float
                     w.valueChanged.connect(lambda v, k=key, c=cast: slot(k, c(v)))
                 w.setObjectName(key)
                 form.addRow(label, w)
                 widgets[key] = w
-        for key, _label, default, _lo, _hi, dec in spec:
+        for key, _label, p in rows:
             w = widgets[key]
-            value = values.get(key, default)
+            value = _get(values, key, p)
             w.blockSignals(True)
-            if dec is None:
+            if p.kind == "bool":
                 w.setChecked(bool(value))
-            elif dec == "ints":
+            elif p.kind == "ints":
                 w.setText(", ".join(str(v) for v in (value or [])))
             else:
                 w.setValue(value)
@@ -386,32 +371,27 @@ class TrainingPanel(QtWidgets.QWidget):
     def _on_optimizer(self, name: str) -> None:
         if self._updating:
             return
-        opt = {"name": name, "lr": DEFAULT_LR.get(name, 0.01)}
-        for key, _l, default, _lo, _hi, _d in OPTIMIZER_PARAMS.get(name, []):
-            opt.update(_unflat(key, default, opt))
+        opt: dict[str, Any] = {"name": name, "lr": DEFAULT_LR.get(name, 0.01)}
+        opt.update({p.key: list(p.default) if p.kind == "pair" else p.default
+                    for p in OPTIMIZERS.get(name, ()) if p.panel})
         self._set(("optimizer",), opt)
         self.refresh()
 
     def _on_opt_param(self, key: str, value: Any) -> None:
         opt = self.settings.get(("training", "optimizer"))
-        opt.update(_unflat(key, value, opt))
+        _put(opt, key, value, OPTIMIZERS.get(opt["name"], ()))
         self._set(("optimizer",), opt)
 
     def _on_schedule(self, name: str) -> None:
         if self._updating:
             return
-        sched: dict[str, Any] = {"name": name}
+        params = [p for p in SCHEDULES.get(name, ()) if p.panel]
         epochs = int(self.settings.get(("training", "epochs"), 10))
-        for key, _l, default, _lo, _hi, _d in SCHEDULE_PARAMS.get(name, []):
-            if key == "T_max":
-                default = epochs
-            elif key == "step_size":
-                default = max(epochs // 3, 1)
-            elif key == "milestones":
-                default = [max(epochs // 2, 1), max(3 * epochs // 4, 1)]
-            elif key == "max_lr":
-                default = float(self.settings.get(("training", "optimizer", "lr"), 0.01)) * 10
-            sched[key] = default
+        lr = float(self.settings.get(("training", "optimizer", "lr"), 0.01))
+        # the run-length defaults are the run's own (one rule), written here to be seen
+        fitted = schedule_defaults(name, {}, epochs, 1, lr)
+        sched: dict[str, Any] = {"name": name}
+        sched.update({p.key: fitted.get(p.key, p.default) for p in params})
         self._set(("schedule",), sched)
         self.refresh()
 
@@ -457,7 +437,7 @@ class TrainingPanel(QtWidgets.QWidget):
         t = self.settings.project.training
         for w in (self.monitor_combo, self.patience_spin):
             w.setEnabled(bool(t["early_stopping"].get("enabled")))
-        reason = check_devices(list(t.get("devices", [])), int(t["batch_size"])) or ""
+        reason = device_problem(list(t.get("devices", [])), int(t["batch_size"])) or ""
         lines = []
         if self.gpu_reason:
             lines.append(self.gpu_reason)
@@ -483,21 +463,26 @@ class TrainingPanel(QtWidgets.QWidget):
             self.refresh()
 
 
-def _flat_optimizer(opt: dict[str, Any]) -> dict[str, Any]:
-    """``betas`` shown as two fields."""
-    flat = dict(opt)
-    betas = opt.get("betas")
-    if isinstance(betas, list | tuple) and len(betas) == 2:
-        flat["beta1"], flat["beta2"] = betas
-    return flat
+def _get(values: dict[str, Any], key: str, p: Param) -> Any:
+    """The value of a panel row (``betas[1]`` is the second of the pair)."""
+    if key.endswith("]"):
+        pair = values.get(p.key, p.default)
+        index = int(key[-2])
+        return pair[index] if isinstance(pair, list | tuple) and len(pair) == 2 else \
+            p.default[index]
+    return values.get(key, p.default)
 
 
-def _unflat(key: str, value: Any, opt: dict[str, Any]) -> dict[str, Any]:
-    if key in ("beta1", "beta2"):
-        betas = list(opt.get("betas", [0.9, 0.999]))
-        betas[0 if key == "beta1" else 1] = float(value)
-        return {"betas": betas}
-    return {key: value}
+def _put(values: dict[str, Any], key: str, value: Any, params: tuple[Param, ...]) -> None:
+    """Store a panel row's value into the settings (one element of a pair)."""
+    if key.endswith("]"):
+        stem, index = key[:-3], int(key[-2])
+        p = next(q for q in params if q.key == stem)
+        pair = list(values.get(stem, p.default))
+        pair[index] = float(value)
+        values[stem] = pair
+    else:
+        values[key] = value
 
 
 def _ints(text: str) -> list[int]:
@@ -507,23 +492,3 @@ def _ints(text: str) -> list[int]:
         if part.isdigit():
             out.append(int(part))
     return sorted(set(out))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Show it alone with sample data (``--screenshot PNG`` saves it and quits)."""
-    from app.project import Project
-
-    from . import _standalone
-
-    def build(args: Any) -> QtWidgets.QWidget:
-        panel = TrainingPanel(Settings(Project.from_template("mlp_digits")))
-        scroll = QtWidgets.QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(panel)
-        return scroll
-
-    return _standalone.run(build, "LayerForge - training settings", argv, (420, 760))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

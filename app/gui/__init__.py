@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._compat import pin_singletons
-
-pin_singletons()  # before any PySide6 call: see _compat for the PySide6 6.12 / Python 3.11 bug
+import app.qt  # noqa: F401 - pins None/True/False before any PySide6 call (app.qt._compat)
 
 
 def main(project_path: str | Path | None = None, argv: list[str] | None = None) -> int:

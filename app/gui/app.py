@@ -11,7 +11,6 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from .autosave import Recovery, find_recoveries
 from .constants import APP_NAME, ORG_NAME
-from .demo import exit_after_show_requested, quit_when_shown
 from .icons import app_icon
 from .main_window import MainWindow
 from .settings import AppSettings
@@ -110,19 +109,24 @@ def _retheme(app: QApplication) -> None:
 STARTER_TEMPLATE = "mlp_digits"
 
 
-def main(project_path: str | Path | None = None, argv: list[str] | None = None) -> int:
-    """Open the editor (on ``project_path`` if given) and run until the last window closes."""
-    started = time.perf_counter()
+def start(project_path: str | Path | None = None, argv: list[str] | None = None,
+          offer_recovery: bool = True) -> tuple[QApplication, WindowManager]:
+    """The application with its first window open (on ``project_path``, else the seed MLP on
+    the built-in Digits, which trains offline at once); ``main`` then runs its event loop."""
     app = create_app(argv)
     manager = WindowManager()
     win = manager.new_window()
     if project_path is not None:
         win.files.open_path(project_path)
-    else:  # a first look should be trainable at once: the seed MLP on the built-in Digits
-        win.files.new_from_template(STARTER_TEMPLATE)
-    if exit_after_show_requested():  # start-up benchmark and smoke test
-        quit_when_shown(started)
     else:
+        win.files.new_from_template(STARTER_TEMPLATE)
+    if offer_recovery:
         QTimer.singleShot(0, manager.offer_recovery)
     app._layerforge_manager = manager  # type: ignore[attr-defined] - keep it alive
+    return app, manager
+
+
+def main(project_path: str | Path | None = None, argv: list[str] | None = None) -> int:
+    """Open the editor (on ``project_path`` if given) and run until the last window closes."""
+    app, _manager = start(project_path, argv)
     return app.exec()

@@ -19,7 +19,8 @@ from typing import Any
 
 from PySide6.QtCore import QLockFile, QObject, QTimer
 
-from app.project import Project, ProjectError, atomic_write_text
+from app.core.errors import ProjectError
+from app.core.project import Project, atomic_write_text
 
 from .constants import AUTOSAVE_INTERVAL_MS
 from .document import GraphDocument

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from app.project import Project
+from app.core.project import Project
 from engine.graph import (
     ConnectionRefused,
     Edge,
@@ -120,6 +120,12 @@ class GraphDocument(QObject):
     def mark_unsaved(self) -> None:
         """Changes that no undo step describes (a recovered autosave) still need saving."""
         self.undo_stack.resetClean()
+
+    def revalidate(self) -> None:
+        """Validate again although nothing was edited: what is known of the dataset changed
+        (a file was probed in the background)."""
+        self._needs_validation = True
+        self.refresh()
 
     def set_batch_size(self, batch_size: int) -> None:
         """The batch size the memory estimate uses (a view setting, not an edit)."""

@@ -4,7 +4,7 @@ registry (ranges, choices, help), its shapes and statistics, and its problems.
 A value the registry refuses is not applied: the field turns red and the message under it says
 what is allowed. Each accepted change is one undoable command.
 
-Run alone: ``python -m app.gui.inspector`` (shows a Conv2d of the LeNet template).
+Run alone: ``python -m app.qt.preview inspector`` (shows a Conv2d of the LeNet template).
 """
 
 from __future__ import annotations
@@ -369,19 +369,3 @@ def _fits_spin(p: ParamSpec, stored: Any) -> bool:
     except ValueError:
         return False
     return isinstance(stored, int) and not isinstance(stored, bool)
-
-
-if __name__ == "__main__":  # pragma: no cover - manual demo
-    import sys
-
-    from app.project import Project
-
-    from .demo import run_alone
-
-    def _make() -> InspectorWidget:
-        doc = GraphDocument(Project.from_template("lenet5"))
-        w = InspectorWidget(doc)
-        w.set_node(next((n.name for n in doc.graph if n.type == "Conv2d"), None))
-        return w
-
-    sys.exit(run_alone(_make, (340, 600)))

@@ -3,8 +3,6 @@ inspector (right), problems (bottom), status bar; menus and shortcuts for every 
 
 Docks and the central tabs are open for extension: ``add_dock`` and ``add_tab`` are how the
 training dashboard (and later panels) join the window. File handling is in ``files.py``.
-
-Run alone: ``python -m app.gui.main_window [PROJECT]``.
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.project import Project
+from app.core.project import Project
 from engine.graph import GraphEditError
 
 from . import clipboard
@@ -488,11 +486,3 @@ class MainWindow(QMainWindow):
         if files:
             event.acceptProposedAction()
             self.files.open_path(files[0])
-
-
-if __name__ == "__main__":  # pragma: no cover - manual demo
-    import sys
-
-    from . import main
-
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else None))

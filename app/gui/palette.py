@@ -1,7 +1,5 @@
 """The layer palette: every registered layer type grouped by category, a search box, icons, and
 drags that carry the type to the canvas under a custom MIME type.
-
-Run alone: ``python -m app.gui.palette``.
 """
 
 from __future__ import annotations
@@ -127,16 +125,3 @@ class PaletteWidget(QWidget):
         type_ = item.data(0, TYPE_ROLE)
         if type_:
             self.sigLayerActivated.emit(type_)
-
-
-if __name__ == "__main__":  # pragma: no cover - manual demo
-    import sys
-
-    from .demo import run_alone
-
-    def _make() -> PaletteWidget:
-        w = PaletteWidget()
-        w.sigLayerActivated.connect(lambda t: print("activated", t))
-        return w
-
-    sys.exit(run_alone(_make, (260, 640)))

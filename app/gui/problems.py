@@ -1,7 +1,5 @@
 """The problems panel: every ``validate()`` problem of the project; clicking one selects and
 centres its node.
-
-Run alone: ``python -m app.gui.problems``.
 """
 
 from __future__ import annotations
@@ -80,20 +78,3 @@ class ProblemsWidget(QWidget):
         name = item.data(0, NODE_ROLE)
         if name:
             self.sigNodeActivated.emit(name)
-
-
-if __name__ == "__main__":  # pragma: no cover - manual demo
-    import sys
-
-    from app.project import Project
-
-    from .demo import run_alone
-
-    def _make() -> ProblemsWidget:
-        doc = GraphDocument(Project.from_template("lenet5"))
-        doc.delete([next(iter(doc.graph.nodes))])  # break it: something to show
-        w = ProblemsWidget(doc)
-        w.sigNodeActivated.connect(lambda n: print("activated", n))
-        return w
-
-    sys.exit(run_alone(_make, (760, 220)))

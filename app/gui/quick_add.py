@@ -1,7 +1,5 @@
 """The quick-add popup (Tab on the canvas): type a few letters, press Enter, and the layer
 appears where the mouse was.
-
-Run alone: ``python -m app.gui.quick_add``.
 """
 
 from __future__ import annotations
@@ -104,17 +102,3 @@ class QuickAddPopup(QFrame):
                 self.hide()
                 return True
         return super().eventFilter(obj, event)
-
-
-if __name__ == "__main__":  # pragma: no cover - manual demo
-    import sys
-
-    from .demo import run_alone
-
-    def _make() -> QuickAddPopup:
-        popup = QuickAddPopup()
-        popup.setWindowFlags(Qt.WindowType.Window)  # a plain window when shown alone
-        popup.sigChosen.connect(lambda t: print("chosen", t))
-        return popup
-
-    sys.exit(run_alone(_make, (280, 340)))

@@ -1,7 +1,5 @@
 """The status bar's summary: nodes, parameters, FLOPs, and the estimated training memory for a
 batch size the user picks right there.
-
-Run alone: ``python -m app.gui.status``.
 """
 
 from __future__ import annotations
@@ -60,17 +58,3 @@ class StatusSummary(QWidget):
         else:
             self.problems.setText(f"<span style='color:#d1242f'>✖ {errors}</span> "
                                   f"<span style='color:#c96b00'>⚠ {warnings}</span>")
-
-
-if __name__ == "__main__":  # pragma: no cover - manual demo
-    import sys
-
-    from app.project import Project
-
-    from .demo import run_alone
-
-    def _make() -> StatusSummary:
-        doc = GraphDocument(Project.from_template("lenet5"))
-        return StatusSummary(doc)
-
-    sys.exit(run_alone(_make, (760, 40)))

@@ -7,6 +7,7 @@ the first dimension after the batch (image channels, or the features of a vector
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -25,8 +26,15 @@ class Normalization(NamedTuple):
         """From a project's ``dataset.normalize`` (``{"mean": [...], "std": [...]}`` or None)."""
         if not settings:
             return None
-        return cls(tuple(float(v) for v in settings["mean"]),
+        norm = cls(tuple(float(v) for v in settings["mean"]),
                    tuple(float(v) for v in settings["std"]))
+        bad = [f"{what} {v}" for what, values in (("mean", norm.mean), ("std", norm.std))
+               for v in values if not math.isfinite(v)]
+        if bad or any(v <= 0 for v in norm.std):
+            raise ExportError(f"the normalisation {norm.describe()} cannot be used: "
+                              f"{', '.join(bad) or 'a std <= 0'}; every mean and std must be a "
+                              "finite number, and every std above 0 (fix dataset.normalize)")
+        return norm
 
     def broadcast_shape(self, tt: TensorType, batched: bool = True) -> tuple[int, ...]:
         """The shape to give mean and std so they broadcast over a batch of ``tt``."""

@@ -63,7 +63,7 @@ def pytorch_source(graph: Graph, normalization: Normalization | None = None,
 
     outputs = [n for n in graph.nodes if graph.node(n).type == "Output"]
     returns = [graph._in[n][0].src for n in outputs]
-    heading = title or "LayerForge model"
+    heading = _docstring_text(title) if title else "LayerForge model"
     usage = ", ".join(f"preprocess({n})" if normalization and infos[n].output.dtype == "float32"
                       else n for n in inputs)
     in_doc = ", ".join(f"{n}: {infos[n].output} {infos[n].output.dtype}" for n in inputs)
@@ -176,10 +176,31 @@ def _normalization_lines(graph: Graph, inputs: list[str],
     ]
 
 
+def _docstring_text(text: str) -> str:
+    """``text`` as it can stand inside the module's triple-quoted docstring: backslashes and
+    quotes escaped, and anything not printable (a NUL, a newline, a lone surrogate) written as
+    its escape, so the docstring compiles and reads back as ``text``."""
+    out = []
+    for ch in text:
+        if ch in ('\\', '"'):
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(repr(ch)[1:-1])
+    return "".join(out)
+
+
 def export_pytorch(graph: Graph, path: str | os.PathLike[str],
                    normalization: Normalization | None = None,
                    weights_file: str = "weights.safetensors", title: str = "") -> Path:
-    """Write ``model.py`` to ``path`` (atomically)."""
+    """Write ``model.py`` to ``path`` (atomically), after checking that it compiles: a file
+    that Python cannot read is never written."""
     source = pytorch_source(graph, normalization, weights_file, title)
+    try:
+        compile(source, str(path), "exec")
+    except (SyntaxError, ValueError) as exc:
+        raise ExportError(f"the generated PyTorch code does not compile ({exc}); this is a "
+                          "bug in LayerForge, please report it with the project") from None
     atomic_write_bytes(path, source.encode("utf-8"))
     return Path(path)

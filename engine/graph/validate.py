@@ -44,6 +44,8 @@ class DataSpec(NamedTuple):
         label_kind: ``class`` (integer class indices), ``regression`` (float targets) or None.
         num_classes: for ``class`` labels.
         target_shape: for ``regression`` targets, one sample's shape.
+        classes_exact: the class count is the dataset's own (named classes); False when it
+            was read from the largest label of a file, which more outputs may still cover.
     """
 
     name: str
@@ -51,6 +53,7 @@ class DataSpec(NamedTuple):
     label_kind: str | None = None
     num_classes: int | None = None
     target_shape: tuple[int, ...] | None = None
+    classes_exact: bool = True
 
 
 def errors(problems: list[Problem]) -> list[Problem]:
@@ -205,12 +208,12 @@ def _check_loss(graph: Graph, name: str, infos: dict, data: DataSpec | None,
                 "bce_with_logits", "warning")
     if data is None or data.label_kind is None:
         return
-    fix = _out_features_fix(graph, prev)
     if data.label_kind == "class":
         k = data.num_classes
-        if loss in CLASS_LOSSES and k is not None and tt.shape[0] != k:
-            problem(f"the output has {tt.shape[0]} class scores {tt} but {data.name} has {k} "
-                    f"classes; {fix(k)}")
+        if loss in CLASS_LOSSES and len(tt.shape) > 1:
+            _check_flat_scores(graph, name, tt, data, add)
+        elif loss in CLASS_LOSSES and k is not None and tt.shape[0] != k:
+            _check_class_count(graph, name, prev, tt, data, add)
         elif loss in REGRESSION_LOSSES:
             problem(f"{loss} needs targets shaped like the output {tt}, but {data.name} gives "
                     "class indices; use cross_entropy")
@@ -227,9 +230,46 @@ def _check_loss(graph: Graph, name: str, infos: dict, data: DataSpec | None,
                     f"{TensorType(tuple(target))} from {data.name}; make them equal")
 
 
-def _out_features_fix(graph: Graph, prev: Node | None) -> Callable[[int], str]:
-    def fix(k: int) -> str:
-        if prev is not None and prev.type == "Linear":
-            return f"set {prev.name}.out_features to {k}"
-        return f"make the last layer output {k} values"
-    return fix
+def _check_class_count(graph: Graph, name: str, prev: Node | None, tt: TensorType,
+                       data: DataSpec, add: Callable[[Problem], None]) -> None:
+    """Class scores against the dataset's classes, reported on the node that must change (the
+    last Linear when there is one). Too few scores cannot train (a label would index past
+    them); more than a file's largest label is only a warning (some classes may be absent)."""
+    n, k = tt.shape[0], data.num_classes
+    if n > k and not data.classes_exact:
+        severity, why = "warning", (f"the labels of {data.name} go up to {k - 1}, so "
+                                    f"{n - k} of the scores are never a right answer")
+    else:
+        severity, why = "error", f"{data.name} has {k} classes"
+    if prev is not None and prev.type == "Linear":
+        add(Problem(prev.name, f"outputs {n} class scores {tt} but {why}; set out_features "
+                               f"to {k}", "dataset", severity=severity))
+    else:
+        add(Problem(name, f"the output has {n} class scores {tt} but {why}; make the last "
+                          f"layer output {k} values", "dataset", severity=severity))
+
+
+def _check_flat_scores(graph: Graph, name: str, tt: TensorType, data: DataSpec,
+                       add: Callable[[Problem], None]) -> None:
+    """One class label per sample needs scores shaped (N, classes). A Linear fed a batch of
+    images (or any tensor of rank > 1) works on its last dimension only, so the usual cause is a
+    missing Flatten before the first such Linear: name it."""
+    infos = graph.infer()
+    chain, node = [], name
+    while True:
+        edge = graph._in[node].get(0)
+        if edge is None or edge.src in chain:
+            break
+        node = edge.src
+        chain.append(node)
+    for n in reversed(chain):  # from the Input towards the Output
+        ins = infos[n].inputs
+        if graph._nodes[n].type == "Linear" and ins and ins[0] is not None and \
+                len(ins[0].shape) > 1:
+            add(Problem(n, f"receives {ins[0]} batches, but a classifier's Linear needs "
+                           f"(N, features) to give (N, classes) scores: add a Flatten before "
+                           f"{n}", "dataset"))
+            return
+    add(Problem(name, f"{data.name} gives one class label per sample, so the scores must be "
+                      f"(N, classes), but the output is {tt}; add a Flatten or a pooling layer "
+                      "before the last Linear", "dataset"))

@@ -66,7 +66,9 @@ class Event:
         out: dict[str, Any] = {"kind": self.kind.value, "epoch": self.epoch,
                                "epochs": self.epochs, "batch": self.batch,
                                "batches": self.batches, "step": self.step}
-        out.update({k: float(v) for k, v in self.metrics.items()})
+        # the event's own fields win: an epoch_end's metrics repeat the epoch 1-based, and
+        # every line of a log must count epochs the same way (0-based, like ``epoch`` here)
+        out.update({k: float(v) for k, v in self.metrics.items() if k not in out})
         if self.message:
             out["message"] = self.message
         for k, v in self.data.items():

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import sys
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,13 +22,21 @@ _EPOCH_FIRST = ("epoch", "step")
 
 class JSONLinesLogger(Callback):
     """Append one JSON object per event to ``path`` (``batches=False`` keeps only epoch-level
-    events). Appending is what makes a resumed run continue the same log."""
+    events). Appending is what makes a resumed run continue the same log.
+
+    The file stays open while training runs: a batch line costs a buffered write, not an open
+    and a close. Everything but batch lines is flushed at once (a reader following a live run
+    sees each epoch as it ends), batch lines at least every ``flush_s`` seconds; the file is
+    closed at the end of ``fit`` (or by ``close``)."""
 
     def __init__(self, path: str | os.PathLike[str], batches: bool = True,
-                 kinds: tuple[EventKind, ...] | None = None) -> None:
+                 kinds: tuple[EventKind, ...] | None = None, flush_s: float = 1.0) -> None:
         self.path = Path(path)
         self.batches = batches
         self.kinds = kinds
+        self.flush_s = flush_s
+        self._file: IO[str] | None = None
+        self._flushed = 0.0
 
     def on_event(self, trainer: Any, event: Event) -> None:
         if event.rank != 0:
@@ -36,9 +45,21 @@ class JSONLinesLogger(Callback):
             return
         if event.kind is EventKind.BATCH_END and not self.batches:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(_json_safe(event.to_dict())) + "\n")
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("a", encoding="utf-8")
+        self._file.write(json.dumps(_json_safe(event.to_dict())) + "\n")
+        now = time.monotonic()
+        if event.kind is not EventKind.BATCH_END or now - self._flushed >= self.flush_s:
+            self._file.flush()
+            self._flushed = now
+        if event.kind in (EventKind.FIT_END, EventKind.ERROR):
+            self.close()
+
+    def close(self) -> None:
+        f, self._file = self._file, None
+        if f is not None:
+            f.close()
 
 
 class CSVLogger(Callback):

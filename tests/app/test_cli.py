@@ -15,8 +15,10 @@ import pytest
 
 import engine
 from app.cli import main
-from app.project import Project
-from app.training_loop import StopFlag, TrainOptions, train_project
+from app.core.project import Project
+from app.core.runner import RunControl, train
+from app.core.runs import list_runs, read_record
+from app.core.settings import RunOverrides
 from engine.export import read_weights, save_weights
 from engine.graph import compile
 
@@ -34,6 +36,13 @@ def one_line(err: str) -> str:
     assert len(lines) == 1, err
     assert "Traceback" not in err
     return lines[0]
+
+
+def quiet_train(project: Project, out: Path, control: RunControl | None = None,
+                resume: Path | None = None, **overrides: object):  # noqa: ANN201
+    """What ``layerforge train --quiet --no-record`` runs, without the terminal."""
+    return train(project, RunOverrides(**overrides), out=out, resume=resume, control=control,
+                 listed=False)
 
 
 def small_spiral(tmp_path: Path, **training: object) -> Path:
@@ -150,25 +159,32 @@ def test_export_every_format(capsys: pytest.CaptureFixture, tmp_path: Path) -> N
 
 def test_train_resume_and_export_the_run(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
     path = small_spiral(tmp_path)
+    before = path.read_bytes()
     out_dir = tmp_path / "run"
     code, out, err = run(capsys, "train", str(path), "--epochs", "2", "--out", str(out_dir),
                          "--quiet")
     assert code == 0, err
     assert "epoch 2/2  loss" in out and "val_acc" in out
     assert sorted(p.name for p in out_dir.iterdir()) == [
-        "best.safetensors", "checkpoints", "metrics.jsonl", "weights.safetensors"]
+        ".lock", "best.safetensors", "checkpoints", "metrics.jsonl", "project.json", "run.json",
+        "weights.safetensors"]
     assert sorted(p.name for p in (out_dir / "checkpoints").iterdir()) == [
         "best.safetensors", "last.safetensors"]
     log = [json.loads(line) for line in (out_dir / "metrics.jsonl").read_text().splitlines()]
-    assert [m.get("epoch") for m in log] == [1, 2, None]
-    assert log[-1] == {"event": "end", "reason": "completed", "message": "",
-                       "epochs_completed": 2}
-    run_entry = Project.load(path).runs[-1]
-    assert run_entry["weights"] == "run/weights.safetensors" and run_entry["epochs"] == 2
+    assert [e["epoch"] + 1 for e in log if e["kind"] == "epoch_end"] == [1, 2]
+    assert log[-1]["kind"] == "fit_end" and log[-1]["reason"] == "completed"
+    record = read_record(out_dir)
+    assert record["status"] == "completed" and record["epochs_completed"] == 2
+    assert record["weights"] == "weights.safetensors" and record["source"] == "cli"
+    assert path.read_bytes() == before  # a run never writes the project file
+    [listed] = list_runs(Project.load(path))  # --out elsewhere: linked from runs/spiral/
+    assert Path(listed["folder"]) == out_dir.resolve()
     code, out, err = run(capsys, "train", str(path), "--epochs", "3", "--out", str(out_dir),
                          "--resume", str(out_dir / "checkpoints" / "last.safetensors"), "--quiet")
     assert code == 0, err
-    assert "epoch 3/3" in out and "epoch 1/3" not in out
+    assert "epoch 3/3" in out and "epoch 1/3" not in out and f"writing to {out_dir}" in out
+    assert read_record(out_dir)["epochs_completed"] == 3
+    assert read_record(out_dir)["resumed"]
     code, _, err = run(capsys, "train", str(path), "--out", str(out_dir), "--resume",
                        str(out_dir / "weights.safetensors"))
     assert code == 1 and "is not a LayerForge training checkpoint" in one_line(err)
@@ -178,22 +194,85 @@ def test_train_resume_and_export_the_run(capsys: pytest.CaptureFixture, tmp_path
     assert code == 0 and (tmp_path / "m.onnx").is_file()
 
 
+def test_runs_never_share_a_folder(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    """A folder that holds a run is never reused: --out twice gives OUT and OUT-2, and runs in
+    the default place get ids of their own even within one second."""
+    path = small_spiral(tmp_path)
+    for _ in range(2):
+        code, out, err = run(capsys, "train", str(path), "--epochs", "1", "--quiet", "--out",
+                             str(tmp_path / "same"))
+        assert code == 0, err
+    assert f"writing to {tmp_path / 'same-2'}" in out
+    assert read_record(tmp_path / "same")["id"] == "same"
+    assert read_record(tmp_path / "same-2")["id"] == "same-2"
+    project = Project.load(path)
+    for _ in range(2):
+        assert run(capsys, "train", str(path), "--epochs", "1", "--quiet")[0] == 0
+    runs = list_runs(project)
+    assert len(runs) == 4 and len({r["folder"] for r in runs}) == 4
+    defaults = [r for r in runs if Path(r["folder"]).parent == tmp_path / "runs" / "spiral"]
+    assert len(defaults) == 2 and all(r["status"] == "completed" for r in runs)
+    for r in runs:  # each log holds exactly its own run
+        lines = (Path(r["folder"]) / "metrics.jsonl").read_text().splitlines()
+        assert sum('"kind": "fit_start"' in line for line in lines) == 1
+
+
+def test_a_template_trains_without_being_touched(capsys: pytest.CaptureFixture,
+                                                 tmp_path: Path) -> None:
+    from app.core.paths import user_data_dir
+    from app.core.project import TEMPLATES_DIR
+
+    template = TEMPLATES_DIR / "spiral.json"
+    before = template.read_bytes()
+    listing = sorted(TEMPLATES_DIR.parent.rglob("*"))
+    code, out, err = run(capsys, "train", str(template), "--epochs", "1", "--quiet")
+    assert code == 0, err
+    assert template.read_bytes() == before and sorted(TEMPLATES_DIR.parent.rglob("*")) == \
+        listing
+    [record] = list_runs(Project.load(template))
+    assert Path(record["folder"]).is_relative_to(user_data_dir())
+    code, _, err = run(capsys, "new", str(tmp_path / "p.json"), "--template", str(template))
+    assert code == 1 and "no template named" in one_line(err)
+    code, _, err = run(capsys, "new", str(tmp_path / "p.json"), "--template", "../spiral")
+    assert code == 1 and "no template named '../spiral'" in one_line(err)
+    assert Project.from_template("spiral").to_dict().get("runs") is None
+
+
+def test_export_never_overwrites_its_sources(capsys: pytest.CaptureFixture,
+                                             tmp_path: Path) -> None:
+    path = small_spiral(tmp_path)
+    assert run(capsys, "train", str(path), "--epochs", "1", "--quiet", "--out",
+               str(tmp_path / "r"))[0] == 0
+    weights = tmp_path / "r" / "weights.safetensors"
+    sources = {p: p.read_bytes() for p in (path, weights)}
+    for fmt, target in (("safetensors", path), ("onnx", path), ("npz", weights),
+                        ("safetensors", weights)):
+        code, _, err = run(capsys, "export", str(path), "--weights", str(weights), "--format",
+                           fmt, "-o", str(target))
+        assert code == 1 and "would overwrite it" in one_line(err), err
+    # PyTorch code named weights.py would write its weights to r/weights.safetensors
+    code, _, err = run(capsys, "export", str(path), "--format", "pytorch", "-o",
+                       str(tmp_path / "r" / "weights.py"))
+    assert code == 1 and "the weights being exported" in one_line(err)
+    assert {p: p.read_bytes() for p in sources} == sources
+    assert not (tmp_path / "r" / "weights.py").exists()
+
+
 def test_resume_continues_exactly(tmp_path: Path) -> None:
     project = Project.load(small_spiral(tmp_path))
     project.graph.add_node("Dropout", "drop", {"p": 0.2})  # draws random numbers too
     project.graph.disconnect("tanh2", "fc3")
     project.graph.chain("tanh2", "drop", "fc3")
-    quiet = {"progress": False, "record": False}
-    whole = train_project(project, TrainOptions(epochs=3, out_dir=tmp_path / "whole", **quiet))
-    train_project(project, TrainOptions(epochs=2, out_dir=tmp_path / "part", **quiet))
-    resumed = train_project(project, TrainOptions(
-        epochs=3, out_dir=tmp_path / "part",
-        resume=tmp_path / "part" / "checkpoints" / "last.safetensors", **quiet))
-    assert [m["epoch"] for m in resumed.history] == [3]
+    whole = quiet_train(project, tmp_path / "whole", epochs=3)
+    quiet_train(project, tmp_path / "part", epochs=2)
+    resumed = quiet_train(project, tmp_path / "part", epochs=3,
+                          resume=tmp_path / "part" / "checkpoints" / "last.safetensors")
+    assert resumed.folder == tmp_path / "part"
+    assert [m["epoch"] for m in resumed.history][-1:] == [3]
     a, b = read_weights(whole.weights), read_weights(resumed.weights)
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
-    assert resumed.history[-1]["loss"] == whole.history[-1]["loss"]
+    assert resumed.history[-1]["train_loss"] == whole.history[-1]["train_loss"]
 
 
 def test_train_refusals(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
@@ -215,7 +294,8 @@ def test_train_refusals(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
     project.dataset["options"]["n_classes"] = 2
     project.save()
     code, _, err = run(capsys, "train", str(path))
-    assert code == 1 and "the output has 3 class scores" in one_line(err)
+    assert code == 1 and "fc3: outputs 3 class scores (N, 3) but Spirals has 2 classes; set " \
+        "out_features to 2" in one_line(err)
 
 
 def test_fine_tune_from_pytorch_weights(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
@@ -244,45 +324,58 @@ def test_nan_loss_stops_and_keeps_the_last_good_weights(tmp_path: Path) -> None:
     path = small_spiral(tmp_path)
     project = Project.load(path)
     project.dataset["normalize"] = {"mean": [0.0, 0.0], "std": [1e-45, 1e-45]}  # inputs -> inf
-    result = train_project(project, TrainOptions(out_dir=tmp_path / "nan", progress=False,
-                                                 record=False))
+    result = quiet_train(project, tmp_path / "nan")
     assert result.reason == "nan" and result.epochs_completed == 0
     assert "the loss became non-finite (nan) at epoch 1, batch 1" in result.message
-    assert all(np.isfinite(v).all() for v in read_weights(result.weights).values())
+    assert result.weights is None  # nothing good to keep: no step was taken
+    assert read_record(tmp_path / "nan")["status"] == "nan"
     end = json.loads((tmp_path / "nan" / "metrics.jsonl").read_text().splitlines()[-1])
     assert end["reason"] == "nan"
 
 
 def test_a_stop_request_ends_after_the_current_batch(tmp_path: Path) -> None:
     project = Project.load(small_spiral(tmp_path))
-    stop = StopFlag()
-    stop.set()
-    result = train_project(project, TrainOptions(out_dir=tmp_path / "stop", progress=False,
-                                                 record=False), stop=stop)
+    control = RunControl()
+    control.stop("interrupted")
+    result = quiet_train(project, tmp_path / "stop", control=control)
     assert result.reason == "interrupted" and result.epochs_completed == 0
-    assert result.weights is not None and "last good step" in result.message
+    assert result.global_step == 0 and result.weights is None  # stopped before any step
+    control = RunControl()
+    steps = []
+
+    def stop_after_one(event):  # noqa: ANN001, ANN202
+        if event.kind.value == "batch_end":
+            steps.append(event.step)
+            control.stop("interrupted")
+
+    result = train(project, out=tmp_path / "one", control=control, callbacks=[stop_after_one],
+                   listed=False)
+    assert result.reason == "interrupted" and steps == [1] and result.global_step == 1
     initial = compile(project.graph, seed=0).state_dict()
-    trained = read_weights(result.weights)
-    assert any(not np.array_equal(trained[k], v.numpy()) for k, v in initial.items())  # 1 step
+    trained = read_weights(result.weights)  # the weights after that one step were kept
+    assert any(not np.array_equal(trained[k], v.numpy()) for k, v in initial.items())
+    assert read_record(tmp_path / "one")["status"] == "interrupted"
 
 
 def test_a_stopped_run_resumes_mid_epoch_exactly(tmp_path: Path) -> None:
     """Ctrl-C keeps a checkpoint of the last whole step; --resume continues from that batch."""
     project = Project.load(small_spiral(tmp_path, batch_size=16))
-    quiet = {"progress": False, "record": False}
-    whole = train_project(project, TrainOptions(epochs=2, out_dir=tmp_path / "whole", **quiet))
-    stop = StopFlag()
-    stop.set()
-    stopped = train_project(project, TrainOptions(epochs=2, out_dir=tmp_path / "part", **quiet),
-                            stop=stop)
+    whole = quiet_train(project, tmp_path / "whole", epochs=2)
+    control = RunControl()
+
+    def stop_at_three(event):  # noqa: ANN001, ANN202
+        if event.kind.value == "batch_end" and event.step == 3:
+            control.stop("interrupted")
+
+    stopped = train(project, RunOverrides(epochs=2), out=tmp_path / "part", control=control,
+                    callbacks=[stop_at_three], listed=False)
     assert stopped.reason == "interrupted" and stopped.checkpoint is not None
-    resumed = train_project(project, TrainOptions(epochs=2, out_dir=tmp_path / "part",
-                                                  resume=stopped.checkpoint, **quiet))
+    resumed = quiet_train(project, tmp_path / "part", epochs=2, resume=stopped.checkpoint)
     assert resumed.reason == "completed" and [m["epoch"] for m in resumed.history] == [1, 2]
     a, b = read_weights(whole.weights), read_weights(resumed.weights)
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
-    assert resumed.history[-1]["loss"] == whole.history[-1]["loss"]
+    assert resumed.history[-1]["train_loss"] == whole.history[-1]["train_loss"]
 
 
 def test_subprocess_errors_have_no_traceback(tmp_path: Path) -> None:
@@ -293,7 +386,8 @@ def test_subprocess_errors_have_no_traceback(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_cleanly_and_keeps_weights(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_and_sigterm_stop_cleanly_and_keep_weights(tmp_path: Path, sig: int) -> None:
     path = small_spiral(tmp_path, epochs=100000)
     proc = subprocess.Popen([sys.executable, "-m", "app", "train", str(path), "--quiet",
                              "--out", str(tmp_path / "run")], cwd=ROOT, stdout=subprocess.PIPE,
@@ -303,10 +397,11 @@ def test_ctrl_c_stops_cleanly_and_keeps_weights(tmp_path: Path) -> None:
         line = proc.stdout.readline()
         if line.startswith("epoch 2/"):
             break
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "interrupted" in err
     assert (tmp_path / "run" / "weights.safetensors").is_file()
     end = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
-    assert end["reason"] == "interrupted"
+    assert end["kind"] == "fit_end" and end["reason"] == "stopped"
+    assert read_record(tmp_path / "run")["status"] == "interrupted"

@@ -13,12 +13,17 @@ import numpy as np
 import pytest
 
 from app.cli import main
-from app.project import Project
-from app.training_loop import TrainOptions, train_project
+from app.core.project import Project
+from app.core.runner import train
+from app.core.runs import list_runs, read_record
+from app.core.settings import RunOverrides, sync_batchnorm_for
 from engine.export import read_weights
 
 ROOT = Path(__file__).resolve().parents[2]
-QUIET = {"progress": False, "record": False}
+
+
+def quiet_train(project: Project, out: Path, **overrides: object):  # noqa: ANN201
+    return train(project, RunOverrides(**overrides), out=out, listed=False)
 
 
 def small_spiral(tmp_path: Path, **training: object) -> Project:
@@ -33,16 +38,15 @@ def test_two_cpu_replicas_train_like_one_device(tmp_path: Path) -> None:
     """DataParallel sums the replicas' gradients, so the same seed gives the same run (up to
     float rounding) on ``cpu`` and on ``cpu,cpu``, odd last batches included."""
     project = small_spiral(tmp_path, batch_size=33)
-    one = train_project(project, TrainOptions(epochs=2, devices=["cpu"],
-                                              out_dir=tmp_path / "one", **QUIET))
-    two = train_project(project, TrainOptions(epochs=2, devices=["cpu", "cpu"],
-                                              out_dir=tmp_path / "two", **QUIET))
+    one = quiet_train(project, tmp_path / "one", epochs=2, devices=["cpu"])
+    two = quiet_train(project, tmp_path / "two", epochs=2, devices=["cpu", "cpu"])
     assert one.reason == two.reason == "completed" and two.epochs_completed == 2
     a, b = read_weights(one.weights), read_weights(two.weights)
     assert set(a) == set(b)
     for k in a:
         np.testing.assert_allclose(b[k], a[k], rtol=1e-4, atol=1e-6)
-    assert two.history[-1]["loss"] == pytest.approx(one.history[-1]["loss"], rel=1e-4)
+    assert two.history[-1]["train_loss"] == pytest.approx(one.history[-1]["train_loss"],
+                                                          rel=1e-4)
     assert (tmp_path / "two" / "checkpoints" / "last.safetensors").is_file()
 
 
@@ -92,10 +96,13 @@ def test_distributed_run_writes_once_and_resumes(capsys: pytest.CaptureFixture,
     assert proc.stdout.count("epoch 2/2  loss") == 1
     assert proc.stdout.count("training finished") == 1
     log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert [m.get("epoch") for m in log] == [1, 2, None] and log[-1]["reason"] == "completed"
+    assert [e["epoch"] for e in log if e["kind"] == "epoch_end"] == [0, 1]  # rank 0 only
+    assert log[-1]["kind"] == "fit_end" and log[-1]["reason"] == "completed"
     assert sorted(p.name for p in out.iterdir()) == [
-        "best.safetensors", "checkpoints", "metrics.jsonl", "weights.safetensors"]
-    assert len(Project.load(path).runs) == 1  # recorded once, by rank 0
+        ".lock", "best.safetensors", "checkpoints", "metrics.jsonl", "project.json", "run.json",
+        "weights.safetensors"]
+    assert read_record(out)["source"] == "mpi" and read_record(out)["status"] == "completed"
+    assert len(list_runs(Project.load(path))) == 1  # recorded once, by rank 0
     ckpt = out / "checkpoints" / "last.safetensors"
     proc = _mpiexec(2, "train", str(path), "--distributed", "--epochs", "3", "--quiet",
                     "--no-record", "--out", str(out), "--resume", str(ckpt))
@@ -132,16 +139,17 @@ def test_a_distributed_run_that_cannot_start_says_so_once(tmp_path: Path) -> Non
 RANK_ONE_CANNOT_START = """
 import sys
 import engine.distributed as dist
-import app.training_loop as training_loop
+import app.core.runner as runner
+from app.core.errors import RunSetupError
 
-original = training_loop._assemble
+original = runner.build_run
 
 def failing(*args, **kwargs):
     if dist.get_rank() == 1:
-        raise training_loop.TrainingError("rank one has no data here")
+        raise RunSetupError("rank one has no data here")
     return original(*args, **kwargs)
 
-training_loop._assemble = failing
+runner.build_run = failing
 from app.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -181,8 +189,6 @@ def test_a_failing_rank_ends_every_rank_with_a_message(tmp_path: Path) -> None:
 def test_cpu_replicas_train_batchnorm_like_one_cpu(tmp_path: Path) -> None:
     """CPU replicas stand for one faster CPU: the app turns on SyncBatchNorm for them, so
     BatchNorm in training mode still sees the whole batch and the run matches one device."""
-    from app.training_loop import sync_batchnorm_for
-
     assert sync_batchnorm_for(["cpu", "cpu"]) and not sync_batchnorm_for(["cpu"])
     assert not sync_batchnorm_for(["cuda:0", "cuda:1"])  # GPUs keep PyTorch's DataParallel
     data = json.loads((ROOT / "resources" / "templates" / "spiral.json").read_text())
@@ -197,10 +203,8 @@ def test_cpu_replicas_train_batchnorm_like_one_cpu(tmp_path: Path) -> None:
     data["dataset"]["options"]["n_samples"] = 200
     data["training"]["batch_size"] = 32
     project = Project.from_dict(data, tmp_path / "spiral_bn.json")
-    one = train_project(project, TrainOptions(epochs=2, devices=["cpu"],
-                                              out_dir=tmp_path / "one", **QUIET))
-    two = train_project(project, TrainOptions(epochs=2, devices=["cpu", "cpu"],
-                                              out_dir=tmp_path / "two", **QUIET))
+    one = quiet_train(project, tmp_path / "one", epochs=2, devices=["cpu"])
+    two = quiet_train(project, tmp_path / "two", epochs=2, devices=["cpu", "cpu"])
     assert one.reason == two.reason == "completed"
     a, b = read_weights(one.weights), read_weights(two.weights)
     assert any("running_mean" in k for k in a)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from app.datasets import build_datasets, data_spec
-from app.project import FORMAT_VERSION, Project, ProjectError, list_templates
+from app.core.datasets import build_datasets, data_spec
+from app.core.errors import ProjectChangedError, ProjectError
+from app.core.project import FORMAT_VERSION, Project, list_templates
 from engine.graph import Graph, TensorType
 
 TEMPLATES = ["lenet5", "lstm_sequence", "mlp_digits", "resnet_cifar10", "spiral"]
@@ -83,11 +84,25 @@ def _with(change: object) -> dict:
     (_with(lambda d: d["graph"]["edges"].append({"src": "fc1", "dst": "nowhere"})),
      r"graph.edges\[5\]: no node named 'nowhere'"),
     (_with(lambda d: d["training"].update(batch_size="big")),
-     r'training.batch_size: expected an integer >= 1, got "big"'),
+     r'training.batch_size: expected a whole number from 1 to 1,048,576, got "big"'),
     (_with(lambda d: d["training"]["optimizer"].update(name="Adamax")),
      r"training.optimizer.name: expected one of SGD, Adam"),
     (_with(lambda d: d["training"]["optimizer"].update(lr=0)),
-     r"training.optimizer.lr: expected a number > 0, got 0"),
+     r"training.optimizer.lr: expected a number in \(0, 100\], got 0"),
+    (_with(lambda d: d["training"]["optimizer"].update(lr=float("inf"))),
+     r"training.optimizer.lr: expected a number in \(0, 100\], got Infinity"),
+    (_with(lambda d: d["training"]["optimizer"].update(momentum=1.5)),
+     r"training.optimizer.momentum: expected a number in \[0, 1\), got 1.5"),
+    (_with(lambda d: d["training"]["optimizer"].update(betas=[0.9, 0.999])),
+     r"training.optimizer.betas: SGD has no setting 'betas' \(it has: momentum, nesterov"),
+    (_with(lambda d: d["training"].update(schedule={"name": "StepLR", "step_size": 0})),
+     r"training.schedule.step_size: expected a whole number in \[1, 1e\+06\], got 0"),
+    (_with(lambda d: d["training"]["early_stopping"].update(monitor="val_f1")),
+     r"training.early_stopping.monitor: expected one of val_loss, val_accuracy"),
+    (_with(lambda d: d["dataset"].update(normalize={"mean": [0.1], "std": [float("inf")]})),
+     r"dataset.normalize: expected null or"),
+    (_with(lambda d: d["dataset"].update(name="Imagenet")),
+     r"dataset.name: expected one of Digits, MNIST"),
     (_with(lambda d: d["dataset"].update(normalize={"mean": [0.1, 0.2], "std": [0.3]})),
      r"dataset.normalize: expected null or"),
     (_with(lambda d: d["dataset"].update(validation_split=1.5)),
@@ -145,7 +160,7 @@ def test_templates_are_valid_and_match_their_datasets() -> None:
 
 
 def test_template_files_read_like_tables() -> None:
-    from app.project import TEMPLATES_DIR
+    from app.core.project import TEMPLATES_DIR
 
     for path in TEMPLATES_DIR.glob("*.json"):
         lines = path.read_text().splitlines()
@@ -160,16 +175,58 @@ def test_dataset_checks_reach_validation() -> None:
     assert p.code == "dataset" and p.message.endswith("set shape to [1, 8, 8]")
 
 
-def test_runs_store_paths_relative_to_the_project(tmp_path: Path) -> None:
-    project = Project.from_template("spiral")
-    project.save(tmp_path / "p.json")
-    assert project.latest_weights() is None
+def test_runs_of_older_files_are_kept_and_listed(tmp_path: Path) -> None:
+    """Older versions listed runs inside the project file; they stay there as they were (a save
+    writes them back) and are listed with the runs found in the runs folder."""
+    from app.core.runs import latest_weights, list_runs
+
     (tmp_path / "runs" / "a").mkdir(parents=True)
-    project.add_run({"id": "a", "weights": tmp_path / "runs" / "a" / "w.safetensors"})
-    assert project.runs[-1]["weights"] == "runs/a/w.safetensors"
-    assert project.latest_weights() == tmp_path / "runs" / "a" / "w.safetensors"
+    (tmp_path / "runs" / "a" / "w.safetensors").write_bytes(b"x")
+    data = Project.from_template("spiral").to_dict()
+    data["runs"] = [{"id": "a", "weights": "runs/a/w.safetensors", "reason": "early_stopping",
+                     "epochs": 3, "final": {"val_acc": 0.5}, "created": "2026-01-01T00:00:00"}]
+    path = write(tmp_path, data)
+    project = Project.load(path)
+    [run] = list_runs(project)
+    assert run["id"] == "a" and run["status"] == "early_stopped" and run["legacy"]
+    assert run["final"] == {"val_accuracy": 0.5}
+    assert latest_weights(project) == tmp_path / "runs" / "a" / "w.safetensors"
+    project.name = "renamed"
     project.save()
-    assert Project.load(tmp_path / "p.json").latest_weights() == project.latest_weights()
+    assert Project.load(path).to_dict()["runs"] == data["runs"]
+    assert "runs" not in Project.from_template("spiral").to_dict()  # new projects: no list
+
+
+def test_a_save_never_replaces_another_programs_change(tmp_path: Path) -> None:
+    path = Project.from_template("spiral").save(tmp_path / "p.json")
+    mine, theirs = Project.load(path), Project.load(path)
+    theirs.name = "theirs"
+    theirs.save()
+    assert mine.changed_on_disk() and not theirs.changed_on_disk()
+    mine.name = "mine"
+    with pytest.raises(ProjectChangedError, match="was changed by another program") as caught:
+        mine.save()
+    assert caught.value.theirs["name"] == "theirs"
+    assert Project.load(path).name == "theirs"  # nothing was written
+    mine.save(replace_changes=True)  # the user chose to keep theirs out
+    assert Project.load(path).name == "mine" and not mine.changed_on_disk()
+    path.write_text(path.read_text())  # the same bytes again (a touch): not a change
+    assert not mine.changed_on_disk()
+
+
+def test_only_regular_files_of_sane_size_are_read(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    with pytest.raises(ProjectError, match="pipe.json: is not a regular file"):
+        Project.load(fifo)  # would block for ever if it were opened
+    with pytest.raises(ProjectError, match="is not a regular file"):
+        Project.load("/dev/zero")
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ProjectError, match="nested too deeply"):
+        Project.load(deep)
 
 
 @pytest.mark.parametrize(("dataset", "expected"), [
@@ -180,12 +237,12 @@ def test_runs_store_paths_relative_to_the_project(tmp_path: Path) -> None:
      (TensorType((5,)), "class", 4, None)),
     ({"name": "SequenceTask", "options": {"task": "adding", "seq_len": 7}},
      (TensorType((7, 2)), "regression", None, (1,))),
-    ({"name": "CSV", "options": {"path": "x.csv"}}, (None, None, None, None)),
 ])
 def test_data_spec_of_each_dataset(dataset: dict, expected: tuple) -> None:
     spec = data_spec(dataset)
     assert (spec.input, spec.label_kind, spec.num_classes, spec.target_shape) == expected
     assert data_spec({"name": "Imagenet"}) is None
+    assert data_spec({"name": "CSV", "options": {"path": "x.csv"}}) is None  # a file: probed
 
 
 def test_build_datasets_splits_and_augments() -> None:

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 import app.dashboard  # noqa: E402,F401 - applies the PySide6 refcount workaround first
-from app.project import Project  # noqa: E402
+from app.core.project import Project  # noqa: E402
 
 
 @pytest.fixture

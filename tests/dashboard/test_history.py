@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from app.dashboard.history import GrowingArray, RunHistory, ema
+from app.core.history import GrowingArray, RunHistory, ema
 
 
 def test_growing_array_keeps_views_valid_while_growing():

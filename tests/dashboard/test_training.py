@@ -11,8 +11,8 @@ import pytest
 from PySide6 import QtCore
 
 import engine
+from app.core.runs import list_runs, run_project, weights_of
 from app.dashboard.export_dialog import export_run
-from app.dashboard.session import load_run_project
 from engine.graph import compile_graph
 from engine.training import load_checkpoint
 
@@ -51,10 +51,12 @@ def test_train_spiral_from_the_gui(qtbot, dashboard, spiral_project, tmp_path):
     ev = dashboard.evaluation.result
     assert ev is not None and ev.epoch == 6 and ev.confusion.sum() == 200
     assert ev.accuracy == pytest.approx(acc[-1], abs=1e-9)
-    # the run is recorded in the project with paths relative to it
-    run = spiral_project.runs[-1]
-    assert run["reason"] == "completed" and not run["weights"].startswith("/")
-    assert spiral_project.resolve(run["weights"]).is_file()
+    # the run keeps its record in its folder, beside the project; the project file is not
+    # written by a run
+    [run] = list_runs(spiral_project)
+    assert run["status"] == "completed" and run["source"] == "app"
+    assert weights_of(run) == out.weights == out.run_dir / "weights.safetensors"
+    assert out.run_dir.parent == spiral_project.path.parent / "runs" / "spiral"
     assert dashboard.runs.tree.topLevelItemCount() == 1
     assert dashboard.export_button.isEnabled()
 
@@ -62,7 +64,7 @@ def test_train_spiral_from_the_gui(qtbot, dashboard, spiral_project, tmp_path):
     target = tmp_path / "exported.safetensors"
     written = export_run(spiral_project, run, "safetensors", target)
     assert written == [target]
-    model = compile_graph(load_run_project(spiral_project, run).graph)
+    model = compile_graph(run_project(spiral_project, run).graph)
     model.load_state_dict(engine.load(target))
     model.eval()
     out.model.eval()
@@ -95,7 +97,7 @@ def test_stop_mid_epoch_keeps_the_last_finished_step(qtbot, dashboard, spiral_pr
         np.testing.assert_array_equal(saved[k].numpy(), v.numpy())
         np.testing.assert_array_equal(ckpt["model"][k].numpy(), v.numpy())
     assert dashboard.progress.start_button.isEnabled()
-    assert spiral_project.runs[-1]["reason"] == "stopped"
+    assert list_runs(spiral_project)[-1]["status"] == "stopped"
 
 
 def test_stop_button_says_stopping_until_the_batch_ends(qtbot, dashboard, spiral_project):
@@ -159,7 +161,8 @@ def test_dataset_error_is_explained(qtbot, dashboard, spiral_project, tmp_path):
     out = dashboard.last_outcome
     assert out.reason == "failed" and out.failure.kind == "data"
     assert "absent.npz" in out.failure.what
-    assert out.record is None  # nothing trained, nothing recorded
+    assert out.record is None and out.weights is None  # nothing trained, no folder claimed
+    assert out.failure.weights is None and "last good weights" not in out.failure.text()
     assert dashboard.last_failure is out.failure
 
 
@@ -190,7 +193,7 @@ def test_event_loop_stays_responsive_while_training(qtbot, dashboard, spiral_pro
 
 def test_opening_another_project_mid_run_stops_it_and_keeps_runs_apart(qtbot, dashboard,
                                                                        spiral_project):
-    from app.project import Project
+    from app.core.project import Project
 
     spiral_project.training["epochs"] = 200
     assert dashboard.start_training()
@@ -199,6 +202,6 @@ def test_opening_another_project_mid_run_stops_it_and_keeps_runs_apart(qtbot, da
     dashboard.settings.set_project(other)  # File > Open in the editor does this
     _wait_finished(qtbot, dashboard)
     assert dashboard.last_outcome.reason == "stopped"
-    assert other.runs == [] and spiral_project.runs == []
+    assert list_runs(other) == [] and len(list_runs(spiral_project)) == 1
     assert dashboard.data_panel.dataset["name"] == "Digits"
     assert dashboard.runs.tree.topLevelItemCount() == 0

@@ -11,15 +11,16 @@ import pytest
 from PySide6 import QtCore
 
 import engine
+from app.core.failures import describe_failure
+from app.core.history import RunHistory, sample_history
+from app.core.predictions import confusion_matrix, sample_result
+from app.core.project import Project
 from app.dashboard.charts import TrainingCharts
-from app.dashboard.errors import describe_failure, failure_dialog
 from app.dashboard.evaluation import EvaluationView, to_qimage
-from app.dashboard.history import RunHistory, sample_history
-from app.dashboard.predictions import confusion_matrix, sample_result
+from app.dashboard.failure_dialog import failure_dialog
 from app.dashboard.progress import ProgressPanel, describe_progress, format_duration
 from app.dashboard.settings import Settings
 from app.dashboard.training_panel import DeviceChoice, TrainingPanel
-from app.project import Project
 
 
 # ---------------------------------------------------------------------- charts
@@ -146,8 +147,8 @@ def test_impossible_device_choices_are_explained(qtbot):
     panel.device_list.item(0).setCheckState(QtCore.Qt.Unchecked)
     panel.device_list.item(1).setCheckState(QtCore.Qt.Unchecked)
     assert "at least one device" in panel.reason
-    from app.dashboard.session import check_devices
-    assert "smaller than the 3 devices" in check_devices(["cuda:0", "cuda:1", "cuda:2"], 2)
+    from app.core.settings import device_problem
+    assert "smaller than the 3 devices" in device_problem(["cpu", "cpu", "cpu"], 2)
 
 
 def test_training_panel_edits_the_project_and_follows_it(qtbot):
@@ -171,7 +172,9 @@ def test_training_panel_edits_the_project_and_follows_it(qtbot):
     settings.set(("training", "batch_size"), 7)  # a change made elsewhere (undo)
     assert panel.batch_spin.value() == 7
     settings.set(("training", "optimizer"), {"name": "Adam", "lr": 0.005, "betas": [0.8, 0.9]})
-    assert panel.opt_widgets["beta1"].value() == 0.8 and panel.lr_spin.value() == 0.005
+    assert panel.opt_widgets["betas[0]"].value() == 0.8 and panel.lr_spin.value() == 0.005
+    panel.opt_widgets["betas[1]"].setValue(0.95)
+    assert project.training["optimizer"]["betas"] == [0.8, 0.95]
 
 
 def test_panels_edit_through_the_editor_document_as_undoable_steps(qtbot):
@@ -254,7 +257,7 @@ def test_data_panel_suggests_normalization(qtbot):
 
 
 def test_download_of_a_missing_dataset_fails_cleanly_offline(qtbot, tmp_path, monkeypatch):
-    from app.dashboard import data_tasks
+    from app.core import dataset_tools
     from app.dashboard.data_panel import DataPanel
     from engine.data import DownloadError
 
@@ -273,9 +276,9 @@ def test_download_of_a_missing_dataset_fails_cleanly_offline(qtbot, tmp_path, mo
     panel.wait_idle()
     assert "Download failed" in panel.download_label.text() and "offline" in \
         panel.download_label.text()
-    ctx = data_tasks.TaskContext()
+    ctx = dataset_tools.TaskContext()
     ctx.cancel()
-    with pytest.raises(data_tasks.Cancelled):
+    with pytest.raises(dataset_tools.Cancelled):
         ctx.progress(1, 2)
 
 
@@ -346,32 +349,40 @@ def test_failures_say_what_happened_and_what_to_try(qtbot):
 
 
 # ---------------------------------------------------------------------- runs, export
-def test_runs_panel_lists_overlays_and_reloads(qtbot, tmp_path):
+def test_runs_panel_lists_overlays_reloads_and_sees_new_runs(qtbot, tmp_path):
+    from app.core.runner import train
+    from app.core.settings import RunOverrides
     from app.dashboard.runs import RunsPanel, run_history
 
     project = Project.from_template("spiral")
-    project.path = tmp_path / "p.json"
-    for i in (1, 2):
-        h = sample_history(100, 10, seed=i)
-        h.save(tmp_path / "runs" / f"r{i}")
-        project.add_run({"id": f"r{i}", "metrics": str(tmp_path / "runs" / f"r{i}" /
-                                                       "epochs.json"),
-                         "epochs": 10, "reason": "completed", "final": h.epochs[-1]})
+    project.dataset["options"]["n_samples"] = 200
+    project.save(tmp_path / "p.json")
+    for seed in (1, 2):
+        train(project, RunOverrides(epochs=2, seed=seed), source="cli")
     panel = RunsPanel(project)
     qtbot.addWidget(panel)
     assert panel.tree.topLevelItemCount() == 2
-    assert panel.tree.topLevelItem(0).text(1) == "r2"  # newest first
+    first, second = panel.records
+    assert panel.tree.topLevelItem(0).text(1) == second["id"]  # newest first
+    assert panel.tree.topLevelItem(0).text(4) == "completed"
     overlays = []
     panel.sigOverlayChanged.connect(overlays.append)
-    panel.set_overlay("r1", True)
-    assert [r["id"] for r in overlays[-1]] == ["r1"]
-    assert len(run_history(project, overlays[-1][0]).epochs) == 10
+    panel.set_overlay(first["id"], True)
+    assert [r["id"] for r in overlays[-1]] == [first["id"]]
+    assert len(run_history(overlays[-1][0]).epochs) == 2
     reloads = []
     panel.sigReload.connect(reloads.append)
-    panel.select("r1")
+    panel.select(first["id"])
     panel.reload_button.click()
-    assert reloads[-1]["id"] == "r1"
-    assert not panel.export_button.isEnabled()  # these runs have no weights
+    assert reloads[-1]["id"] == first["id"]
+    assert panel.export_button.isEnabled()
+    # a run started elsewhere (a terminal) shows up by itself while the panel is shown
+    panel.show()
+    changed = []
+    panel.sigRunsChanged.connect(lambda: changed.append(1))
+    train(project, RunOverrides(epochs=1, seed=3), source="cli")
+    qtbot.waitUntil(lambda: panel.tree.topLevelItemCount() == 3, timeout=10000)
+    assert changed and panel.overlay_runs()[0]["id"] == first["id"]  # still checked
 
 
 def test_export_dialog_writes_every_format(qtbot, dashboard, spiral_project, tmp_path):

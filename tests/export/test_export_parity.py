@@ -18,7 +18,7 @@ from export_helpers import (
     state_of,
 )
 
-from app.project import Project, list_templates
+from app.core.project import Project, list_templates
 from engine.export import Normalization
 from engine.graph import Graph
 

@@ -113,8 +113,16 @@ def test_loss_against_the_output_shape() -> None:
 def test_loss_against_the_dataset_labels() -> None:
     digits = DataSpec("Digits", TensorType((1, 8, 8)), "class", 10)
     [p] = validate(mlp(out_features=7), digits)
-    assert p.message == ("the output has 7 class scores (N, 7) but Digits has 10 classes; set "
-                         "fc2.out_features to 10")
+    assert (p.node, p.code) == ("fc2", "dataset")  # on the node to change
+    assert p.message == "outputs 7 class scores (N, 7) but Digits has 10 classes; set " \
+        "out_features to 10"
+    [p] = validate(mlp(out_features=12), digits)  # a dataset's own class count is exact
+    assert p.severity == "error" and "set out_features to 10" in p.message
+    read = DataSpec("labels.csv", None, "class", 10, None, classes_exact=False)
+    [p] = validate(mlp(out_features=12), read)  # labels up to 9 read from a file: more is ok
+    assert p.severity == "warning" and "labels of labels.csv go up to 9" in p.message
+    [p] = validate(mlp(out_features=7), read)  # fewer could not train: label 9 has no score
+    assert p.severity == "error"
     [p] = validate(mlp(loss="mse"), digits)
     assert "gives class indices; use cross_entropy" in p.message
     adding = DataSpec("Adding", None, "regression", None, (1,))

@@ -37,8 +37,8 @@ def _no_blocking_dialogs(monkeypatch):
 @pytest.fixture
 def make_window(qtbot):
     """``make_window(project=None | Project | template name)`` -> a shown MainWindow."""
+    from app.core.project import Project
     from app.gui.main_window import MainWindow
-    from app.project import Project
 
     windows = []
 

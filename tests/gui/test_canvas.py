@@ -305,8 +305,9 @@ def test_problem_click_selects_and_centres_the_node(make_window):
 def test_invalid_node_turns_red_with_its_problem_as_tooltip(make_window):
     win = make_window("mlp_digits")
     win.doc.set_param("fc2", "out_features", 7)  # the digits dataset has 10 classes
-    problems = [p for p in win.doc.problems if p.code == "loss"]
+    problems = [p for p in win.doc.problems if p.code == "dataset"]
     assert problems and "10 classes" in problems[0].message
+    assert problems[0].node == "fc2"  # on the node to change, with the fix
     out = win.scene.node_items[problems[0].node]
     assert out.state == "error" and problems[0].message in out.toolTip()
     win.doc.undo_stack.undo()

@@ -9,9 +9,9 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
+from app.core.project import Project
 from app.gui.autosave import Autosaver, find_recoveries
 from app.gui.settings import AppSettings
-from app.project import Project
 
 
 def _graph_and_settings(d: dict) -> dict:

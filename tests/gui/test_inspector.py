@@ -126,7 +126,7 @@ def test_text_round_trip():
 
 
 def _hand_edited(tmp_path):
-    from app.project import Project
+    from app.core.project import Project
 
     data = Project.from_template("mlp_digits").to_dict()
     for node in data["graph"]["nodes"]:

@@ -54,7 +54,7 @@ def test_frozen_build_self_test_passes_offscreen(tmp_path: Path) -> None:
     assert result.stdout.splitlines()[-1].startswith("self-test passed: ")
 
     modules = bundled_modules(exe)
-    assert {"app.cli", "app.selftest", "app.gui.main_window", "engine.graph.compiler",
+    assert {"app.cli", "app.cli.selftest", "app.gui.main_window", "engine.graph.compiler",
             "engine.serialization"} <= modules
     leaked = sorted(m for m in modules if m.split(".")[0] in LEFT_OUT)
     assert not leaked, f"left-out packages are in the bundle: {leaked[:10]}"

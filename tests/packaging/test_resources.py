@@ -88,7 +88,7 @@ def test_nothing_found_points_at_the_first_place_and_lists_them_all(
 
 
 def test_the_app_and_the_datasets_use_the_same_lookup() -> None:
-    from app.project import TEMPLATES_DIR
+    from app.core.project import TEMPLATES_DIR
     from engine.data.datasets import resources_dir as data_resources_dir
 
     assert TEMPLATES_DIR == _resources.resources_dir() / "templates"

@@ -325,22 +325,3 @@ class GraphView(QGraphicsView):
             if needed:
                 self._place_minimap()
                 self.minimap.raise_()
-
-
-if __name__ == "__main__":  # pragma: no cover - manual demo
-    import sys
-
-    from app.project import Project
-
-    from ..demo import run_alone
-    from ..document import GraphDocument
-
-    def _make() -> GraphView:
-        doc = GraphDocument(Project.from_template(sys.argv[1] if len(sys.argv) > 1
-                                                  else "resnet_cifar10"))
-        view = GraphView(GraphScene(doc))
-        view._keep_doc = doc  # type: ignore[attr-defined]
-        QTimer.singleShot(0, view.fit_all)
-        return view
-
-    sys.exit(run_alone(_make, (1000, 600)))

@@ -1,9 +1,8 @@
-"""What went wrong in a training run, said so a person can act on it: the dashboard's exceptions,
-the turning of an exception (or a run that ended on a NaN) into a ``Failure`` with a title, what
-happened and what to try, and the dialog that shows it.
+"""What went wrong in a training run, said so a person can act on it: an exception (or a run
+that ended on a NaN) turned into a ``Failure`` with a title, what happened and what to try.
 
-The classification is plain Python (tests check it without a window); Qt is imported only by the
-dialog. ``python -m app.dashboard.errors`` shows one dialog per kind.
+Plain Python: the window shows a ``Failure`` in a dialog (``app.dashboard.errors``), and tests
+check the classification without a window.
 """
 
 from __future__ import annotations
@@ -13,13 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
-class DashboardError(Exception):
-    """Base of the dashboard's own errors."""
-
-
-class TrainingSetupError(DashboardError, ValueError):
-    """The run cannot start with these settings; the message says which and what to change."""
+from .errors import AppError
 
 
 @dataclass
@@ -122,8 +115,8 @@ def describe_failure(exc: BaseException | None = None, *, reason: str | None = N
                        ["Choose the CPU in the training panel's device list.",
                         "For GPUs: install CuPy for your CUDA version "
                         "(pip install 'layerforge[cuda12]')."], details, w)
-    if isinstance(exc, TrainingSetupError | ValueError | TypeError) and \
-            type(exc).__module__.startswith(("app.", "engine.")):
+    if isinstance(exc, AppError) or (isinstance(exc, ValueError | TypeError) and
+                                     type(exc).__module__.startswith(("app.", "engine."))):
         return Failure("settings", "Training cannot start with these settings", text,
                        ["Change the setting named above in the training or data panel."],
                        details, w)
@@ -132,68 +125,3 @@ def describe_failure(exc: BaseException | None = None, *, reason: str | None = N
                    ["Save the project, then try again.",
                     "If it happens again, report it with the details below (Show Details)."],
                    details, w)
-
-
-# ---------------------------------------------------------------------- the dialog
-def failure_dialog(failure: Failure, parent: Any = None) -> Any:
-    """A warning box: the title, what happened, where the weights are, what to try; the
-    traceback under "Show Details". Returned unshown: call ``open()`` (non-blocking)."""
-    from PySide6 import QtWidgets  # noqa: PLC0415
-
-    box = QtWidgets.QMessageBox(parent)
-    box.setIcon(QtWidgets.QMessageBox.Warning)
-    box.setWindowTitle("Training stopped" if failure.kind not in ("settings", "graph")
-                       else "Cannot train")
-    box.setText(f"<b>{_html(failure.title)}</b>")
-    info = [f"<p>{_html(failure.what)}</p>"]
-    if failure.weights:
-        info.append(f"<p>The last good weights were kept in <code>{_html(failure.weights)}"
-                    f"</code>.</p>")
-    if failure.tips:
-        info.append("<p>What to try:</p><ul>" +
-                    "".join(f"<li>{_html(t)}</li>" for t in failure.tips) + "</ul>")
-    box.setInformativeText("".join(info))
-    if failure.details and failure.details != failure.what:
-        box.setDetailedText(failure.details)
-    box.setStandardButtons(QtWidgets.QMessageBox.Ok)
-    box.setObjectName(f"failure_{failure.kind}")
-    return box
-
-
-def _html(text: str) -> str:
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("\n", "<br>"))
-
-
-def _samples() -> list[Failure]:
-    from engine.data import DatasetNotFoundError, WorkerError  # noqa: PLC0415
-
-    train = {"optimizer": {"name": "SGD", "lr": 0.5}, "batch_size": 256}
-    return [describe_failure(reason="nan", message="the loss became non-finite (nan) at epoch 3, "
-                             "batch 17; training stopped", weights="runs/x/weights.safetensors",
-                             settings=train),
-            describe_failure(MemoryError("cannot allocate 3.1 GiB"), settings=train),
-            describe_failure(DatasetNotFoundError("MNIST files not found in data/MNIST/raw: "
-                                                  "train-images-idx3-ubyte.gz, ...")),
-            describe_failure(WorkerError("DataLoader worker 1 (pid 4242) exited unexpectedly "
-                                         "with signal 9 (killed)")),
-            describe_failure(RuntimeError("something unexpected"))]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Show the dialog of one kind of failure (``--kind nan|oom|data|worker|crash``)."""
-    from . import _standalone  # noqa: PLC0415
-
-    def build(args: Any) -> Any:
-        failures = {f.kind: f for f in _samples()}
-        return failure_dialog(failures[args.kind])
-
-    return _standalone.run(build, "LayerForge - training failure", argv, (560, 300),
-                           lambda ap: ap.add_argument("--kind", default="nan", choices=(
-                               "nan", "oom", "data", "worker", "crash")))
-
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(main())

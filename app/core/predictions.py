@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from .datasets import as_numpy
+
 # The evaluation looks at no more than this many validation samples: enough for a confusion
 # matrix and a grid, cheap enough to run after every epoch without slowing training.
 MAX_EVAL_SAMPLES = 2000
@@ -74,8 +76,8 @@ def collect_samples(dataset: Any, limit: int = MAX_EVAL_SAMPLES,
     n = min(len(dataset), limit)
     part = dataset if n == len(dataset) else Subset(dataset, list(range(n)))
     batches = list(DataLoader(part, batch_size=batch_size))
-    xs = np.concatenate([_numpy(b[0]) for b in batches]) if batches else np.zeros((0,))
-    ys = np.concatenate([_numpy(b[1]).reshape(-1) for b in batches]) if batches else \
+    xs = np.concatenate([as_numpy(b[0]) for b in batches]) if batches else np.zeros((0,))
+    ys = np.concatenate([as_numpy(b[1]).reshape(-1) for b in batches]) if batches else \
         np.zeros((0,), np.int64)
     return batches, xs, ys.astype(np.int64)
 
@@ -93,7 +95,7 @@ def evaluate_classifier(net: Any, batches: list[Any], batch_fn: Any, samples: np
         with no_grad():
             for batch in batches:
                 x, _ = batch_fn(batch)
-                logits.append(_numpy(net(x)).reshape(len(_numpy(batch[1])), -1))
+                logits.append(as_numpy(net(x)).reshape(len(as_numpy(batch[1])), -1))
     finally:
         net.train(was_training)
     z = np.concatenate(logits).astype(np.float64) if logits else np.zeros((0, 1))
@@ -105,12 +107,6 @@ def evaluate_classifier(net: Any, batches: list[Any], batch_fn: Any, samples: np
     conf = p[np.arange(len(pred)), pred] if len(z) else np.zeros((0,))
     return EvalResult(epoch, labels, pred, conf, samples, names,
                       confusion_matrix(labels, pred, n_classes))
-
-
-def _numpy(x: Any) -> np.ndarray:
-    if hasattr(x, "detach"):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
 
 
 def sample_result(n: int = 300, classes: int = 10, seed: int = 0,

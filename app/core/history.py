@@ -1,13 +1,13 @@
 """The numbers of one training run, apart from any view: per-step loss and learning rate in
 growing preallocated arrays, one record per epoch, the best epoch and the lr changes.
 
-Why a separate model: the charts only draw a ``RunHistory``; the bridge fills it from the
-Trainer's events; the runs list saves it next to the weights and loads earlier runs back for the
-overlay. No Qt here.
+Why a separate model: the charts only draw a ``RunHistory``; the Qt bridge fills it from the
+Trainer's events while a run trains; a finished run's is read back from its folder's
+``metrics.jsonl`` (the Trainer's events, one JSON object a line: the one run log every run
+writes, whether the window, ``layerforge train`` or ``mpiexec`` trained it). No Qt here.
 
-Files in a run folder: ``history.npz`` (``step``, ``loss``, ``lr`` arrays) and ``epochs.json``
-(a list of per-epoch metric dicts). A run trained by ``layerforge train`` has a metrics log
-instead (JSON lines or CSV), which ``RunHistory.load`` reads too.
+Runs of older versions are still read: the window's ``history.npz`` + ``epochs.json``, the
+command line's per-epoch lines with short metric names, and CSV epoch logs.
 """
 
 from __future__ import annotations
@@ -22,14 +22,15 @@ from typing import Any
 
 import numpy as np
 
-HISTORY_FILE = "history.npz"
+from .settings import canonical_monitor
+
+LOG_FILE = "metrics.jsonl"
+HISTORY_FILE = "history.npz"  # runs of older versions
 EPOCHS_FILE = "epochs.json"
 # A learning-rate move of more than this (relative) between two steps is an "lr change" marker;
 # smaller moves (a cosine schedule stepped every batch) are drawn by the lr curve alone.
 LR_CHANGE_RTOL = 0.01
 MAX_LR_MARKERS = 200
-# The metric names of ``layerforge train``'s per-epoch log, as the Trainer names them.
-_CLI_NAMES = {"loss": "train_loss", "acc": "train_accuracy", "val_acc": "val_accuracy"}
 
 
 class GrowingArray:
@@ -222,12 +223,18 @@ class RunHistory:
         return [npz, js]
 
     @classmethod
-    def load(cls, source: str | os.PathLike[str], name: str = "") -> RunHistory:
-        """A run's history from its folder (``history.npz`` + ``epochs.json``) or from a metrics
-        log written by ``layerforge train`` (``.jsonl`` events or ``.csv`` epoch rows)."""
+    def load(cls, source: str | os.PathLike[str], name: str = "",
+             monitor: str | None = None) -> RunHistory:
+        """A run's history from its folder (its ``metrics.jsonl``, or the files of older
+        versions) or from a metrics log (``.jsonl`` events or ``.csv`` epoch rows)."""
         path = Path(source)
         hist = cls(name or path.stem)
+        if monitor:
+            hist.monitor = monitor
         if path.is_dir():
+            if (path / LOG_FILE).exists():
+                return cls.load(path / LOG_FILE, name or path.name,
+                                monitor or _record(path).get("monitor"))
             npz, js = path / HISTORY_FILE, path / EPOCHS_FILE
             if npz.exists():
                 with np.load(npz) as d:
@@ -249,10 +256,13 @@ class RunHistory:
             raise FileNotFoundError(f"{path}: no such metrics file")
         if path.suffix == ".jsonl":
             steps, losses, lrs = [], [], []
-            for line in path.read_text(encoding="utf-8").splitlines():
-                if not line.strip():
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                try:
+                    ev = json.loads(line)
+                except ValueError:  # a line cut short by a crash mid-write: the rest is good
                     continue
-                ev = json.loads(line)
+                if not isinstance(ev, dict):
+                    continue
                 kind = ev.get("kind")
                 if kind == "batch_end" and "loss" in ev:
                     steps.append(float(ev.get("step", len(steps) + 1)))
@@ -263,9 +273,13 @@ class RunHistory:
                            if k not in ("kind", "epochs", "batch", "batches", "message")
                            and isinstance(v, int | float | str) and _is_number(v)}
                     rec["epoch"] = float(ev.get("epoch", len(hist.epochs))) + 1
+                    hist.append_steps(steps, losses, lrs)  # in order: epochs mark steps
+                    steps, losses, lrs = [], [], []
                     hist.add_epoch(rec)
+                elif kind == "checkpoint" and ev.get("which") == "best":
+                    hist.mark_checkpoint(int(ev.get("epoch", 0)) + 1, float(ev.get("step", 0)))
                 elif kind is None and "epoch" in ev:  # one line per epoch, 1-based, short names
-                    rec = {_CLI_NAMES.get(k, k): _num(v) for k, v in ev.items()
+                    rec = {canonical_monitor(k): _num(v) for k, v in ev.items()
                            if _is_number(v)}
                     rec.setdefault("step", float("nan"))
                     hist.add_epoch(rec)
@@ -280,6 +294,14 @@ class RunHistory:
             raise ValueError(f"{path}: unknown metrics file type {path.suffix!r}; expected a "
                              "run folder, .jsonl or .csv")
         return hist
+
+
+def _record(folder: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _is_number(v: Any) -> bool:

@@ -1,22 +1,22 @@
-"""The data panel's slow work, off the GUI thread: loading a dataset for its preview, suggesting
-normalisation statistics, and downloading MNIST-like sets and CIFAR-10 with progress and cancel.
+"""The data panel's slow work as plain functions, run off the GUI thread by ``app.qt.tasks``:
+loading a dataset for its preview, suggesting normalisation statistics, and downloading
+MNIST-like sets and CIFAR-10 with progress and cancel.
 
-``BackgroundTask`` runs one function on a ``QThread`` and reports through queued signals; the
-function gets a ``TaskContext`` to report progress and to check whether it was cancelled. The
-functions themselves (``load_preview``, ``download_dataset``) are plain Python.
+Each takes a ``TaskContext``: ``progress(done, total, text)`` reports (and raises ``Cancelled``
+once the user cancelled), so the functions know nothing of threads or Qt.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6 import QtCore
+
+from .datasets import as_numpy, build_datasets, class_names_of, remember_spec
 
 PREVIEW_SAMPLES = 48
 SCATTER_POINTS = 3000
@@ -29,15 +29,15 @@ class Cancelled(Exception):
 class TaskContext:
     """What a background function gets: ``progress(done, total, text)`` and ``cancelled``."""
 
-    def __init__(self, task: BackgroundTask | None = None) -> None:
-        self._task = task
+    def __init__(self, report: Callable[[int, int, str], None] | None = None) -> None:
+        self._report = report
         self._cancel = threading.Event()
 
     def progress(self, done: int, total: int | None = None, text: str = "") -> None:
         if self._cancel.is_set():
             raise Cancelled("cancelled")
-        if self._task is not None:
-            self._task.sigProgress.emit(int(done), int(total or 0), text)
+        if self._report is not None:
+            self._report(int(done), int(total or 0), text)
 
     @property
     def cancelled(self) -> bool:
@@ -45,61 +45,6 @@ class TaskContext:
 
     def cancel(self) -> None:
         self._cancel.set()
-
-
-_ALIVE: set[BackgroundTask] = set()  # running tasks, kept until their thread has ended
-
-
-class BackgroundTask(QtCore.QThread):
-    """Run ``fn(context)`` on a thread.
-
-    The task has no Qt parent and keeps itself alive until its thread ends, then deletes
-    itself: a QThread destroyed while running aborts the process, which a parent widget closed
-    mid-task would otherwise do. Connect its signals to bound methods of a QObject, so that a
-    receiver deleted in the meantime is simply not called.
-
-    Signals:
-        sigProgress(int, int, str): done, total (0 = unknown), what is happening.
-        sigDone(object): the function's result.
-        sigFailed(object): the exception it raised (``Cancelled`` when cancelled).
-    """
-
-    sigProgress = QtCore.Signal(int, int, str)
-    sigDone = QtCore.Signal(object)
-    sigFailed = QtCore.Signal(object)
-
-    def __init__(self, fn: Callable[[TaskContext], Any]) -> None:
-        super().__init__()
-        self.fn = fn
-        self.context = TaskContext(self)
-        _ALIVE.add(self)
-        self.finished.connect(self._release)
-
-    def _release(self) -> None:
-        _ALIVE.discard(self)
-        self.deleteLater()
-
-    def cancel(self) -> None:
-        self.context.cancel()
-
-    def run(self) -> None:
-        try:
-            result = self.fn(self.context)
-        except BaseException as exc:  # noqa: BLE001 - reported to the GUI, never lost
-            self.sigFailed.emit(exc)
-            return
-        self.sigDone.emit(result)
-
-
-def wait_all(timeout_ms: int = 30000) -> bool:
-    """Wait for every running task (closing the app, tests); True when all ended."""
-    deadline = time.monotonic() + timeout_ms / 1000
-    for task in list(_ALIVE):
-        left = max(int(1000 * (deadline - time.monotonic())), 0)
-        task.cancel()
-        if not task.wait(left):
-            return False
-    return True
 
 
 # ---------------------------------------------------------------------- preview
@@ -136,12 +81,6 @@ class DatasetPreview:
                                                min(self.sample_shape) > 4)
 
 
-def _numpy(x: Any) -> np.ndarray:
-    if hasattr(x, "detach"):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
 def _all_targets(dataset: Any) -> np.ndarray | None:
     targets = getattr(dataset, "targets", None)
     if targets is not None:
@@ -152,10 +91,6 @@ def _all_targets(dataset: Any) -> np.ndarray | None:
 def load_preview(dataset_settings: dict[str, Any], base_dir: str | Path | None,
                  ctx: TaskContext | None = None) -> DatasetPreview:
     """Load the whole dataset (no split, no augmentation) and describe it."""
-    from app.datasets import build_datasets  # noqa: PLC0415
-
-    from .session import class_names_of  # noqa: PLC0415
-
     settings = {**dataset_settings, "validation_split": 0.0, "transforms": []}
     dataset, _ = build_datasets(settings, base_dir)
     if ctx is not None:
@@ -163,17 +98,16 @@ def load_preview(dataset_settings: dict[str, Any], base_dir: str | Path | None,
     n = len(dataset)
     if n == 0:
         raise ValueError("the dataset is empty")
+    spec = remember_spec(dataset_settings, base_dir, dataset)  # validation reads it too
     first = [dataset[i] for i in range(min(n, PREVIEW_SAMPLES))]
-    samples = np.stack([_numpy(s[0]) for s in first])
-    labels = np.stack([_numpy(s[1]) for s in first])
-    shape = tuple(int(s) for s in samples.shape[1:])
-    dtype = "int64" if samples.dtype.kind in "iu" and not _looks_like_image(samples) else \
-        "float32"
+    samples = np.stack([as_numpy(s[0]) for s in first])
+    labels = np.stack([as_numpy(s[1]) for s in first])
+    shape, dtype = tuple(spec.input.shape), spec.input.dtype
     targets = _all_targets(dataset)
     if targets is None:
         targets = labels
     targets = np.asarray(targets)
-    regression = targets.dtype.kind == "f"
+    regression = spec.label_kind == "regression"
     names = class_names_of(dataset)
     counts = None
     if not regression and targets.size:
@@ -194,15 +128,10 @@ def load_preview(dataset_settings: dict[str, Any], base_dir: str | Path | None,
                           counts, points, point_labels, regression)
 
 
-def _looks_like_image(samples: np.ndarray) -> bool:
-    return samples.ndim >= 3 and min(samples.shape[-2:]) > 4
-
-
 def suggest_normalization(dataset_settings: dict[str, Any], base_dir: str | Path | None,
                           ctx: TaskContext | None = None) -> tuple[list[float], list[float]]:
     """Per-channel mean and std of the training images on the [0, 1] scale (for images) or per
     feature (for vectors), from up to 10 000 samples."""
-    from app.datasets import build_datasets  # noqa: PLC0415
     from engine.data.datasets import channel_stats  # noqa: PLC0415
 
     settings = {**dataset_settings, "validation_split": 0.0, "transforms": []}

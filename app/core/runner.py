@@ -1,0 +1,346 @@
+"""Training a project: ``train(project, overrides, ...)`` builds the run (``build_run``), claims
+its folder (``runs``), trains it with the engine's ``Trainer`` and keeps its files, and returns a
+``RunResult``. The window (on a worker thread), ``layerforge train`` and every ``mpiexec`` rank
+call this same function; they differ only in the callbacks they pass (a progress bar, a Qt
+bridge) and in how they ask a run to stop (``RunControl``).
+
+What a run writes (rank 0 only) is described in ``app.core.runs``. The weights of every
+finished epoch are kept; a stop, a Ctrl-C or a NaN keeps the last good weights (never NaN ones);
+a run that fails says so in its record, and keeps weights only if it trained at least one step.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.training import Callback
+
+from .errors import RunSetupError
+from .project import Project, atomic_write_text, dumps
+from .run import Run, build_run
+from .runs import (
+    CHECKPOINT_DIR,
+    SNAPSHOT_FILE,
+    RunFolder,
+    link_run,
+    read_record,
+    runs_root,
+)
+from .settings import RunOverrides
+
+REASON_TEXT = {"completed": "training finished", "early_stopped": "early stopping",
+               "stopped": "stopped", "interrupted": "interrupted",
+               "nan": "stopped: non-finite loss", "failed": "failed"}
+
+
+class RunControl(Callback):
+    """Stop, pause and resume a run from another thread or a signal handler. Requests made
+    before the Trainer exists are applied when it is attached; every request takes effect
+    before the next batch, so the weights are always those of a whole step."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._trainer: Any = None
+        self._stop = threading.Event()
+        self._paused = False
+        self.reason = "stopped"
+
+    def attach(self, trainer: Any) -> None:
+        with self._lock:
+            self._trainer = trainer
+            stop, paused = self._stop.is_set(), self._paused
+        if stop:
+            trainer.stop()
+        elif paused:
+            trainer.pause()
+
+    def stop(self, reason: str = "stopped") -> None:
+        with self._lock:
+            if not self._stop.is_set():
+                self.reason = reason
+            self._stop.set()
+            trainer = self._trainer
+        if trainer is not None:
+            trainer.stop()  # also wakes a paused run
+
+    def pause(self) -> None:
+        with self._lock:
+            self._paused = True
+            trainer = self._trainer
+        if trainer is not None:
+            trainer.pause()
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused = False
+            trainer = self._trainer
+        if trainer is not None:
+            trainer.resume()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def on_fit_start(self, trainer: Any, event: Any) -> None:
+        """``fit`` clears a stop asked for before it began: ask again (no step is taken)."""
+        self.attach(trainer)
+
+
+@dataclass
+class RunResult:
+    """How a run ended. ``reason``: completed, early_stopped, stopped, interrupted, nan or
+    failed; ``history``: one dict of metrics per finished epoch (the Trainer's names)."""
+
+    reason: str
+    message: str
+    folder: Path
+    record: dict[str, Any]
+    epochs_completed: int = 0
+    global_step: int = 0
+    weights: Path | None = None
+    checkpoint: Path | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    run: Run | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.reason in ("completed", "early_stopped")
+
+
+# on_ready(run, folder, trainer): called once the run is built and its Trainer made, before the
+# first batch (a presenter prints its first line, the window draws its charts' frame).
+OnReady = Callable[[Run, Path, Any], None]
+
+
+def train(project: Project, overrides: RunOverrides | None = None, *,
+          out: str | Path | None = None, resume: str | Path | None = None,
+          init_weights: str | Path | None = None, distributed: bool = False,
+          source: str = "cli", callbacks: Sequence[Any] = (), control: RunControl | None = None,
+          on_ready: OnReady | None = None, listed: bool = True) -> RunResult:
+    """Train ``project`` (see the module docstring); raises what ``build_run`` raises when the
+    run cannot start, and re-raises an error that ends training after recording it."""
+    control = RunControl() if control is None else control
+    group = _process_group() if distributed else None
+    main = group is None or group.rank == 0
+    run = folder = None
+    try:
+        _check_resume(resume, group.size if group is not None else 1)
+        run = build_run(project, overrides, init_weights=init_weights, distributed=distributed)
+        if main:
+            folder = _claim_folder(project, out, resume, source if not distributed else "mpi")
+        error = None
+    except Exception as exc:  # noqa: BLE001 - every rank must hear of it; see _agree_to_start
+        error = exc
+    _agree_to_start(group, error, folder)
+    assert run is not None
+    path = _shared_path(group, folder)
+    if folder is not None:
+        _start_record(folder, run, project, listed)
+    trainer = run.trainer(path / CHECKPOINT_DIR, [control])
+    keeper = _Keeper(run, folder) if folder is not None else None
+    if keeper is not None:
+        trainer.callbacks.append(keeper)
+    for callback in callbacks:
+        trainer.callbacks.append(callback)
+    control.attach(trainer)
+    if on_ready is not None:
+        on_ready(run, path, trainer)
+    reason, message = "failed", ""
+    try:
+        fit = trainer.fit(resume_from=resume)
+        reason = control.reason if fit.reason == "stopped" else fit.reason
+        message = fit.message
+    except KeyboardInterrupt:
+        reason, message = "interrupted", "stopped at once (second Ctrl-C)"
+        raise
+    except Exception as exc:
+        reason, message = "failed", f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        if keeper is not None:
+            keeper.finish(trainer, reason, message)
+    result = RunResult(reason, message, path, keeper.record if keeper else {"id": path.name},
+                       trainer.epoch, trainer.global_step,
+                       keeper.weights_kept if keeper else None,
+                       _existing(path / CHECKPOINT_DIR / "last.safetensors"),
+                       list(trainer.history), run)
+    return result
+
+
+def _existing(path: Path) -> Path | None:
+    return path if path.exists() else None
+
+
+def _claim_folder(project: Project, out: Any, resume: Any, source: str) -> RunFolder:
+    if out is not None:
+        return RunFolder.claim(out, source, resume_of=resume)
+    if resume is not None:  # continue in the folder of the run that wrote the checkpoint
+        ckpt = Path(resume).resolve()
+        home = ckpt.parent.parent if ckpt.parent.name == CHECKPOINT_DIR else None
+        if home is not None and read_record(home) is not None:
+            return RunFolder.claim(home, source, resume_of=resume)
+    return RunFolder.claim_new(runs_root(project), source)
+
+
+def _start_record(folder: RunFolder, run: Run, project: Project, listed: bool) -> None:
+    atomic_write_text(folder.file(SNAPSHOT_FILE), dumps(run.project.to_dict()) + "\n")
+    root = runs_root(project)
+    inside = folder.path.resolve().parent == root.resolve()
+    if listed and not inside:
+        link_run(root, folder.path)
+    folder.update(project={"name": project.name,
+                           "file": None if project.path is None else str(project.path)},
+                  epochs=run.settings.epochs, listed=listed, **run.describe())
+
+
+class _Keeper(Callback):
+    """Rank 0's files of a run: the weights of every finished epoch (and of the best one), the
+    metrics log, and the record kept current; on the way out, the last good weights."""
+
+    def __init__(self, run: Run, folder: RunFolder) -> None:
+        from engine.training.loggers import JSONLinesLogger  # noqa: PLC0415
+
+        self.run, self.folder = run, folder
+        self.log = JSONLinesLogger(folder.log)
+        self.weights_kept: Path | None = folder.weights if folder.weights.exists() else None
+
+    @property
+    def record(self) -> dict[str, Any]:
+        return self.folder.record
+
+    def on_event(self, trainer: Any, event: Any) -> None:
+        self.log.on_event(trainer, event)
+        if event.kind.value == "epoch_end":
+            self._epoch_end(trainer, event)
+
+    def _epoch_end(self, trainer: Any, event: Any) -> None:
+        from engine.export import save_weights  # noqa: PLC0415
+
+        state = trainer.model.state_dict()
+        save_weights(state, self.folder.weights)
+        self.weights_kept = self.folder.weights
+        if trainer.best_epoch == trainer.epoch:  # this epoch improved the monitored metric
+            save_weights(state, self.folder.best)
+        self.folder.update(epochs_completed=trainer.epoch, global_step=trainer.global_step,
+                           final=_numbers(event.metrics), weights=self.folder.weights.name,
+                           best=self._best(trainer))
+
+    def _best(self, trainer: Any) -> dict[str, Any] | None:
+        if trainer.best_epoch is None:
+            return None
+        return {"epoch": trainer.best_epoch, "monitor": trainer.monitor,
+                "value": float(trainer.best), "weights": self.folder.best.name}
+
+    def finish(self, trainer: Any, reason: str, message: str) -> None:
+        """The run is over (however it ended): keep the last good weights when it stopped
+        between epochs, write the end of the record, let go of the folder."""
+        try:
+            if reason in ("stopped", "interrupted", "nan", "failed") and trainer.global_step and \
+                    not message.startswith("stopped at once"):
+                if _save_if_finite(trainer.model, self.folder.weights):
+                    self.weights_kept = self.folder.weights
+            weights = self.weights_kept
+            self.folder.update(
+                status=reason, message=message,
+                finished=datetime.now().isoformat(timespec="seconds"),
+                epochs_completed=trainer.epoch, global_step=trainer.global_step,
+                weights=weights.name if weights is not None else None,
+                checkpoint=f"{CHECKPOINT_DIR}/last.safetensors"
+                if (self.folder.checkpoints / "last.safetensors").exists() else None,
+                best=self._best(trainer))
+        finally:
+            self.log.close()
+            self.folder.release()
+
+
+def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items()
+            if isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v)}
+
+
+def _save_if_finite(model: Any, path: Path) -> bool:
+    """Save the current weights when every value is finite (a NaN step never replaces the
+    last good file); returns whether it saved."""
+    from engine.export import save_weights, to_numpy_state  # noqa: PLC0415
+
+    state = to_numpy_state(model.state_dict())
+    if all(np.isfinite(v).all() for v in state.values() if v.dtype.kind == "f"):
+        save_weights(state, path)
+        return True
+    return False
+
+
+# -------------------------------------------------------------------- ranks
+def _process_group() -> Any:
+    """The ranks started by mpiexec (joined here, before the model is built, so that a rank
+    that cannot start is known to every rank); the Trainer reuses this group."""
+    from engine import distributed as dist  # noqa: PLC0415
+
+    if not dist.is_initialized():
+        dist.init_process_group("mpi")
+    return dist.default_group()
+
+
+def _agree_to_start(group: Any, error: Exception | None, folder: RunFolder | None) -> None:
+    """Raise ``error`` so that one line reaches the user, whichever rank it happened on: rank 0
+    raises it (or one naming the failing rank); the other ranks end quietly (exit status 1),
+    or with their traceback when the error is a bug. Without distribution: just raise it."""
+    if group is None or group.size == 1:
+        if error is not None:
+            raise error
+        return
+    import engine  # noqa: PLC0415
+
+    reports = group.all_gather_object(None if error is None else str(error))
+    failed = [(rank, text) for rank, text in enumerate(reports) if text is not None]
+    if not failed:
+        return
+    if folder is not None:  # rank 0 claimed a folder for a run that will not happen
+        folder.update(status="failed", message=failed[0][1])
+        folder.release()
+    if group.rank == 0:
+        if error is not None:
+            raise error
+        rank, text = failed[0]
+        raise RunSetupError(f"rank {rank} of {group.size} could not start: {text}")
+    from .errors import AppError  # noqa: PLC0415
+
+    if error is not None and not isinstance(error, AppError | engine.EngineError | OSError |
+                                            ValueError):
+        raise error
+    raise SystemExit(1)
+
+
+def _shared_path(group: Any, folder: RunFolder | None) -> Path:
+    """The run folder, as every rank needs its name (only rank 0 writes in it)."""
+    if group is None or group.size == 1:
+        assert folder is not None
+        return folder.path
+    paths = group.all_gather_object(str(folder.path) if folder is not None else None)
+    return Path(paths[0])
+
+
+def _check_resume(path: Any, world: int) -> None:
+    """Refuse a ``--resume`` file that cannot continue this run, before anything is built."""
+    if path is None:
+        return
+    from engine.training import CheckpointError, load_checkpoint  # noqa: PLC0415
+
+    if not Path(path).is_file():
+        raise RunSetupError(f"--resume: no checkpoint at {path}")
+    try:
+        trainer_state = load_checkpoint(path)["trainer"]
+    except CheckpointError as exc:
+        raise RunSetupError(f"--resume: {exc}; to start from plain weights use "
+                            "--init-weights") from None
+    ranks = int(trainer_state.get("world_size", 1))
+    if ranks != world:
+        raise RunSetupError(f"--resume: {path} was written by a run of {ranks} rank(s) but "
+                            f"this run has {world}; resume with the same number of processes")

@@ -1,0 +1,136 @@
+"""The README's screenshots, rendered from the real window:
+``python -m app.qt.screenshots editor docs/screenshots/editor.png [template] [--dark]`` and
+``python -m app.qt.screenshots dashboard docs/screenshots/dashboard.png [template] [--fraction F]``.
+
+Runs offscreen unless a display is set (under ``xvfb-run`` it uses the X server).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def editor(out: str | Path, template: str = "lenet5", size: tuple[int, int] = (1440, 860),
+           select_type: str = "Conv2d", show_nodes: int = 4) -> Path:
+    """Open ``template`` in a main window, select its first ``select_type`` node, frame the
+    first ``show_nodes`` nodes at a readable zoom, and save the window to ``out``."""
+    from PySide6.QtWidgets import QApplication  # noqa: PLC0415
+
+    from app.core.project import Project  # noqa: PLC0415
+    from app.gui.app import create_app  # noqa: PLC0415
+    from app.gui.main_window import MainWindow  # noqa: PLC0415
+
+    app = create_app([])
+    win = MainWindow(Project.from_template(template), autosave=False)
+    win.resize(*size)
+    win.show()
+    for _ in range(3):
+        QApplication.processEvents()
+    win.auto_layout()  # templates are spaced for smaller cards; also shows the layout
+    win.doc.mark_saved()
+    names = list(win.doc.graph.nodes)
+    chosen = next((n for n in names if win.doc.graph.node(n).type == select_type), None)
+    win.view.fit_rect(win.scene.nodes_rect(names[:show_nodes]), max_zoom=1.0)
+    if chosen is not None:
+        win.scene.select_nodes([chosen])
+    win.view.update_minimap()
+    for _ in range(3):
+        QApplication.processEvents()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    win.grab().save(str(out))
+    win.doc.undo_stack.setClean()
+    win.close()
+    app.processEvents()
+    return out
+
+
+def dashboard(out: str | Path, template: str = "mlp_digits", fraction: float = 0.45,
+           size: tuple[int, int] = (1440, 860), epochs: int = 40) -> Path:
+    """Grab the window once ``fraction`` of the planned steps are done (mid-training)."""
+    from PySide6.QtCore import QEventLoop, QTimer  # noqa: PLC0415
+    from PySide6.QtWidgets import QApplication  # noqa: PLC0415
+
+    from app.core.project import Project  # noqa: PLC0415
+    from app.gui.app import create_app  # noqa: PLC0415
+    from app.gui.main_window import MainWindow  # noqa: PLC0415
+
+    app = create_app([])
+    folder = Path(tempfile.mkdtemp(prefix="layerforge-screenshot-"))  # its runs go here too
+    project = Project.from_template(template)
+    project.training["epochs"] = epochs
+    project.save(folder / f"{template}.json")
+    win = MainWindow(Project.load(folder / f"{template}.json"), autosave=False)
+    win.resize(*size)
+    for dock in (win.palette_dock, win.inspector_dock, win.history_dock, win.problems_dock):
+        dock.hide()  # the editor's panels: this picture is about training
+    win.show()
+    host = win.training
+    host.show()
+    dash = host.dashboard
+    dash.show_dialogs = False
+    loop = QEventLoop()
+    QTimer.singleShot(300, lambda: host.train())
+    t0 = time.perf_counter()
+    poll = QTimer()
+
+    def check() -> None:
+        planned = dash.charts.expected_steps
+        if dash.last_outcome is not None or (planned and len(dash.history) >= fraction *
+                                             planned):
+            loop.quit()
+
+    poll.timeout.connect(check)
+    poll.start(20)
+    QTimer.singleShot(120_000, loop.quit)
+    loop.exec()
+    poll.stop()
+    dash.charts.refresh(force=True)
+    QApplication.processEvents()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    win.grab().save(str(out))
+    print(f"grabbed after {time.perf_counter() - t0:.1f} s at step {len(dash.history)}",
+          file=sys.stderr)
+    host.shutdown()
+    win.doc.undo_stack.setClean()
+    win.files.ask_save_changes = lambda: "discard"
+    win.close()
+    app.processEvents()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    words = [a for a in args if not a.startswith("--")]
+    if not words or words[0] not in ("editor", "dashboard"):
+        print("usage: python -m app.qt.screenshots editor|dashboard OUT.png [template] "
+              "[--dark] [--fraction F]", file=sys.stderr)
+        return 2
+    if "--dark" in args:
+        os.environ["LAYERFORGE_THEME"] = "dark"
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import app.qt  # noqa: F401, PLC0415 - pins Python's singletons before Qt is used
+
+    kind, rest = words[0], words[1:]
+    if kind == "editor":
+        print(editor(rest[0] if rest else "docs/screenshots/editor.png",
+                     rest[1] if len(rest) > 1 else "lenet5"))
+        return 0
+    fraction = 0.45
+    if "--fraction" in args:
+        value = args[args.index("--fraction") + 1]
+        fraction = float(value)
+        rest = [w for w in rest if w != value]
+    print(dashboard(rest[0] if rest else "docs/screenshots/dashboard.png",
+                    rest[1] if len(rest) > 1 else "mlp_digits", fraction))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
