@@ -46,3 +46,23 @@ def _seed() -> None:
     """Every test starts from the same random state, on the engine and on NumPy's global one."""
     engine.manual_seed(0)
     np.random.seed(0)
+
+
+@pytest.fixture
+def image_folder():  # noqa: ANN201
+    """``image_folder(root, classes, per_class, size)`` writes ``root/<class>/<i>.png``: small
+    random RGB images in the ImageFolder layout, and returns ``root``."""
+    return _write_image_folder
+
+
+def _write_image_folder(root: Path, classes: tuple[str, ...] = ("cat", "dog"),
+                        per_class: int = 3, size: tuple[int, int] = (10, 12)) -> Path:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for cls in classes:
+        (root / cls).mkdir(parents=True)
+        for i in range(per_class):
+            Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(
+                root / cls / f"{i}.png")
+    return root

@@ -127,7 +127,7 @@ def remember_spec(dataset: dict[str, Any], base_dir: str | os.PathLike[str] | No
                   full: Any) -> DataSpec:
     """Probe a dataset that is already built (whole, unsplit; the data panel loads it for its
     preview anyway) and cache the answer for ``data_spec``."""
-    spec = spec_of(dataset["name"], full)
+    spec = spec_of(source_name(dataset), full)
     key = _probe_key(dataset, base_dir)
     if key is not None:
         with _LOCK:
@@ -156,6 +156,17 @@ def _probe_key(dataset: dict[str, Any], base_dir: Any) -> tuple | None:
     except (TypeError, ValueError):
         return None
     return settings, str(path), st.st_size, st.st_mtime_ns
+
+
+def source_name(dataset: dict[str, Any]) -> str:
+    """How messages name the data: a file by its name (``iris.csv``), else the dataset."""
+    options = dataset.get("options") or {}
+    if dataset.get("name") in FILE_SETS:
+        where = next((options[k] for k in _PATH_OPTIONS if isinstance(options.get(k), str)),
+                     None)
+        if where:
+            return Path(where).name or str(where)
+    return str(dataset.get("name"))
 
 
 def spec_of(name: str, dataset: Any) -> DataSpec:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .datasets import build_datasets, class_names_of, described_spec, spec_of
+from .datasets import build_datasets, class_names_of, described_spec, source_name, spec_of
 from .errors import RunSetupError
 from .project import Project
 from .settings import (
@@ -124,7 +124,7 @@ def build_run(project: Project, overrides: RunOverrides | None = None, *,
     train_set, val_set = build_datasets(snapshot.dataset, snapshot.folder)
     data = described
     if data is None:  # a file: check the network against what it really holds
-        data = spec_of(snapshot.dataset["name"], getattr(train_set, "dataset", train_set))
+        data = spec_of(source_name(snapshot.dataset), getattr(train_set, "dataset", train_set))
         problems = errors(validate(graph, data))
         if problems:
             raise CompileError(problems)

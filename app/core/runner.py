@@ -11,6 +11,7 @@ a run that fails says so in its record, and keeps weights only if it trained at 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from .runs import (
     read_record,
     runs_root,
 )
-from .settings import RunOverrides
+from .settings import RunOverrides, cpu_replicas
 
 REASON_TEXT = {"completed": "training finished", "early_stopped": "early stopping",
                "stopped": "stopped", "interrupted": "interrupted",
@@ -143,6 +144,22 @@ def train(project: Project, overrides: RunOverrides | None = None, *,
     path = _shared_path(group, folder)
     if folder is not None:
         _start_record(folder, run, project, listed)
+    with _blas_for(run):
+        return _fit(run, path, folder, control, callbacks, on_ready, resume)
+
+
+def _blas_for(run: Run) -> Any:
+    """CPU replicas take the cores for the run (and give them back after it: see
+    ``engine._blas``)."""
+    from engine._blas import one_blas_thread  # noqa: PLC0415
+
+    if cpu_replicas(run.settings.devices) and not run.distributed:
+        return one_blas_thread()
+    return contextlib.nullcontext()
+
+
+def _fit(run: Run, path: Path, folder: RunFolder | None, control: RunControl,
+         callbacks: Sequence[Any], on_ready: OnReady | None, resume: Any) -> RunResult:
     trainer = run.trainer(path / CHECKPOINT_DIR, [control])
     keeper = _Keeper(run, folder) if folder is not None else None
     if keeper is not None:

@@ -215,24 +215,10 @@ def check_dataset(d: Mapping[str, Any]) -> list[tuple[str, str]]:
 def check_training(t: Mapping[str, Any]) -> list[tuple[str, str]]:
     bad: list[tuple[str, str]] = []
     opt = t.get("optimizer")
-    if not isinstance(opt, dict):
-        _need(bad, False, "training.optimizer", "an object", opt)
-    else:
-        name = opt.get("name")
-        _need(bad, name in OPTIMIZERS, "training.optimizer.name",
-              "one of " + ", ".join(OPTIMIZERS), name)
+    _check_named(bad, "training.optimizer", opt, OPTIMIZERS)
+    if isinstance(opt, dict):
         _need(bad, LR.check(opt.get("lr")), "training.optimizer.lr", LR.rule(), opt.get("lr"))
-        if name in OPTIMIZERS:
-            _check_params(bad, "training.optimizer", name, OPTIMIZERS[name], opt)
-    sched = t.get("schedule")
-    if not isinstance(sched, dict):
-        _need(bad, False, "training.schedule", "an object", sched)
-    else:
-        name = sched.get("name")
-        _need(bad, name in SCHEDULES, "training.schedule.name",
-              "one of " + ", ".join(SCHEDULES), name)
-        if name in SCHEDULES:
-            _check_params(bad, "training.schedule", name, SCHEDULES[name], sched)
+    _check_named(bad, "training.schedule", t.get("schedule"), SCHEDULES)
     for key in ("batch_size", "epochs", "grad_accumulation"):
         v = t.get(key)
         _need(bad, is_int(v) and 1 <= v <= LIMITS[key], f"training.{key}",
@@ -261,13 +247,20 @@ def check_training(t: Mapping[str, Any]) -> list[tuple[str, str]]:
     return bad
 
 
-def _check_params(bad: list[tuple[str, str]], where: str, name: str, params: Sequence[Param],
-                  given: Mapping[str, Any]) -> None:
-    known = {p.key: p for p in params}
+def _check_named(bad: list[tuple[str, str]], where: str, given: Any,
+                 table: Mapping[str, Sequence[Param]]) -> None:
+    """An optimizer or a schedule: an object whose ``name`` is in ``table`` and whose other
+    keys are that entry's settings, each in its range."""
+    if not isinstance(given, dict):
+        _need(bad, False, where, "an object", given)
+        return
+    name = given.get("name")
+    _need(bad, name in table, f"{where}.name", "one of " + ", ".join(table), name)
+    if name not in table:
+        return
+    known = {p.key: p for p in table[name]}
     for key, value in given.items():
-        if key in ("name", "lr") and where.endswith("optimizer"):
-            continue
-        if key == "name":
+        if key == "name" or (key == "lr" and where.endswith("optimizer")):
             continue
         p = known.get(key)
         if p is None:
@@ -405,7 +398,12 @@ def device_problem(devices: Sequence[str], batch_size: int,
     return None
 
 
-def sync_batchnorm_for(devices: Sequence[str]) -> bool:
-    """Whether BatchNorm takes its statistics over the whole batch (``SyncBatchNorm``): yes for
-    CPU replicas, which stand for one CPU made faster, so they must train as one CPU does."""
+def cpu_replicas(devices: Sequence[str]) -> bool:
+    """Several CPU devices: replicas that stand for one CPU made faster, so they must train as
+    one CPU does (``SyncBatchNorm``) and take the cores from BLAS while they run."""
     return len(devices) > 1 and all(str(d).split(":")[0] == "cpu" for d in devices)
+
+
+def sync_batchnorm_for(devices: Sequence[str]) -> bool:
+    """Whether BatchNorm takes its statistics over the whole batch (``SyncBatchNorm``)."""
+    return cpu_replicas(devices)

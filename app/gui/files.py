@@ -18,6 +18,7 @@ in the file, and the window keeps the project it had. Nothing is dropped silentl
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,12 +65,16 @@ class FileActions(QObject):
         return True
 
     def new_from_template(self, name: str) -> bool:
-        if not self.maybe_save():
-            return False
+        return self.maybe_save() and self._replace_with(lambda: Project.from_template(name),
+                                                        "Cannot open template")
+
+    def _replace_with(self, load: Callable[[], Project], title: str) -> bool:
+        """Show the project ``load`` gives, or a dialog titled ``title`` saying why it cannot
+        be read (the window keeps what it had)."""
         try:
-            project = Project.from_template(name)
+            project = load()
         except ProjectError as exc:
-            self.show_error("Cannot open template", str(exc))
+            self.show_error(title, str(exc))
             return False
         self._replace(project)
         return True
@@ -209,25 +214,31 @@ class FileActions(QObject):
             return
         self.ask_about_disk_change(theirs)
 
-    def ask_about_disk_change(self, theirs: dict | None) -> QMessageBox:
+    def ask_about_disk_change(self, theirs: dict | None,
+                              conflicts: list[str] | None = None) -> QMessageBox:
         """Reload theirs, merge both, or keep mine: asked without blocking (``conflict_box``),
-        answered through ``resolve_disk_change``."""
+        answered through ``resolve_disk_change``. After a merge that found ``conflicts`` they
+        are listed and Merge is not offered again."""
         self._close_conflict()
         self.conflict = theirs
         name = self.doc.project.path.name if self.doc.project.path else "the project"
         box = QMessageBox(QMessageBox.Icon.Warning, "Changed on disk",
                           f"{name} was changed by another program while you edited it here.",
                           QMessageBox.StandardButton.NoButton, self.window)
-        box.setInformativeText(
-            "Reload: take the file as it is now (your unsaved edits are dropped).\n"
-            "Merge: keep both: the file's changes and yours (where both changed the same "
-            "node or setting, you are told and nothing is merged).\n"
-            "Keep mine: the next Save replaces the file's changes with yours.")
+        text = ("Reload: take the file as it is now (your unsaved edits are dropped).\n"
+                "Merge: keep both: the file's changes and yours (where both changed the same "
+                "node or setting, you are told and nothing is merged).\n"
+                "Keep mine: the next Save replaces the file's changes with yours.")
+        if conflicts:
+            text = ("Both this window and the other program changed the same things, so they "
+                    "cannot be merged:\n- " + "\n- ".join(conflicts) + "\n\n" +
+                    text.split("\n", 1)[0] + "\n" + text.rsplit("\n", 1)[1])
+        box.setInformativeText(text)
         box.setObjectName("diskChangeDialog")
         buttons = {box.addButton("Merge", QMessageBox.ButtonRole.AcceptRole): "merge",
                    box.addButton("Reload", QMessageBox.ButtonRole.DestructiveRole): "reload",
                    box.addButton("Keep Mine", QMessageBox.ButtonRole.RejectRole): "keep"}
-        if theirs is None:
+        if theirs is None or conflicts:
             next(b for b, a in buttons.items() if a == "merge").setEnabled(False)
 
         def answered(button: QAbstractButton) -> None:
@@ -255,10 +266,7 @@ class FileActions(QObject):
                 conflicts = [f"the merged project does not hold together ({exc})"]
                 result = None
             if result is None:
-                self.conflict = theirs
-                self.show_error("Cannot merge", "Both this window and the other program "
-                                "changed the same things:\n- " + "\n- ".join(conflicts) +
-                                "\n\nChoose Reload or Keep Mine.")
+                self.ask_about_disk_change(theirs, conflicts)
                 return False
             result.runs_dir = project.runs_dir
             result.base = theirs  # what the file holds now is what this edit starts from
@@ -277,15 +285,8 @@ class FileActions(QObject):
 
     def reload_from_disk(self) -> bool:
         path = self.doc.project.path
-        if path is None:
-            return False
-        try:
-            project = Project.load(path)
-        except ProjectError as exc:
-            self.show_error("Cannot reload project", str(exc))
-            return False
-        self._replace(project)
-        return True
+        return path is not None and self._replace_with(lambda: Project.load(path),
+                                                       "Cannot reload project")
 
     def _close_conflict(self) -> None:
         box, self.conflict_box = self.conflict_box, None

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
 # One hue per palette category: the node header, the palette icon and the minimap share it.
@@ -120,3 +120,23 @@ def apply_theme(app: QApplication) -> bool:
     app.setStyle("Fusion")
     app.setPalette(_dark_palette() if dark else app.style().standardPalette())
     return dark
+
+
+_FONTS: dict[str, QFont] = {}
+
+
+def fonts() -> dict[str, QFont]:
+    """Fonts made once (after the QApplication exists) and shared by every node."""
+    if not _FONTS:
+        title = QFont()
+        title.setPointSizeF(9.5)
+        title.setBold(True)
+        small = QFont()
+        small.setPointSizeF(8.0)
+        body = QFont()
+        body.setPointSizeF(8.5)
+        mono = QFont("monospace")
+        mono.setStyleHint(QFont.StyleHint.Monospace)
+        mono.setPointSizeF(8.0)
+        _FONTS.update(title=title, small=small, body=body, mono=mono)
+    return _FONTS

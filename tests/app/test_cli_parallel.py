@@ -50,6 +50,29 @@ def test_two_cpu_replicas_train_like_one_device(tmp_path: Path) -> None:
     assert (tmp_path / "two" / "checkpoints" / "last.safetensors").is_file()
 
 
+def test_a_replica_run_gives_blas_its_threads_back(tmp_path: Path) -> None:
+    """CPU replicas run with one BLAS thread; after the run the count is what it was, so a
+    plain run that follows (the window, run after run) trains bit for bit as before."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads() -> list[int]:
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info()
+                if i["user_api"] == "blas"]
+
+    project = small_spiral(tmp_path, batch_size=32)
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        before = blas_threads()
+        first = quiet_train(project, tmp_path / "first", epochs=1)
+        during = []
+        train(project, RunOverrides(epochs=1, devices=["cpu", "cpu"]), out=tmp_path / "two",
+              listed=False, callbacks=[lambda e: during.append(blas_threads())])
+        assert blas_threads() == before and set(map(tuple, during)) == {(1,) * len(before)}
+        again = quiet_train(project, tmp_path / "again", epochs=1)
+    a, b = read_weights(first.weights), read_weights(again.weights)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+
+
 def test_devices_on_the_command_line(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
     path = small_spiral(tmp_path).path
     code = main(["train", str(path), "--devices", "cpu,cpu", "--epochs", "1", "--quiet",

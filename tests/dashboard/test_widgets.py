@@ -407,17 +407,10 @@ def test_export_dialog_writes_every_format(qtbot, dashboard, spiral_project, tmp
     assert dialog.written and dialog.written[0].exists()  # folders are created
 
 
-def test_image_folder_preview_sets_the_input_shape(qtbot, tmp_path):
-    from PIL import Image
-
+def test_image_folder_preview_sets_the_input_shape(qtbot, tmp_path, image_folder):
     from app.dashboard.data_panel import DataPanel
 
-    rng = np.random.default_rng(0)
-    for cls in ("cat", "dog"):
-        (tmp_path / "imgs" / cls).mkdir(parents=True)
-        for i in range(3):
-            Image.fromarray(rng.integers(0, 255, (10, 12, 3), dtype=np.uint8)).save(
-                tmp_path / "imgs" / cls / f"{i}.png")
+    image_folder(tmp_path / "imgs")
     project = Project.from_template("lenet5")
     project.path = tmp_path / "p.json"
     panel = DataPanel(Settings(project), auto_preview=False)

@@ -19,8 +19,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGrap
 
 from engine.graph import Edge
 
-from ..theme import colors
-from .node_item import fonts
+from ..theme import colors, fonts
 
 if TYPE_CHECKING:
     from .node_item import NodeItem

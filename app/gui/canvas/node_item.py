@@ -14,31 +14,13 @@ from engine.graph import Node, NodeInfo, Problem
 
 from ..constants import NODE_HEADER, NODE_LINE, NODE_PADDING, NODE_WIDTH, PORT_SPACING
 from ..icons import category_icon
-from ..theme import category_color, colors
+from ..theme import category_color, colors, fonts
 from .port_item import KIND_ANY, KIND_FLOAT, KIND_INT, PortItem
 
 if TYPE_CHECKING:
     from .edge_item import EdgeItem
 
-_FONTS: dict[str, QFont] = {}
 _PIXMAPS: dict[str, Any] = {}
-
-
-def fonts() -> dict[str, QFont]:
-    """Fonts made once (after the QApplication exists) and shared by every node."""
-    if not _FONTS:
-        title = QFont()
-        title.setPointSizeF(9.5)
-        title.setBold(True)
-        small = QFont()
-        small.setPointSizeF(8.0)
-        body = QFont()
-        body.setPointSizeF(8.5)
-        mono = QFont("monospace")
-        mono.setStyleHint(QFont.StyleHint.Monospace)
-        mono.setPointSizeF(8.0)
-        _FONTS.update(title=title, small=small, body=body, mono=mono)
-    return _FONTS
 
 
 def format_value(value: Any) -> str:
