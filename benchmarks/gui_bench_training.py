@@ -107,7 +107,7 @@ def in_gui(epochs: int, folder: Path, tick_ms: int = 10) -> dict[str, float]:
     out = dash.last_outcome
     if out.reason != "completed":
         raise RuntimeError(f"the GUI run ended with {out.reason}: {out.message}")
-    history = out.history.epochs
+    history = dash.history.epochs  # the same per-epoch records the charts drew
     redraws = dash.charts.redraws
     dash.close()
     dash.deleteLater()
@@ -123,8 +123,8 @@ def chart_redraw(points: int = 100_000, repeats: int = 20) -> dict[str, float]:
     ``update_ms`` = refresh + the repaint Qt does of what changed (what a live update costs),
     ``full_ms`` = refresh + a paint of the whole widget offscreen (``grab``), and
     ``refresh_ms`` = the refresh alone (setData, downsampling, ranges)."""
-    from app.core.history import RunHistory  # noqa: PLC0415
-    from app.dashboard.charts import TrainingCharts, sample_history  # noqa: PLC0415
+    from app.core.history import RunHistory, sample_history  # noqa: PLC0415
+    from app.dashboard.charts import TrainingCharts  # noqa: PLC0415
 
     app = _app()
     charts = TrainingCharts(RunHistory())

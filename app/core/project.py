@@ -177,7 +177,7 @@ class Project:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Project:
         """Read a project file; ProjectError with the location of any problem (never writes)."""
-        p = Path(path)
+        p = Path(path)  # messages name the file as it was given
         raw = read_project_bytes(p)
         try:
             text = raw.decode("utf-8-sig")
@@ -194,6 +194,7 @@ class Project:
         except RecursionError:
             raise ProjectError(p, "", "the JSON is nested too deeply to be a project") from None
         project = cls.from_dict(data, p)
+        project.path = p.absolute()  # kept whole: a relative path would move with the cwd
         project.base = project.to_dict()
         project.disk = DiskStamp.of_bytes(p, raw)
         return project

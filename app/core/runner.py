@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.training import Callback
+from engine.training import LAST, Callback
 
 from .errors import RunSetupError
 from .project import Project, atomic_write_text, dumps
@@ -36,6 +37,7 @@ from .runs import (
 )
 from .settings import RunOverrides, cpu_replicas
 
+RECORD_EVERY_S = 2.0  # a running run's record is rewritten at most this often
 REASON_TEXT = {"completed": "training finished", "early_stopped": "early stopping",
                "stopped": "stopped", "interrupted": "interrupted",
                "nan": "stopped: non-finite loss", "failed": "failed"}
@@ -186,7 +188,7 @@ def _fit(run: Run, path: Path, folder: RunFolder | None, control: RunControl,
     result = RunResult(reason, message, path, keeper.record if keeper else {"id": path.name},
                        trainer.epoch, trainer.global_step,
                        keeper.weights_kept if keeper else None,
-                       _existing(path / CHECKPOINT_DIR / "last.safetensors"),
+                       _existing(path / CHECKPOINT_DIR / LAST),
                        list(trainer.history), run)
     return result
 
@@ -227,6 +229,7 @@ class _Keeper(Callback):
         self.run, self.folder = run, folder
         self.log = JSONLinesLogger(folder.log)
         self.weights_kept: Path | None = folder.weights if folder.weights.exists() else None
+        self._recorded = 0.0
 
     @property
     def record(self) -> dict[str, Any]:
@@ -245,9 +248,14 @@ class _Keeper(Callback):
         self.weights_kept = self.folder.weights
         if trainer.best_epoch == trainer.epoch:  # this epoch improved the monitored metric
             save_weights(state, self.folder.best)
-        self.folder.update(epochs_completed=trainer.epoch, global_step=trainer.global_step,
-                           final=_numbers(event.metrics), weights=self.folder.weights.name,
-                           best=self._best(trainer))
+        now = time.monotonic()
+        if now - self._recorded >= RECORD_EVERY_S:  # the log has every epoch; this is a glance
+            self._recorded = now
+            self.folder.update(epochs_completed=trainer.epoch, global_step=trainer.global_step,
+                               final=_numbers(event.metrics), weights=self.folder.weights.name,
+                               best=self._best(trainer))
+        else:
+            self.folder.record.update(final=_numbers(event.metrics))
 
     def _best(self, trainer: Any) -> dict[str, Any] | None:
         if trainer.best_epoch is None:
@@ -269,8 +277,8 @@ class _Keeper(Callback):
                 finished=datetime.now().isoformat(timespec="seconds"),
                 epochs_completed=trainer.epoch, global_step=trainer.global_step,
                 weights=weights.name if weights is not None else None,
-                checkpoint=f"{CHECKPOINT_DIR}/last.safetensors"
-                if (self.folder.checkpoints / "last.safetensors").exists() else None,
+                checkpoint=f"{CHECKPOINT_DIR}/{LAST}"
+                if (self.folder.checkpoints / LAST).exists() else None,
                 best=self._best(trainer))
         finally:
             self.log.close()

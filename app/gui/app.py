@@ -58,7 +58,7 @@ class WindowManager(QObject):
                 if (first is not None and not first.doc.modified
                         and first.doc.project.path is None and not len(first.doc.graph)):
                     win = first
-                    win.doc.set_project(project)
+                    win.files.replace_project(project)
                 else:
                     win = self.new_window(project)
                 win.doc.mark_unsaved()

@@ -61,7 +61,7 @@ class FileActions(QObject):
     def new_blank(self) -> bool:
         if not self.maybe_save():
             return False
-        self._replace(Project())
+        self.replace_project(Project())
         return True
 
     def new_from_template(self, name: str) -> bool:
@@ -76,7 +76,7 @@ class FileActions(QObject):
         except ProjectError as exc:
             self.show_error(title, str(exc))
             return False
-        self._replace(project)
+        self.replace_project(project)
         return True
 
     def open_dialog(self) -> bool:
@@ -94,13 +94,14 @@ class FileActions(QObject):
                 self.settings.remove_recent(path)
             self.show_error("Cannot open project", str(exc))
             return False
-        self._replace(project)
+        self.replace_project(project)
         self.settings.add_recent(path)
         self.settings.set_last_dir(path)
         self.window.statusBar().showMessage(f"Opened {path}", 4000)
         return True
 
-    def _replace(self, project: Project) -> None:
+    def replace_project(self, project: Project) -> None:
+        """Show ``project`` in this window instead (New, Open, a reload, a recovery)."""
         if self.autosaver is not None:
             self.autosaver.discard()
         self._close_conflict()

@@ -185,3 +185,18 @@ def test_recovery_after_a_crash(qtbot, tmp_path):
         for w in list(manager.windows):
             w.files.ask_save_changes = lambda: "discard"
             w.close()
+
+
+def test_a_template_opened_as_a_file_is_never_written(make_window, tmp_path, monkeypatch):
+    from app.core.project import TEMPLATES_DIR
+
+    template = TEMPLATES_DIR / "spiral.json"
+    before = template.read_bytes()
+    win = make_window()
+    assert win.files.open_path(template)
+    win.doc.rename("fc1", "first")
+    monkeypatch.setattr(win.files, "ask_save_path", lambda: str(tmp_path / "mine.json"))
+    assert win.files.save()  # Save becomes Save As: the template stays as shipped
+    assert template.read_bytes() == before
+    assert win.doc.project.path == tmp_path / "mine.json" and not win.doc.modified
+    assert "first" in Project.load(tmp_path / "mine.json").graph
