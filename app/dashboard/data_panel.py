@@ -27,6 +27,7 @@ from app.core.dataset_tools import (
     suggest_normalization,
 )
 from app.core.datasets import DATASETS, IMAGE_SETS, described_spec
+from app.gui.fields import narrow_combo
 from app.qt.tasks import BackgroundTask
 
 from .data_options import AUGMENTATIONS, DOWNLOADABLE, LABELS, OPTIONS, default_options
@@ -57,7 +58,7 @@ class DataPanel(QtWidgets.QWidget):
         self._option_widgets: dict[str, QtWidgets.QWidget] = {}
         self._preview_key: Any = None
 
-        self.dataset_combo = QtWidgets.QComboBox()
+        self.dataset_combo = narrow_combo()
         for name in DATASETS:
             self.dataset_combo.addItem(LABELS.get(name, name), name)
         self.help_label = QtWidgets.QLabel()
@@ -69,6 +70,7 @@ class DataPanel(QtWidgets.QWidget):
         self.cancel_button = QtWidgets.QPushButton("Cancel")
         self.download_bar = QtWidgets.QProgressBar()
         self.download_label = QtWidgets.QLabel()
+        self.download_label.setWordWrap(True)  # an offline error is long: it wraps, not widens
         dl = QtWidgets.QHBoxLayout()
         dl.addWidget(self.download_button)
         dl.addWidget(self.download_bar, 1)
@@ -212,7 +214,7 @@ class DataPanel(QtWidgets.QWidget):
             w.valueChanged.connect(lambda v: self._set_option(key, round(float(v), 6)))
             return w
         if kind == "choice":
-            w = QtWidgets.QComboBox()
+            w = narrow_combo()
             for c in extra:
                 w.addItem(str(c), c)
             w.setCurrentIndex(max(w.findData(value), 0))
@@ -220,7 +222,7 @@ class DataPanel(QtWidgets.QWidget):
                                                                             cb.currentData()))
             return w
         if kind == "column":
-            w = QtWidgets.QComboBox()
+            w = narrow_combo()
             w.setToolTip("The column that holds the labels (the others are the features)")
             self._fill_columns(w, value)
             w.currentIndexChanged.connect(lambda _i, cb=w: self._set_option(key,

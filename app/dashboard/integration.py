@@ -25,6 +25,9 @@ class DashboardHost(QtCore.QObject):
         self.window = window
         self._dashboard: Any = None
         self.page = QtWidgets.QStackedWidget()
+        # The tab widget is as wide as its widest page at least: a dashboard that asked for its
+        # full width would squeeze the editor's docks on the Network tab. It takes what it gets.
+        self.page.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Ignored)
         placeholder = QtWidgets.QLabel("The training dashboard loads when this tab is opened…")
         placeholder.setAlignment(QtCore.Qt.AlignCenter)
         self.page.addWidget(placeholder)

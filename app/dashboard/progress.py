@@ -77,6 +77,9 @@ class ProgressPanel(QtWidgets.QWidget):
         self.bar.setFormat("")
         self.status = QtWidgets.QLabel("Ready to train")
         self.status.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+        self.status.setWordWrap(True)  # a finished run names its weights' path: never widen
+        self.status.setSizePolicy(QtWidgets.QSizePolicy.Ignored,
+                                  QtWidgets.QSizePolicy.Preferred)
         self.metrics = QtWidgets.QLabel("")
         self.metrics.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
 

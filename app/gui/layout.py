@@ -9,6 +9,10 @@
    connection runs straight in its own lane and the nodes it skips sit beside it, not under it.
    Runs are then packed as close as the node heights allow.
 
+``wrapped_layout`` then cuts the layers into rows that are read like text (left to right, then
+the next row below), as many layers to a row as make the whole drawing largest in a given view:
+a long chain of layers would otherwise open as a thin strip of unreadable cards.
+
 No Qt: it takes node sizes and returns positions, and is tested on plain graphs.
 """
 
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 from engine.graph import Graph
 
-from .constants import LAYOUT_GAP_X, LAYOUT_GAP_Y
+from .constants import LAYOUT_GAP_X, LAYOUT_GAP_Y, LAYOUT_ROW_GAP
 
 Size = tuple[float, float]
 DUMMY_HEIGHT = 24.0  # room for a wire and its shape label
@@ -195,3 +199,70 @@ def layered_layout(graph: Graph, sizes: dict[str, Size], sweeps: int = 4,
     dx = old_x - min(p[0] for p in out.values())
     dy = old_y - min(p[1] for p in out.values())
     return {n: (round(p[0] + dx, 1), round(p[1] + dy, 1)) for n, p in out.items()}
+
+
+def wrapped_layout(graph: Graph, sizes: dict[str, Size], view: Size,
+                   margin: float = 40.0, gap_x: float = LAYOUT_GAP_X,
+                   gap_y: float = LAYOUT_GAP_Y,
+                   row_gap: float = LAYOUT_ROW_GAP) -> dict[str, tuple[float, float]]:
+    """``layered_layout``'s layers cut into rows (see the module docstring): the number of
+    layers per row is the one that lets the drawing fill ``view`` (width, height, in pixels)
+    at the largest zoom. A row ends, where it can, between two layers joined by a single wire
+    (never inside a residual block, whose wires would then cross the next row). Returns
+    name -> top-left position; the drawing starts where the graph's did."""
+    flat = layered_layout(graph, sizes, gap_x=gap_x, gap_y=gap_y)
+    if not flat:
+        return {}
+    columns = sorted({x for x, _ in flat.values()})
+    index = {x: i for i, x in enumerate(columns)}
+    crossing = [0] * len(columns)  # wires passing between column i - 1 and column i
+    for e in graph.edges:
+        a, b = index[flat[e.src][0]], index[flat[e.dst][0]]
+        for i in range(min(a, b) + 1, max(a, b) + 1):
+            crossing[i] += 1
+    best: tuple[float, dict[str, tuple[float, float]]] | None = None
+    for per_row in range(1, len(columns) + 1):
+        w, h, out = _rows_box(flat, sizes, columns, _cuts(crossing, per_row), row_gap)
+        zoom = min((view[0] - 2 * margin) / w, (view[1] - 2 * margin) / h)
+        if best is None or zoom > best[0] + 1e-9:
+            best = (zoom, out)
+    assert best is not None
+    return best[1]
+
+
+def _cuts(crossing: list[int], per_row: int) -> list[int]:
+    """Where rows start: at most ``per_row`` columns a row, ending at the last single-wire
+    boundary of its second half when there is one (a row is never cut to a stub for it)."""
+    starts, s = [0], 0
+    while s + per_row < len(crossing):
+        end = s + per_row
+        clean = [b for b in range(s + (per_row + 1) // 2, end + 1) if crossing[b] == 1]
+        s = clean[-1] if clean else end
+        starts.append(s)
+    return starts
+
+
+def _rows_box(flat: dict[str, tuple[float, float]], sizes: dict[str, Size],
+              columns: list[float], starts: list[int],
+              row_gap: float) -> tuple[float, float, dict[str, tuple[float, float]]]:
+    """Width, height and positions of the drawing with rows starting at columns ``starts``."""
+    x0 = columns[0]
+    y0 = min(y for _, y in flat.values())
+    rows: list[list[str]] = []
+    for s, e in zip(starts, [*starts[1:], len(columns)]):
+        keep = set(columns[s:e])
+        rows.append([n for n, (x, _) in flat.items() if x in keep])
+    out: dict[str, tuple[float, float]] = {}
+    top, width = 0.0, 0.0
+    for row in rows:
+        row_x = min(flat[n][0] for n in row)
+        row_y = min(flat[n][1] for n in row)
+        bottom = 0.0
+        for n in row:
+            w, h = sizes.get(n, (180.0, 80.0))
+            x, y = flat[n][0] - row_x, flat[n][1] - row_y
+            out[n] = (round(x0 + x, 1), round(y0 + top + y, 1))
+            bottom = max(bottom, y + h)
+            width = max(width, x + w)
+        top += bottom + row_gap
+    return width, top - row_gap, out

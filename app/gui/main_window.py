@@ -9,8 +9,16 @@ from __future__ import annotations
 
 import importlib.util
 
-from PySide6.QtCore import QPoint, QPointF, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QPoint, QPointF, Qt, QTimer
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QKeySequence,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QDockWidget,
     QMainWindow,
@@ -27,12 +35,12 @@ from engine.graph import GraphEditError
 from . import clipboard
 from .canvas import GraphScene, GraphView
 from .canvas.view import node_origin_for, project_files
-from .constants import APP_NAME, PASTE_OFFSET
+from .constants import APP_NAME, DEFAULT_WINDOW, NODE_WIDTH, PASTE_OFFSET
 from .document import GraphDocument
 from .files import FileActions
 from .icons import action_icon, app_icon
 from .inspector import InspectorWidget
-from .layout import layered_layout
+from .layout import wrapped_layout
 from .palette import PaletteWidget
 from .problems import ProblemsWidget
 from .quick_add import QuickAddPopup
@@ -93,11 +101,14 @@ class MainWindow(QMainWindow):
         self._connect()
         self.update_title()
         self.training = self._attach_dashboard() if dashboard else None
-        self.resize(1360, 820)
+        self._editor_layout: QByteArray | None = None  # the docks, while another tab shows
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+        self.resize(*DEFAULT_WINDOW)
         if not self.settings.restore_window(self):
             QTimer.singleShot(0, lambda: self.resizeDocks([self.problems_dock], [120],
                                                           Qt.Orientation.Vertical))
-        QTimer.singleShot(0, self.view.fit_all)
+        self.fit_to_screen()
+        QTimer.singleShot(0, self.view.show_default)
 
     # ================================================================ extension points
     def add_dock(self, widget: QWidget, title: str,
@@ -111,6 +122,40 @@ class MainWindow(QMainWindow):
         if hasattr(self, "view_menu"):
             self.view_menu.addAction(dock.toggleViewAction())
         return dock
+
+    @property
+    def editor_docks(self) -> tuple[QDockWidget, ...]:
+        return (self.palette_dock, self.inspector_dock, self.history_dock, self.problems_dock)
+
+    def fit_to_screen(self) -> None:
+        """Keep the window on its screen: no larger than the screen's free area (a saved size
+        from a bigger monitor, or the default on a 1366 x 768 laptop) and not off its edges."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        area = screen.availableGeometry()
+        frame_w = max(self.frameGeometry().width() - self.width(), 0)
+        frame_h = max(self.frameGeometry().height() - self.height(), 0)
+        w = min(self.width(), area.width() - frame_w)
+        h = min(self.height(), area.height() - frame_h)
+        if (w, h) != (self.width(), self.height()):
+            self.resize(w, h)
+        x = min(max(self.x(), area.left()), area.right() - w - frame_w + 1)
+        y = min(max(self.y(), area.top()), area.bottom() - h - frame_h + 1)
+        if (x, y) != (self.x(), self.y()):
+            self.move(x, y)
+
+    def _on_tab_changed(self, index: int) -> None:
+        """Other tabs (training) get the whole window: the editor's docks hide there and come
+        back as they were, so their sizes never drift from one tab to the other."""
+        editing = self.tabs.widget(index) is self.view
+        if editing and self._editor_layout is not None:
+            self.restoreState(self._editor_layout)
+            self._editor_layout = None
+        elif not editing and self._editor_layout is None:
+            self._editor_layout = self.saveState()
+            for dock in self.editor_docks:
+                dock.hide()
 
     def add_tab(self, widget: QWidget, title: str) -> int:
         """Add a page next to the canvas (the training dashboard); returns its index."""
@@ -277,7 +322,7 @@ class MainWindow(QMainWindow):
         self.quick_add.sigChosen.connect(self._quick_add_chosen)
         self.doc.sigModifiedChanged.connect(lambda _m: self.update_title())
         self.doc.sigReset.connect(self.update_title)
-        self.doc.sigReset.connect(lambda: QTimer.singleShot(0, self.view.fit_all))
+        self.doc.sigReset.connect(lambda: QTimer.singleShot(0, self.view.show_default))
 
     # ================================================================ title
     def update_title(self) -> None:
@@ -374,11 +419,12 @@ class MainWindow(QMainWindow):
             self.view.center_on_node(name)
 
     def auto_layout(self) -> None:
-        sizes = {n: (item.boundingRect().width() - 6, item.height)
-                 for n, item in self.scene.node_items.items()}
-        positions = layered_layout(self.doc.graph, sizes)
+        """Lay the graph out in rows that fill the canvas as it is now (``wrapped_layout``)."""
+        sizes = {n: (NODE_WIDTH, item.height) for n, item in self.scene.node_items.items()}
+        port = self.view.viewport().rect()
+        positions = wrapped_layout(self.doc.graph, sizes, (port.width(), port.height()))
         self._guard(lambda: self.doc.move_nodes(positions, "Auto-layout"))
-        self.view.fit_all()
+        self.view.show_default()
 
     def _guard(self, edit: object) -> bool:
         try:
@@ -469,11 +515,18 @@ class MainWindow(QMainWindow):
         if not self.files.maybe_save():
             event.ignore()
             return
+        if self._editor_layout is not None:  # remember the editor's docks, not the tab's
+            self.restoreState(self._editor_layout)
+            self._editor_layout = None
         self.settings.save_window(self)
         self.files.shutdown()
         if self.manager is not None:
             self.manager.forget(self)  # type: ignore[attr-defined]
         event.accept()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        self.fit_to_screen()  # its frame is known now, and so is the screen it is shown on
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
         if project_files(event.mimeData()):

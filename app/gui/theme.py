@@ -15,9 +15,11 @@ from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
 # One hue per palette category: the node header, the palette icon and the minimap share it.
+# Activations were red-orange, too close to the error red: a whole network of them looked
+# broken. Every hue here keeps white header text readable (contrast >= 3:1).
 CATEGORY_COLORS = {
     "Input/Output": "#2e9d5b", "Core": "#3a78d4", "Convolution": "#8a56cc",
-    "Pooling": "#b05bb0", "Normalization": "#c98a1b", "Activation": "#d0563b",
+    "Pooling": "#b05bb0", "Normalization": "#8c6239", "Activation": "#c27c0e",
     "Regularization": "#6f7f8f", "Shape": "#3c9aa5", "Merge": "#c4477a",
     "Recurrent": "#4b8a3c", "Embedding": "#7a6a3a",
 }
@@ -126,17 +128,19 @@ _FONTS: dict[str, QFont] = {}
 
 
 def fonts() -> dict[str, QFont]:
-    """Fonts made once (after the QApplication exists) and shared by every node."""
+    """Fonts made once (after the QApplication exists) and shared by every node. Names and
+    shapes are the text people must read at the view a graph opens with: 10 pt and over at
+    100 % zoom (the cards switch to a compact drawing with larger text below that)."""
     if not _FONTS:
         title = QFont()
-        title.setPointSizeF(9.5)
+        title.setPointSizeF(10.5)
         title.setBold(True)
         small = QFont()
         small.setPointSizeF(8.0)
         body = QFont()
-        body.setPointSizeF(8.5)
+        body.setPointSizeF(9.0)
         mono = QFont("monospace")
         mono.setStyleHint(QFont.StyleHint.Monospace)
-        mono.setPointSizeF(8.0)
+        mono.setPointSizeF(10.0)
         _FONTS.update(title=title, small=small, body=body, mono=mono)
     return _FONTS

@@ -47,7 +47,7 @@ def test_param_edit_updates_node_shapes_and_problems(make_window):
     assert doc.graph.info(last).values["in_features"] == 64
     assert "→ (N, 64)" in [t for _, t in win.scene.node_items[first].lines]
     edge = next(e for e in doc.graph.edges if e.src == first)
-    assert win.scene.edge_items[edge].label == "(N, 64)"
+    assert win.scene.edge_items[edge].label == "64"
     assert win.inspector.details.text().count("(N, 64)") == 1
     # a value that makes the model disagree with the dataset shows up as a problem
     assert win.problems.row_count() == 0

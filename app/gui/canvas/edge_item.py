@@ -9,6 +9,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import (
     QBrush,
     QColor,
+    QFont,
     QFontMetricsF,
     QPainter,
     QPainterPath,
@@ -25,17 +26,47 @@ if TYPE_CHECKING:
     from .node_item import NodeItem
 
 
+LABEL_PT = 8.5  # on-screen size of a wire's shape label when zoomed out
+LABEL_MIN_LOD = 0.4  # below this zoom the labels are left out (the cards show the shapes)
+RETURN_RADIUS = 22.0
+
+
 def wire_path(a: QPointF, b: QPointF) -> QPainterPath:
-    """A horizontal S-curve from an output at ``a`` to an input at ``b``."""
-    dx = max(40.0, abs(b.x() - a.x()) * 0.5)
+    """A horizontal S-curve from an output at ``a`` to an input at ``b`` further right; a wire
+    that goes back left (to the next row of a wrapped layout, or round a cycle) leaves to the
+    right, runs back along the gap below, and enters ``b`` from its left."""
+    if b.x() >= a.x() + 2 * RETURN_RADIUS:
+        dx = max(40.0, abs(b.x() - a.x()) * 0.5)
+        path = QPainterPath(a)
+        path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
+        return path
+    r = RETURN_RADIUS
+    y = return_lane(a, b)
+    down = 1.0 if y > a.y() else -1.0
+    into = 1.0 if b.y() > y else -1.0
+    x1, x2 = a.x() + r, b.x() - r
     path = QPainterPath(a)
-    path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
+    path.lineTo(x1, a.y())
+    path.quadTo(x1 + r, a.y(), x1 + r, a.y() + down * r)
+    path.lineTo(x1 + r, y - down * r)
+    path.quadTo(x1 + r, y, x1, y)
+    path.lineTo(x2, y)
+    path.quadTo(x2 - r, y, x2 - r, y + into * r)
+    path.lineTo(x2 - r, b.y() - into * r)
+    path.quadTo(x2 - r, b.y(), x2, b.y())
+    path.lineTo(b)
     return path
+
+
+def return_lane(a: QPointF, b: QPointF) -> float:
+    """The height a returning wire runs back at: half-way between two rows, or below both
+    ends when they share a row (a cycle)."""
+    return (a.y() + b.y()) / 2 if abs(b.y() - a.y()) > 120 else max(a.y(), b.y()) + 70
 
 
 class EdgeItem(QGraphicsItem):
     """One edge. ``label`` is the tensor's shape; ``bad`` paints it red (the input it enters
-    refuses that tensor)."""
+    refuses that tensor), ``back`` dashes it (it closes a cycle, which must be removed)."""
 
     def __init__(self, edge: Edge, src: NodeItem, dst: NodeItem) -> None:
         super().__init__()
@@ -44,8 +75,10 @@ class EdgeItem(QGraphicsItem):
         self.dst = dst
         self.label = ""
         self.bad = False
+        self.back = False
         self._path = QPainterPath()
-        self._label_rect = QRectF()
+        self._label_at = QPointF()
+        self._room = 0.0  # the width a label may take without covering a card
         self._rect = QRectF()
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setZValue(0)
@@ -68,25 +101,43 @@ class EdgeItem(QGraphicsItem):
         b = b_port.scenePos() if b_port else self.dst.mapToScene(QPointF(0, 12))
         return a, b
 
-    def set_label(self, label: str, bad: bool) -> None:
-        if (label, bad) != (self.label, self.bad):
-            self.label, self.bad = label, bad
+    def set_label(self, label: str, bad: bool, back: bool = False) -> None:
+        if (label, bad, back) != (self.label, self.bad, self.back):
+            self.label, self.bad, self.back = label, bad, back
             self.update_path()
+
+    def label_rect(self, lod: float) -> QRectF:
+        """Where the label is drawn at zoom ``lod`` (null when it is not: too far out, no
+        shape, or no room between the cards)."""
+        if not self.label or lod < LABEL_MIN_LOD:
+            return QRectF()
+        fm = QFontMetricsF(self.label_font(lod))
+        w, h = fm.horizontalAdvance(self.label) + 10 / min(lod, 1.0), fm.height() + 2
+        if w > self._room:
+            return QRectF()
+        return QRectF(self._label_at.x() - w / 2, self._label_at.y() - h / 2, w, h)
+
+    @staticmethod
+    def label_font(lod: float) -> QFont:
+        font = QFont(fonts()["mono"])
+        font.setPointSizeF(LABEL_PT / min(max(lod, LABEL_MIN_LOD), 1.0))
+        return font
 
     def update_path(self) -> None:
         a, b = self.endpoints()
         path = wire_path(a, b)
-        if self.label:
-            fm = QFontMetricsF(fonts()["mono"])
-            w, h = fm.horizontalAdvance(self.label) + 10, fm.height() + 4
-            mid = path.pointAtPercent(0.5)
-            label_rect = QRectF(mid.x() - w / 2, mid.y() - h / 2, w, h)
+        if b.x() >= a.x() + 2 * RETURN_RADIUS:
+            self._label_at, self._room = path.pointAtPercent(0.5), b.x() - a.x() - 24
         else:
-            label_rect = QRectF()
-        rect = path.boundingRect().adjusted(-6, -6, 6, 6).united(label_rect)
-        if path != self._path or rect != self._rect or label_rect != self._label_rect:
+            self._label_at = QPointF((a.x() + b.x()) / 2, return_lane(a, b))
+            self._room = max(a.x() - b.x() - 24, 0.0)
+        rect = path.boundingRect().adjusted(-6, -6, 6, 6)
+        widest = self.label_rect(LABEL_MIN_LOD)  # the largest it is ever drawn
+        if not widest.isNull():
+            rect = rect.united(widest.adjusted(-2, -2, 2, 2))
+        if path != self._path or rect != self._rect:
             self.prepareGeometryChange()
-            self._path, self._label_rect, self._rect = path, label_rect, rect
+            self._path, self._rect = path, rect
         self.update()
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt API
@@ -96,30 +147,36 @@ class EdgeItem(QGraphicsItem):
         stroker = QPainterPathStroker()
         stroker.setWidth(10)
         hit = stroker.createStroke(self._path)
-        if not self._label_rect.isNull():
-            hit.addRect(self._label_rect)
+        box = self.label_rect(1.0)
+        if not box.isNull():
+            hit.addRect(box)
         return hit
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
         c = colors()
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
-        color = c.error if self.bad else (c.wire if self.label else c.wire_unknown)
+        color = c.error if (self.bad or self.back) else (c.wire if self.label else
+                                                          c.wire_unknown)
         if self.isSelected():
             color = c.selected
         if lod >= 0.35:
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QPen(color, 2.6 if self.isSelected() else 1.8))
+        pen = QPen(color, (2.6 if self.isSelected() else 1.8) / min(max(lod, 0.3), 1.0))
+        if self.back:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self._path)
-        if lod < 0.5 or not self.label:
+        box = self.label_rect(lod)
+        if box.isNull():
             return
-        painter.setPen(QPen(color, 1.0))
+        painter.setPen(QPen(color, 1.0 / min(lod, 1.0)))
         painter.setBrush(QBrush(c.label_bg))
-        painter.drawRoundedRect(self._label_rect, 4, 4)
-        painter.setFont(fonts()["mono"])
+        painter.drawRoundedRect(box, 4, 4)
+        painter.setFont(self.label_font(lod))
         painter.setPen(c.error if self.bad else c.text)
-        painter.drawText(self._label_rect, Qt.AlignmentFlag.AlignCenter, self.label)
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, self.label)
 
 
 class WireItem(QGraphicsPathItem):

@@ -1,6 +1,11 @@
 """A layer on the canvas: a card with its name, type, key parameters, output shape and parameter
-count, typed ports on both sides, and a red (error) or orange (incomplete) frame with the
-problem as tooltip. It draws what ``sync`` hands it; it never reads or writes the graph."""
+count, typed ports on both sides, and a red frame (an error, an unconnected input included: it
+blocks training) or a dashed orange one (a warning) with the problem as tooltip. It draws what
+``sync`` hands it; it never reads or writes the graph.
+
+Level of detail: at 90 % zoom and more the whole card; below, a compact card with only the name
+and the output shape, drawn large enough to read (``COMPACT_NAME_PT`` and ``COMPACT_SHAPE_PT`` on
+screen), so a graph zoomed out to fit stays readable instead of turning into blocks."""
 
 from __future__ import annotations
 
@@ -16,11 +21,16 @@ from ..constants import NODE_HEADER, NODE_LINE, NODE_PADDING, NODE_WIDTH, PORT_S
 from ..icons import category_icon
 from ..theme import category_color, colors, fonts
 from .port_item import KIND_ANY, KIND_FLOAT, KIND_INT, PortItem
+from .shapes import compact_shape
 
 if TYPE_CHECKING:
     from .edge_item import EdgeItem
 
 _PIXMAPS: dict[str, Any] = {}
+FULL_DETAIL_LOD = 0.9  # zoom from which the whole card is drawn
+COMPACT_NAME_PT = 10.0  # on-screen size of the name on a compact card
+COMPACT_SHAPE_PT = 9.5  # and of its output shape
+MIN_COMPACT_PT = 8.0  # a short card shrinks both lines down to this, then drops the shape
 
 
 def format_value(value: Any) -> str:
@@ -54,12 +64,14 @@ class NodeItem(QGraphicsItem):
     def __init__(self, name: str, type_: str, category: str) -> None:
         super().__init__()
         self.name = name
-        self.type = type_
+        self.layer_type = type_  # not "type": QGraphicsItem.type() is Qt's item kind
         self.category = category
         self.in_ports: list[PortItem] = []
         self.out_ports: list[PortItem] = []
         self.edges: set[EdgeItem] = set()
         self.lines: list[tuple[str, str]] = []  # (style, text)
+        self.shape_text = "→ ?"
+        self.compact_shape = "?"  # the shape as a compact card and a wire show it
         self.state = "ok"  # ok / warning / error
         self.height = NODE_HEADER + 2 * NODE_PADDING
         self._syncing_pos = False
@@ -90,6 +102,11 @@ class NodeItem(QGraphicsItem):
             outs = info.outputs if info is not None else ()
             shown = " ".join(str(o) if o is not None else "?" for o in outs) or "?"
             lines.append(("shape", f"→ {shown}"))
+        self.shape_text = lines[-1][1]
+        tensors = (info.inputs[:1] if node.type == "Output" else info.outputs) \
+            if info is not None else ()
+        self.compact_shape = " ".join(compact_shape(t) if t is not None else "?"
+                                      for t in tensors) or "?"
         # always one statistics line, so a card keeps its height while its shapes come and go
         if info is None or not info.known:
             lines.append(("dim", "params ? · FLOPs ?"))
@@ -100,9 +117,8 @@ class NodeItem(QGraphicsItem):
             lines.append(("dim", f"no params · {format_count(info.flops)} FLOPs"))
         else:
             lines.append(("dim", "no params"))
-        errors = [p for p in problems if p.severity == "error" and p.code != "unconnected"]
-        incomplete = [p for p in problems if p not in errors]
-        state = "error" if errors else ("warning" if incomplete else "ok")
+        errors = [p for p in problems if p.severity == "error"]
+        state = "error" if errors else ("warning" if problems else "ok")
 
         n_in = spec.n_inputs(values)
         n_out = spec.outputs
@@ -175,7 +191,9 @@ class NodeItem(QGraphicsItem):
 
     # ---------------------------------------------------------------- geometry
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt API
-        return QRectF(-3, -3, NODE_WIDTH + 6, self.height + 6)
+        # everything is drawn inside this margin at every zoom (the compact card's frame is
+        # inset), so a moved card leaves no trace behind
+        return QRectF(-5, -5, NODE_WIDTH + 10, self.height + 10)
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
@@ -200,11 +218,14 @@ class NodeItem(QGraphicsItem):
         accent = category_color(self.category)
         frame = {"error": c.error, "warning": c.warning}.get(self.state, c.node_border)
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
-        if lod < 0.45:
-            self._paint_far(painter, rect, accent, frame, lod)
+        if lod < FULL_DETAIL_LOD:
+            self._paint_compact(painter, rect, accent, frame, lod)
             return
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QPen(frame, 2.0 if self.state != "ok" else 1.0))
+        pen = QPen(frame, 2.0 if self.state != "ok" else 1.0)
+        if self.state == "warning":
+            pen.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(pen)
         painter.setBrush(QBrush(c.node_body))
         painter.drawRoundedRect(rect, 6, 6)
         header = QPainterPath()
@@ -220,11 +241,12 @@ class NodeItem(QGraphicsItem):
         f = fonts()
         white = QColor("#ffffff")
         painter.setFont(f["small"])
-        type_w = QFontMetricsF(f["small"]).horizontalAdvance(self.type) + 8
+        type_w = QFontMetricsF(f["small"]).horizontalAdvance(self.layer_type) + 8
         dim_white = QColor(255, 255, 255, 200)
         painter.setPen(dim_white)
         painter.drawText(QRectF(NODE_WIDTH - type_w - 2, 0, type_w, NODE_HEADER),
-                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, self.type)
+                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                         self.layer_type)
         painter.setFont(f["title"])
         painter.setPen(white)
         name_rect = QRectF(25, 0, NODE_WIDTH - 25 - type_w - 4, NODE_HEADER)
@@ -252,24 +274,70 @@ class NodeItem(QGraphicsItem):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(rect.adjusted(-2, -2, 2, 2), 8, 8)
 
-    def _paint_far(self, painter: QPainter, rect: QRectF, accent: QColor, frame: QColor,
-                   lod: float) -> None:
-        """Zoomed out: a block in the category colour; the name stays readable down to a
-        fifth of the size (an overview of a large graph), below that (the minimap) only the
-        block is drawn."""
+    def compact_fonts(self, lod: float) -> tuple[QFont, QFont | None]:
+        """The name's and the shape's fonts on a compact card at zoom ``lod``: as large on
+        screen as ``COMPACT_NAME_PT``/``COMPACT_SHAPE_PT`` while both lines fit the card, both
+        a little smaller on a short card, and the name alone on a far overview (when the two
+        lines would read under ``MIN_COMPACT_PT``)."""
+        lod = max(lod, 0.02)
+        name = QFont(fonts()["title"])
+        name.setPointSizeF(COMPACT_NAME_PT / lod)
+        shape = QFont(fonts()["mono"])
+        shape.setPointSizeF(COMPACT_SHAPE_PT / lod)
+        room = self.height - 4
+        lines = QFontMetricsF(name).height() + QFontMetricsF(shape).height()
+        scale = min(1.0, room / lines)
+        if COMPACT_SHAPE_PT * scale >= MIN_COMPACT_PT:
+            name.setPointSizeF(name.pointSizeF() * scale)
+            shape.setPointSizeF(shape.pointSizeF() * scale)
+            return name, shape
+        scale = min(1.0, room / QFontMetricsF(name).height())
+        name.setPointSizeF(name.pointSizeF() * scale)
+        return name, None
+
+    def screen_points(self, lod: float) -> tuple[float, float | None]:
+        """On-screen point sizes of the name and the output shape at zoom ``lod`` (None: the
+        shape is not drawn). Tests read legibility from this, the painter draws with it."""
+        if lod >= FULL_DETAIL_LOD:
+            return fonts()["title"].pointSizeF() * lod, fonts()["mono"].pointSizeF() * lod
+        name, shape = self.compact_fonts(lod)
+        return name.pointSizeF() * lod, None if shape is None else shape.pointSizeF() * lod
+
+    def _paint_compact(self, painter: QPainter, rect: QRectF, accent: QColor, frame: QColor,
+                       lod: float) -> None:
+        """Zoomed out: the card in its category colour with its name and output shape, large;
+        a frame (inset, so it stays inside the card) marks errors, warnings and selection."""
         c = colors()
         fill = c.error if self.state == "error" else accent
-        pen_w = (3.0 if self.state != "ok" or self.isSelected() else 0.0) / max(lod, 0.05)
-        painter.setPen(QPen(c.selected if self.isSelected() else frame, pen_w)
-                       if pen_w else Qt.PenStyle.NoPen)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, lod >= 0.2)
+        painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QBrush(fill))
-        painter.drawRect(rect)
-        if lod >= 0.18:
-            font = QFont(fonts()["title"])
-            font.setPointSizeF(min(9.0 / lod, 40.0))
-            painter.setFont(font)
-            painter.setPen(QColor("#ffffff"))
-            box = rect.adjusted(6, 0, -6, 0)
-            painter.drawText(box, Qt.AlignmentFlag.AlignCenter,
-                             QFontMetricsF(font).elidedText(self.name, Qt.TextElideMode.ElideRight,
-                                                            box.width()))
+        painter.drawRoundedRect(rect, 6, 6)
+        if self.state != "ok" or self.isSelected():
+            width = min(3.0 / max(lod, 0.05), rect.height() / 4)
+            pen = QPen(c.selected if self.isSelected() else frame, width)
+            if self.state == "warning" and not self.isSelected():
+                pen.setStyle(Qt.PenStyle.DashLine)
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(rect.adjusted(width / 2, width / 2, -width / 2, -width / 2))
+        if lod < 0.12:  # the minimap: blocks only
+            return
+        name_font, shape_font = self.compact_fonts(lod)
+        box = rect.adjusted(8, 2, -8, -2)
+        painter.setPen(QColor("#ffffff"))
+        name_h = QFontMetricsF(name_font).height()
+        shape_h = QFontMetricsF(shape_font).height() if shape_font is not None else 0.0
+        top = box.top() + (box.height() - name_h - shape_h) / 2
+        painter.setFont(name_font)
+        painter.drawText(QRectF(box.left(), top, box.width(), name_h),
+                         Qt.AlignmentFlag.AlignCenter,
+                         QFontMetricsF(name_font).elidedText(
+                             self.name, Qt.TextElideMode.ElideRight, box.width()))
+        if shape_font is not None:
+            painter.setFont(shape_font)
+            text = self.compact_shape
+            painter.drawText(QRectF(box.left(), top + name_h, box.width(), shape_h),
+                             Qt.AlignmentFlag.AlignCenter,
+                             QFontMetricsF(shape_font).elidedText(
+                                 text, Qt.TextElideMode.ElideMiddle, box.width()))

@@ -18,6 +18,7 @@ from ..document import GraphDocument
 from .edge_item import EdgeItem, WireItem
 from .node_item import NodeItem
 from .port_item import PortItem
+from .shapes import compact_shape
 
 SCENE_EXTENT = 50_000.0
 SNAP_RADIUS = 14.0
@@ -42,6 +43,8 @@ class GraphScene(QGraphicsScene):
         self._wire_reason: str | None = None
         self._detached: Edge | None = None
         self._dragging_nodes = False
+        self._ordered_at: tuple[int, int] | None = None
+        self._ordered_cache: set[str] = set()
         self.setSceneRect(-SCENE_EXTENT, -SCENE_EXTENT, 2 * SCENE_EXTENT, 2 * SCENE_EXTENT)
         doc.sigNodeAdded.connect(self._on_node_added)
         doc.sigNodeRemoved.connect(self._on_node_removed)
@@ -101,7 +104,17 @@ class GraphScene(QGraphicsScene):
             src.outputs) else None
         bad = (dst is not None and dst.error_kind == "shape"
                and dst.error_port in (e.dst_port, None) and tt is not None)
-        item.set_label("" if tt is None else str(tt), bad)
+        ordered = self._ordered()
+        back = e.src not in ordered or e.dst not in ordered  # a wire closing a cycle
+        item.set_label("" if tt is None else compact_shape(tt), bad, back)
+
+    def _ordered(self) -> set[str]:
+        """The nodes in no cycle (a topological order leaves those caught in one out)."""
+        graph = self.doc.graph
+        if self._ordered_at != (id(graph), graph.version):
+            self._ordered_cache = set(graph.topological_order())
+            self._ordered_at = (id(graph), graph.version)
+        return self._ordered_cache
 
     # ================================================================ document signals
     def _on_node_added(self, name: str) -> None:
@@ -145,9 +158,11 @@ class GraphScene(QGraphicsScene):
         item = EdgeItem(edge, src, dst)
         self.edge_items[edge] = item
         self.addItem(item)
-        if sync:
-            self._sync_node(edge.src, None)
-            self._sync_node(edge.dst, None)
+        if sync:  # a new wire changes nothing of its source's shape: show what is known
+            infos = self.doc.graph.infer()
+            self._sync_node(edge.src, infos.get(edge.src))
+            self._sync_node(edge.dst, infos.get(edge.dst))
+            self._sync_edge(item, infos)
 
     def _on_edge_removed(self, edge: Edge) -> None:
         item = self.edge_items.pop(edge, None)

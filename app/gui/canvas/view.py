@@ -23,7 +23,15 @@ from PySide6.QtWidgets import QFrame, QGraphicsView, QWidget
 
 from engine.graph import GraphEditError
 
-from ..constants import MIME_LAYER, NODE_HEADER, NODE_WIDTH, PROJECT_SUFFIXES, ZOOM_MAX, ZOOM_MIN
+from ..constants import (
+    MIME_LAYER,
+    NODE_HEADER,
+    NODE_WIDTH,
+    PROJECT_SUFFIXES,
+    READABLE_ZOOM,
+    ZOOM_MAX,
+    ZOOM_MIN,
+)
 from ..theme import colors
 from .minimap import Minimap
 from .scene import GraphScene
@@ -131,6 +139,28 @@ class GraphView(QGraphicsView):
 
     def fit_all(self) -> None:
         self.fit_rect(self.graph_scene.nodes_rect())
+
+    def show_default(self) -> None:
+        """The view a project opens with: the whole graph when it fits at a zoom whose text
+        reads (``READABLE_ZOOM``, where cards draw their name and shape large), else that zoom
+        on the graph's beginning (its top-left, where the Input is); the minimap shows the
+        rest."""
+        rect = self.graph_scene.nodes_rect()
+        if rect.isEmpty():
+            self.fit_rect(rect)
+            return
+        margin = 40.0
+        port = self.viewport().rect()
+        fit = min(port.width() / (rect.width() + 2 * margin),
+                  port.height() / (rect.height() + 2 * margin))
+        if fit >= READABLE_ZOOM:
+            self.fit_rect(rect)
+            return
+        self.resetTransform()
+        self.scale(READABLE_ZOOM, READABLE_ZOOM)
+        seen_w, seen_h = port.width() / READABLE_ZOOM, port.height() / READABLE_ZOOM
+        self.centerOn(rect.left() - margin + seen_w / 2, rect.top() - margin + seen_h / 2)
+        self.sigZoomChanged.emit(self.zoom)
 
     def fit_selection(self) -> None:
         names = self.graph_scene.selected_nodes()
