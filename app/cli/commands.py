@@ -37,14 +37,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
+    from app.core.memory import estimator_optimizer  # noqa: PLC0415
     from engine.graph import format_summary, summarize  # noqa: PLC0415
 
     project = _load(args.project)
     batch = args.batch_size or project.training["batch_size"]
-    optimizer = project.training["optimizer"]["name"].lower()
-    if optimizer == "sgd" and project.training["optimizer"].get("momentum"):
-        optimizer = "sgd_momentum"
-    summary = summarize(project.graph, batch, optimizer)
+    summary = summarize(project.graph, batch, estimator_optimizer(project.training))
     print(format_summary(summary, title=f"{project.name} ({args.project})"))
     errors = [p for p in project.validate(probe=True) if p.severity == "error"]
     if errors:

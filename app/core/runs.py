@@ -39,6 +39,7 @@ from .paths import can_write_beside, user_data_dir
 from .project import Project, atomic_write_text, dumps
 
 RUN_FILE = "run.json"
+NAME_FILE = "name.txt"  # a name the user gave the run (apart from the record its run writes)
 LOG_FILE = "metrics.jsonl"
 WEIGHTS_FILE = "weights.safetensors"
 BEST_FILE = "best.safetensors"
@@ -241,6 +242,12 @@ def _link_target(entry: Path) -> Path | None:
 def describe(folder: Path, record: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(record)
     out["folder"] = str(folder.resolve())
+    try:
+        given = (folder / NAME_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        given = ""
+    if given:
+        out["name"] = given
     out["live"] = out.get("status") == "running" and is_locked(folder / LOCK_FILE)
     if out.get("status") == "running" and not out["live"]:
         out["status"] = "interrupted"
@@ -341,3 +348,60 @@ def discard_runs(source: Path) -> None:
     """Delete the runs of an unsaved project the user chose not to keep."""
     if source.is_dir() and source.resolve().is_relative_to(user_data_dir().resolve()):
         shutil.rmtree(source, ignore_errors=True)
+
+
+# -------------------------------------------------------------------- names
+NAMED_SETTINGS = (("optimizer", ""), ("lr", "lr "), ("batch_size", "bs "),
+                  ("schedule", ""), ("epochs", "ep "), ("seed", "seed "), ("devices", ""),
+                  ("dataset", ""))
+
+
+def rename_run(record: dict[str, Any], name: str) -> None:
+    """Give a run a name of one's own (kept beside its record, which the process that trains
+    the run rewrites: a name given meanwhile is never lost). An empty name goes back to the
+    summary ``run_names`` makes."""
+    name = " ".join(name.split())[:80]
+    path = Path(record["folder"]) / NAME_FILE
+    if name:
+        atomic_write_text(path, name + "\n")
+    else:
+        path.unlink(missing_ok=True)
+
+
+def run_names(records: list[dict[str, Any]]) -> dict[str, str]:
+    """folder -> the name a run list shows: the user's, or a summary of what sets the run apart
+    from the others ("Adam · lr 0.001 · bs 64"); runs alike in every setting are numbered."""
+    settings = {r["folder"]: _settings_of(r) for r in records}
+    varying = [key for key, _ in NAMED_SETTINGS
+               if len({_fmt(settings[f].get(key)) for f in settings}) > 1]
+    keys = varying or ["optimizer", "lr", "batch_size"]
+    names: dict[str, str] = {}
+    seen: dict[str, int] = {}
+    for r in records:
+        if r.get("name"):
+            names[r["folder"]] = str(r["name"])
+            continue
+        s = settings[r["folder"]]
+        prefix = dict(NAMED_SETTINGS)
+        text = " · ".join(f"{prefix[k]}{_fmt(s.get(k))}" for k in keys
+                          if s.get(k) is not None) or str(r.get("id"))
+        seen[text] = seen.get(text, 0) + 1
+        names[r["folder"]] = text if seen[text] == 1 else f"{text} ({seen[text]})"
+    return names
+
+
+def _settings_of(record: dict[str, Any]) -> dict[str, Any]:
+    out = dict(record.get("settings") or {})
+    out["dataset"] = record.get("dataset")
+    if out.get("schedule") == "none":
+        out["schedule"] = None
+    devices = out.get("devices")
+    if isinstance(devices, list):
+        out["devices"] = None if devices == ["cpu"] else ",".join(devices)
+    return out
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "" if value is None else str(value)

@@ -39,12 +39,19 @@ class Param:
     panel: bool = True
 
     def rule(self) -> str:
-        lo = ("(" if self.open_lo else "[") + f"{self.lo:g}"
-        hi = f"{self.hi:g}" + (")" if self.open_hi else "]")
+        """What is allowed, in words: ``a whole number from 1 to 1,048,576``, ``a number in
+        (0, 100]``."""
         what = {"float": "a number", "int": "a whole number", "pair": "two numbers",
                 "ints": "a list of whole numbers", "bool": "true or false"}[self.kind]
         if self.kind == "bool":
             return what
+        if self.kind in ("int", "ints"):
+            lo = int(self.lo) + (1 if self.open_lo else 0)
+            if self.hi >= 2 ** 62:
+                return f"{what} from {lo:,} up"
+            return f"{what} from {lo:,} to {int(self.hi) - (1 if self.open_hi else 0):,}"
+        lo = ("(" if self.open_lo else "[") + _plain(self.lo)
+        hi = _plain(self.hi) + (")" if self.open_hi else "]")
         return f"{what} in {lo}, {hi}"
 
     def check(self, value: Any) -> bool:
@@ -57,6 +64,12 @@ class Param:
             return isinstance(value, list | tuple) and all(self._in_range(v, int) for v in value)
         return self._in_range(value, int if self.kind == "int" else float)
 
+    def check_one(self, value: Any) -> bool:
+        """One number of it (an element of a pair or a list), as a form field holds one."""
+        if self.kind in ("pair", "ints"):
+            return self._in_range(value, int if self.kind == "ints" else float)
+        return self.check(value)
+
     def _in_range(self, v: Any, kind: type) -> bool:
         if kind is int and not is_int(v):
             return False
@@ -65,6 +78,11 @@ class Param:
         above = v > self.lo if self.open_lo else v >= self.lo
         below = v < self.hi if self.open_hi else v <= self.hi
         return above and below
+
+
+def _plain(v: float) -> str:
+    """1000000.0 -> 1,000,000; 0.001 -> 0.001; 1e-08 stays."""
+    return f"{int(v):,}" if float(v).is_integer() and abs(v) < 1e15 else f"{v:g}"
 
 
 _EPS = Param("eps", "Epsilon", 1e-8, lo=0.0, hi=1.0, open_lo=True)
@@ -132,8 +150,15 @@ LOSS_MODULES = {"cross_entropy": "CrossEntropyLoss", "nll": "NLLLoss", "mse": "M
                 "l1": "L1Loss", "bce_with_logits": "BCEWithLogitsLoss", "bce": "BCELoss"}
 CLASSIFICATION_LOSSES = ("cross_entropy", "nll")
 
-LIMITS = {"batch_size": 1 << 20, "epochs": 1_000_000, "grad_accumulation": 1 << 16,
-          "seed": 2 ** 63 - 1}
+# The run's own numbers (the Training panel's fields and the checks of project files).
+LOOP: dict[str, Param] = {p.key: p for p in (
+    Param("batch_size", "Batch size", 64, "int", lo=1, hi=1 << 20),
+    Param("epochs", "Epochs", 10, "int", lo=1, hi=1_000_000),
+    Param("grad_accumulation", "Accumulate batches", 1, "int", lo=1, hi=1 << 16),
+    Param("grad_clip", "Clip gradient norm at", 1.0, lo=0.0, hi=1e6, open_lo=True),
+    Param("seed", "Seed", 0, "int", lo=0, hi=2 ** 63 - 1),
+    Param("patience", "Patience (epochs)", 5, "int", lo=1, hi=1_000_000),
+)}
 
 DEFAULT_DATASET: dict[str, Any] = {
     "name": "Digits", "options": {"size": 28}, "validation_split": 0.1, "split_seed": 0,
@@ -220,27 +245,23 @@ def check_training(t: Mapping[str, Any]) -> list[tuple[str, str]]:
         _need(bad, LR.check(opt.get("lr")), "training.optimizer.lr", LR.rule(), opt.get("lr"))
     _check_named(bad, "training.schedule", t.get("schedule"), SCHEDULES)
     for key in ("batch_size", "epochs", "grad_accumulation"):
-        v = t.get(key)
-        _need(bad, is_int(v) and 1 <= v <= LIMITS[key], f"training.{key}",
-              f"a whole number from 1 to {LIMITS[key]:,}", v)
+        _need(bad, LOOP[key].check(t.get(key)), f"training.{key}", LOOP[key].rule(),
+              t.get(key))
     devices = t.get("devices")
     _need(bad, isinstance(devices, list) and bool(devices)
           and all(isinstance(x, str) and x for x in devices), "training.devices",
           'a list of device names like ["cpu"] or ["cuda:0", "cuda:1"]', devices)
-    seed = t.get("seed")
-    _need(bad, seed is None or (is_int(seed) and 0 <= seed <= LIMITS["seed"]), "training.seed",
-          "null or a whole number >= 0", seed)
-    clip = t.get("grad_clip")
-    _need(bad, clip is None or (is_number(clip) and clip > 0), "training.grad_clip",
-          "null or a number > 0", clip)
+    for key in ("seed", "grad_clip"):
+        _need(bad, t.get(key) is None or LOOP[key].check(t.get(key)), f"training.{key}",
+              f"null or {LOOP[key].rule()}", t.get(key))
     es = t.get("early_stopping")
     if not isinstance(es, dict):
         _need(bad, False, "training.early_stopping", "an object", es)
     else:
         _need(bad, isinstance(es.get("enabled"), bool), "training.early_stopping.enabled",
               "true or false", es.get("enabled"))
-        _need(bad, is_int(es.get("patience")) and 1 <= es["patience"] <= 1_000_000,
-              "training.early_stopping.patience", "a whole number >= 1", es.get("patience"))
+        _need(bad, LOOP["patience"].check(es.get("patience")),
+              "training.early_stopping.patience", LOOP["patience"].rule(), es.get("patience"))
         monitor = es.get("monitor")
         _need(bad, isinstance(monitor, str) and canonical_monitor(monitor) in MONITORS,
               "training.early_stopping.monitor", "one of " + ", ".join(MONITORS), monitor)

@@ -69,12 +69,16 @@ class RangeKeeper:
             self._scanned = n
         last = float(h.step.data[-1]) if n else 0.0
         lo, hi = self._loss_lo, self._loss_hi
-        for other in overlays:
+        lr_lo, lr_hi = self._lr_lo, self._lr_hi
+        for other in overlays:  # every chart spans what it shows, compared runs included
             if len(other):
                 last = max(last, float(other.step.data[-1]))
                 f = other.loss.data[np.isfinite(other.loss.data)]
                 if len(f):
                     lo, hi = min(lo, float(f.min())), max(hi, float(f.max()))
+                r = other.lr.data[np.isfinite(other.lr.data) & (other.lr.data > 0)]
+                if len(r):
+                    lr_lo, lr_hi = min(lr_lo, float(r.min())), max(lr_hi, float(r.max()))
         planned = float(self.expected_steps or 0)
         if last <= planned:
             self._x_end = max(self._x_end, planned)
@@ -82,9 +86,10 @@ class RangeKeeper:
             self._x_end = nice_ceil(last * 1.25)
         x_end = self._x_end or 1.0
         self._set("loss", x_end, lo, hi, 1.05, log_scale, force)
-        self._set("lr", x_end, self._lr_lo, self._lr_hi, 1.15, log_scale, force)
+        self._set("lr", x_end, lr_lo, lr_hi, 1.15, log_scale, force)
         if "acc" not in self.manual:
-            epochs = max(self.expected_epochs or 1, len(h.epochs), 1)
+            epochs = max(self.expected_epochs or 1, len(h.epochs), 1,
+                         *(len(o.epochs) for o in overlays))
             want = (0.5, epochs + 0.5)
             if force or self._shown.get("acc") != want:
                 self.plots["acc"].getViewBox().setRange(xRange=want, yRange=(0.0, 1.02),

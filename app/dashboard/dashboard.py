@@ -290,7 +290,7 @@ class TrainingDashboard(QtWidgets.QWidget):
             self.runs.refresh()
             if outcome.record is not None:
                 self.current_run = outcome.record
-                self.runs.select(str(outcome.record.get("id")))
+                self.history.name = self.runs.name_of(outcome.record)
                 self.sigRunRecorded.emit(outcome.record)
             self._update_export()
         text = REASON_TEXT.get(outcome.reason, outcome.reason)
@@ -334,12 +334,24 @@ class TrainingDashboard(QtWidgets.QWidget):
         self.export_action.setEnabled(has and self.worker is None)
 
     def _on_overlays(self, runs: list[dict[str, Any]]) -> None:
+        """Draw the selected runs under the one shown (which is never drawn twice)."""
         self.charts.clear_overlays()
+        shown = self._shown_folder()
         for run in runs:
+            if run["folder"] == shown:
+                continue
             try:
-                self.charts.add_overlay(run_history(run))
+                self.charts.add_overlay(run_history(run, self.runs.name_of(run)))
             except (FileNotFoundError, ValueError, OSError) as exc:
                 self.message_label.setText(f"Cannot overlay run {run.get('id')}: {exc}")
+
+    def _shown_folder(self) -> str | None:
+        """The folder of the run the charts show (the live one, or the one reloaded)."""
+        if self.worker is not None and self.worker.run_dir is not None:
+            return str(Path(self.worker.run_dir).resolve())
+        if self.current_run is not None:
+            return self.current_run.get("folder")
+        return None
 
     def show_run(self, run: dict[str, Any]) -> None:
         """Reload a run: its charts, and its weights evaluated on the validation set (in the
@@ -348,7 +360,7 @@ class TrainingDashboard(QtWidgets.QWidget):
             return
         self.current_run = run
         try:
-            hist = run_history(run)
+            hist = run_history(run, self.runs.name_of(run))
             last = int(hist.step.data[-1]) if len(hist) else None
             self.charts.set_history(hist, last, len(hist.epochs) or None)
         except (FileNotFoundError, ValueError, OSError) as exc:

@@ -16,10 +16,12 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
+from app.core.memory import memory_note
 from app.core.settings import (
     DEFAULT_LR,
+    LOOP,
     LR,
     MONITORS,
     OPTIMIZERS,
@@ -29,6 +31,7 @@ from app.core.settings import (
     device_problem,
     schedule_defaults,
 )
+from app.gui.fields import CheckedNumber, narrow_combo
 
 from .settings import Settings
 
@@ -97,47 +100,13 @@ def _ram_gib() -> float | None:
         return None
 
 
-class NumberSpinBox(QtWidgets.QDoubleSpinBox):
-    """A spin box that shows numbers as people write them (0.001, 1e-08), not 0.00100000."""
+def checked_field(p: Param) -> CheckedNumber:
+    """A field for one setting: what is typed is checked against the setting's rule (the same
+    the project files are checked with), and said wrong next to the field, never changed."""
+    def check(value: Any) -> str | None:
+        return None if p.check_one(value) else f"{p.label}: expected {p.rule()}"
 
-    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt's name
-        return f"{value:.6g}"
-
-    def valueFromText(self, text: str) -> float:  # noqa: N802
-        try:
-            return float(text.strip())
-        except ValueError:
-            return self.value()
-
-    def validate(self, text: str, pos: int) -> object:
-        t = text.strip()
-        if not t or t in ("-", ".", "e", "-.") or t.endswith(("e", "e-", "e+")):
-            return QtGui.QValidator.Intermediate, text, pos
-        try:
-            v = float(t)
-        except ValueError:
-            return QtGui.QValidator.Invalid, text, pos
-        ok = self.minimum() <= v <= self.maximum()
-        return (QtGui.QValidator.Acceptable if ok else QtGui.QValidator.Intermediate), text, pos
-
-
-def _spin(kind: str, lo: float, hi: float) -> QtWidgets.QAbstractSpinBox:
-    if kind == "int":
-        w = QtWidgets.QSpinBox()
-        w.setRange(int(max(lo, -(2 ** 31) + 1)), int(min(hi, 2 ** 31 - 1)))
-        return w
-    w = NumberSpinBox()
-    w.setDecimals(12)
-    w.setRange(lo, hi)
-    w.setStepType(QtWidgets.QAbstractSpinBox.AdaptiveDecimalStepType)
-    return w
-
-
-def spin_for(p: Param) -> QtWidgets.QAbstractSpinBox:
-    """A spin box whose range is the setting's own (an open bound just inside it)."""
-    lo = p.lo if not p.open_lo else (1e-12 if p.lo == 0 else p.lo * (1 + 1e-9))
-    hi = p.hi if not p.open_hi else p.hi - 1e-6
-    return _spin("int" if p.kind in ("int", "ints") else "float", lo, min(hi, 1e12))
+    return CheckedNumber(p.kind == "int", check, p.rule())
 
 
 def panel_rows(params: tuple[Param, ...]) -> list[tuple[str, str, Param]]:
@@ -173,33 +142,36 @@ class TrainingPanel(QtWidgets.QWidget):
         self.devices, self.gpu_reason = devices if devices is not None else list_devices()
         self.reason = ""
 
-        self.optimizer_combo = QtWidgets.QComboBox()
+        self.optimizer_combo = narrow_combo()
         self.optimizer_combo.addItems(OPTIMIZERS)
-        self.lr_spin = spin_for(LR)
+        self.lr_spin = checked_field(LR)
         self.lr_spin.setToolTip("Learning rate (the schedule starts from it)")
         self.opt_form = QtWidgets.QFormLayout()
         self.opt_widgets: dict[str, QtWidgets.QWidget] = {}
-        self.schedule_combo = QtWidgets.QComboBox()
+        self.schedule_combo = narrow_combo()
         self.schedule_combo.addItems(SCHEDULES)
         self.sched_form = QtWidgets.QFormLayout()
         self.sched_widgets: dict[str, QtWidgets.QWidget] = {}
 
-        self.batch_spin = _spin("int", 1, 1 << 16)
-        self.epochs_spin = _spin("int", 1, 100000)
-        self.accum_spin = _spin("int", 1, 4096)
+        self.batch_spin = checked_field(LOOP["batch_size"])
+        self.memory_label = QtWidgets.QLabel()
+        self.memory_label.setWordWrap(True)
+        self.memory_label.setObjectName("memoryEstimate")
+        self.epochs_spin = checked_field(LOOP["epochs"])
+        self.accum_spin = checked_field(LOOP["grad_accumulation"])
         self.accum_spin.setToolTip("Take an optimizer step every k batches (an effective "
                                    "batch k times larger, in the memory of one batch)")
         self.clip_check = QtWidgets.QCheckBox("Clip gradient norm at")
-        self.clip_spin = _spin("float", 1e-4, 1e6)
+        self.clip_spin = checked_field(LOOP["grad_clip"])
         self.es_check = QtWidgets.QCheckBox("Early stopping")
         self.es_check.setToolTip("Stop when the monitored metric has not improved for "
                                  "'patience' epochs")
-        self.monitor_combo = QtWidgets.QComboBox()
+        self.monitor_combo = narrow_combo()
         self.monitor_combo.addItems(MONITORS)
-        self.patience_spin = _spin("int", 1, 100000)
+        self.patience_spin = checked_field(LOOP["patience"])
         self.seed_check = QtWidgets.QCheckBox("Fixed seed")
         self.seed_check.setToolTip("A fixed seed makes a run reproducible")
-        self.seed_spin = _spin("int", 0, 2 ** 31 - 1)
+        self.seed_spin = checked_field(LOOP["seed"])
         self.device_list = QtWidgets.QListWidget()
         self.device_list.setMaximumHeight(90)
         self.device_reason = QtWidgets.QLabel()
@@ -231,6 +203,7 @@ class TrainingPanel(QtWidgets.QWidget):
         loop_box = QtWidgets.QGroupBox("Loop")
         f = QtWidgets.QFormLayout(loop_box)
         f.addRow("Batch size", self.batch_spin)
+        f.addRow(self.memory_label)
         f.addRow("Epochs", self.epochs_spin)
         f.addRow("Accumulate batches", self.accum_spin)
         f.addRow(self.clip_check, self.clip_spin)
@@ -248,21 +221,21 @@ class TrainingPanel(QtWidgets.QWidget):
         layout.addStretch(1)
 
         self.optimizer_combo.currentTextChanged.connect(self._on_optimizer)
-        self.lr_spin.valueChanged.connect(lambda v: self._set_opt("lr", float(v)))
+        self.lr_spin.sigValue.connect(lambda v: self._set_opt("lr", float(v)))
         self.schedule_combo.currentTextChanged.connect(self._on_schedule)
-        self.batch_spin.valueChanged.connect(lambda v: self._set(("batch_size",), int(v)))
-        self.epochs_spin.valueChanged.connect(lambda v: self._set(("epochs",), int(v)))
-        self.accum_spin.valueChanged.connect(lambda v: self._set(("grad_accumulation",), int(v)))
+        self.batch_spin.sigValue.connect(lambda v: self._set(("batch_size",), int(v)))
+        self.epochs_spin.sigValue.connect(lambda v: self._set(("epochs",), int(v)))
+        self.accum_spin.sigValue.connect(lambda v: self._set(("grad_accumulation",), int(v)))
         self.clip_check.toggled.connect(self._on_clip)
-        self.clip_spin.valueChanged.connect(self._on_clip)
+        self.clip_spin.sigValue.connect(self._on_clip)
         self.es_check.toggled.connect(lambda on: self._set(("early_stopping", "enabled"),
                                                            bool(on)))
         self.monitor_combo.currentTextChanged.connect(
             lambda t: self._set(("early_stopping", "monitor"), t))
-        self.patience_spin.valueChanged.connect(
+        self.patience_spin.sigValue.connect(
             lambda v: self._set(("early_stopping", "patience"), int(v)))
         self.seed_check.toggled.connect(self._on_seed)
-        self.seed_spin.valueChanged.connect(self._on_seed)
+        self.seed_spin.sigValue.connect(self._on_seed)
         self.device_list.itemChanged.connect(self._on_devices)
         settings.sigChanged.connect(self._on_setting_changed)
         settings.sigReset.connect(self.refresh)
@@ -278,29 +251,29 @@ class TrainingPanel(QtWidgets.QWidget):
             self.optimizer_combo.setCurrentText(opt["name"])
             self._build_params(self.opt_form, self.opt_widgets,
                                OPTIMIZERS.get(opt["name"], ()), opt, self._on_opt_param)
-            self.lr_spin.setValue(float(opt["lr"]))
+            self.lr_spin.show_value(float(opt["lr"]))
             sched = t["schedule"]
             self.schedule_combo.setCurrentText(sched.get("name", "none"))
             self._build_params(self.sched_form, self.sched_widgets,
                                SCHEDULES.get(sched.get("name", "none"), ()), sched,
                                self._on_sched_param)
-            self.batch_spin.setValue(int(t["batch_size"]))
-            self.epochs_spin.setValue(int(t["epochs"]))
-            self.accum_spin.setValue(int(t.get("grad_accumulation", 1)))
+            self.batch_spin.show_value(int(t["batch_size"]))
+            self.epochs_spin.show_value(int(t["epochs"]))
+            self.accum_spin.show_value(int(t.get("grad_accumulation", 1)))
             clip = t.get("grad_clip")
             self.clip_check.setChecked(clip is not None)
             self.clip_spin.setEnabled(clip is not None)
-            self.clip_spin.setValue(float(clip) if clip is not None else 1.0)
+            self.clip_spin.show_value(float(clip) if clip is not None else 1.0)
             es = t["early_stopping"]
             self.es_check.setChecked(bool(es.get("enabled")))
             self.monitor_combo.setCurrentText(canonical_monitor(es.get("monitor", "val_loss")))
-            self.patience_spin.setValue(int(es.get("patience", 5)))
+            self.patience_spin.show_value(int(es.get("patience", 5)))
             for w in (self.monitor_combo, self.patience_spin):
                 w.setEnabled(bool(es.get("enabled")))
             seed = t.get("seed")
             self.seed_check.setChecked(seed is not None)
             self.seed_spin.setEnabled(seed is not None)
-            self.seed_spin.setValue(int(seed) if seed is not None else 0)
+            self.seed_spin.show_value(int(seed) if seed is not None else 0)
             chosen = list(t.get("devices", ["cpu"]))
             cpus = chosen.count("cpu")
             for i in range(self.device_list.count()):
@@ -334,9 +307,8 @@ class TrainingPanel(QtWidgets.QWidget):
                     w.setPlaceholderText("e.g. 30, 60")
                     w.editingFinished.connect(lambda k=key, le=w: slot(k, _ints(le.text())))
                 else:
-                    w = spin_for(p)
-                    cast = int if p.kind == "int" else float
-                    w.valueChanged.connect(lambda v, k=key, c=cast: slot(k, c(v)))
+                    w = checked_field(p)
+                    w.sigValue.connect(lambda v, k=key: slot(k, v))
                 w.setObjectName(key)
                 form.addRow(label, w)
                 widgets[key] = w
@@ -349,7 +321,7 @@ class TrainingPanel(QtWidgets.QWidget):
             elif p.kind == "ints":
                 w.setText(", ".join(str(v) for v in (value or [])))
             else:
-                w.setValue(value)
+                w.show_value(value)
             w.blockSignals(False)
 
     # ------------------------------------------------------------------ to the project
@@ -403,12 +375,12 @@ class TrainingPanel(QtWidgets.QWidget):
     def _on_clip(self, *_: Any) -> None:
         on = self.clip_check.isChecked()
         self.clip_spin.setEnabled(on)
-        self._set(("grad_clip",), float(self.clip_spin.value()) if on else None)
+        self._set(("grad_clip",), float(self.clip_spin.value() or 1.0) if on else None)
 
     def _on_seed(self, *_: Any) -> None:
         on = self.seed_check.isChecked()
         self.seed_spin.setEnabled(on)
-        self._set(("seed",), int(self.seed_spin.value()) if on else None)
+        self._set(("seed",), int(self.seed_spin.value() or 0) if on else None)
 
     def _on_devices(self, item: QtWidgets.QListWidgetItem) -> None:
         if self._updating:
@@ -438,6 +410,7 @@ class TrainingPanel(QtWidgets.QWidget):
         for w in (self.monitor_combo, self.patience_spin):
             w.setEnabled(bool(t["early_stopping"].get("enabled")))
         reason = device_problem(list(t.get("devices", [])), int(t["batch_size"])) or ""
+        self._show_memory()
         lines = []
         if self.gpu_reason:
             lines.append(self.gpu_reason)
@@ -448,6 +421,18 @@ class TrainingPanel(QtWidgets.QWidget):
         if reason != self.reason:
             self.reason = reason
             self.sigValidityChanged.emit(not reason, reason)
+
+    def _show_memory(self) -> None:
+        """The estimate for the batch size, in red with the device's free memory when it does
+        not fit (the window's one place for the batch size, so the two always agree)."""
+        try:
+            text, warn = memory_note(self.settings.project)
+        except (ValueError, KeyError):  # a graph that cannot be estimated yet: say nothing
+            text, warn = "", False
+        self.memory_label.setText(text)
+        self.memory_label.setStyleSheet("color: #c0392b;" if warn else
+                                        "color: palette(placeholder-text);")
+        self.memory_label.setVisible(bool(text))
 
     @property
     def can_train(self) -> bool:

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
+from app.core.memory import estimator_optimizer
 from app.core.project import Project
 from engine.graph import (
     ConnectionRefused,
@@ -126,11 +127,6 @@ class GraphDocument(QObject):
         (a file was probed in the background)."""
         self._needs_validation = True
         self.refresh()
-
-    def set_batch_size(self, batch_size: int) -> None:
-        """The batch size the memory estimate uses (a view setting, not an edit)."""
-        self.batch_size = max(1, int(batch_size))
-        self._update_stats(self.graph.infer())
 
     # ================================================================ checks
     def check_param(self, name: str, param: str, value: Any) -> Any:
@@ -437,10 +433,7 @@ class GraphDocument(QObject):
             params += info.params
             flops += info.flops
             act += info.activation_bytes
-        opt = self._project.training.get("optimizer", {})
-        name = str(opt.get("name", "adam")).lower() if isinstance(opt, dict) else "adam"
-        if name == "sgd" and isinstance(opt, dict) and opt.get("momentum"):
-            name = "sgd_momentum"
+        name = estimator_optimizer(self._project.training)
         stats = GraphStats(len(self.graph), len(self.graph.edges), params, flops, act,
                            training_memory(params, act, self.batch_size, name), self.batch_size,
                            name)

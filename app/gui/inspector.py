@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QScrollArea,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -30,9 +29,9 @@ from engine.graph import GraphEditError, ParamSpec
 
 from .canvas.node_item import format_count, format_value
 from .document import GraphDocument
+from .fields import NumberEdit
 from .icons import category_icon
 
-INT32_MAX = 2**31 - 1
 _INVALID_STYLE = "border: 1.5px solid #d1242f; border-radius: 3px;"
 
 
@@ -209,17 +208,11 @@ class InspectorWidget(QWidget):
             combo.addItems(list(p.choices))
             combo.activated.connect(lambda i, n=p.name, c=combo: self._commit(n, c.itemText(i)))
             return combo
-        if p.kind == "int" and not p.optional and _fits_spin(p, stored):
-            spin = QSpinBox()
-            spin.setRange(int(p.min) + (1 if p.min_exclusive else 0) if p.min is not None
-                          else -INT32_MAX, int(min(p.max, INT32_MAX)) if p.max is not None
-                          else INT32_MAX)
-            spin.setKeyboardTracking(False)  # one edit per Enter / arrow click, not per digit
-            spin.setAccelerated(True)
-            spin.valueChanged.connect(lambda v, n=p.name: self._commit(n, int(v)))
-            return spin
-        edit = QLineEdit()
-        edit.setPlaceholderText(p.describe())
+        if p.kind in ("int", "float"):  # typed as text: a bad value is said, not fixed
+            edit = NumberEdit(p.kind == "int", p.describe())
+        else:
+            edit = QLineEdit()
+            edit.setPlaceholderText(p.describe())
         edit.editingFinished.connect(
             lambda n=p.name, e=edit, spec=p: self._commit(n, text_to_param(spec, e.text())))
         return edit
@@ -247,9 +240,6 @@ class InspectorWidget(QWidget):
                     editor.setChecked(bool(stored))
                 elif isinstance(editor, QComboBox):
                     editor.setCurrentText(str(stored))
-                elif isinstance(editor, QSpinBox):
-                    if isinstance(stored, int) and not isinstance(stored, bool):
-                        editor.setValue(stored)
                 elif isinstance(editor, QLineEdit) and self.errors[key].isHidden():
                     editor.setText(param_to_text(p, stored))
             finally:
@@ -314,10 +304,6 @@ class InspectorWidget(QWidget):
     def commit_text(self, param: str, text: str) -> bool:
         """Type ``text`` into a text field and press Enter (the tests' and scripts' way in)."""
         editor = self.editors[param]
-        if isinstance(editor, QSpinBox):
-            editor.lineEdit().setText(text)
-            editor.interpretText()
-            return self.errors[param].isHidden()
         assert isinstance(editor, QLineEdit)
         editor.setText(text)
         editor.editingFinished.emit()
@@ -357,15 +343,3 @@ class InspectorWidget(QWidget):
         if event.type() == QEvent.Type.FocusIn and obj in self._helps:
             self.field_help.setText(self._helps[obj])  # type: ignore[index]
         return super().eventFilter(obj, event)
-
-
-def _fits_spin(p: ParamSpec, stored: Any) -> bool:
-    """A spin box only for values it can show: a stored value out of range (a hand-edited file)
-    gets a text field, so the inspector shows the bad value instead of clamping it."""
-    if stored is None:
-        return True
-    try:
-        p.coerce(stored)
-    except ValueError:
-        return False
-    return isinstance(stored, int) and not isinstance(stored, bool)

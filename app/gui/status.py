@@ -1,10 +1,10 @@
-"""The status bar's summary: nodes, parameters, FLOPs, and the estimated training memory for a
-batch size the user picks right there.
+"""The status bar's summary: nodes, parameters, FLOPs, and the estimated training memory for the
+project's batch size (set in the Training tab: the one place a batch size is edited).
 """
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
 from engine.graph.stats import human_bytes
 
@@ -20,21 +20,18 @@ class StatusSummary(QWidget):
         self.params = QLabel()
         self.flops = QLabel()
         self.memory = QLabel()
-        self.batch = QSpinBox(minimum=1, maximum=1 << 16, keyboardTracking=False)
-        self.batch.setPrefix("batch ")
-        self.batch.setToolTip("Batch size used for the training-memory estimate")
         self.problems = QLabel()
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 0, 6, 0)
         layout.setSpacing(14)
-        for w in (self.problems, self.counts, self.params, self.flops, self.memory, self.batch):
+        for w in (self.problems, self.counts, self.params, self.flops, self.memory):
             layout.addWidget(w)
         self.params.setToolTip("Learnable parameters of the whole model")
         self.flops.setToolTip("Forward floating-point operations per sample "
                               "(a multiply-add counts two)")
         self.memory.setToolTip("Estimated training memory: weights, gradients and optimizer "
-                               "state, plus activations kept for backward for one batch")
-        self.batch.valueChanged.connect(doc.set_batch_size)
+                               "state, plus activations kept for backward for one batch (the "
+                               "batch size is set in the Training tab)")
         doc.sigStatsChanged.connect(self.show_stats)
         doc.sigProblemsChanged.connect(self.show_problems)
         self.show_stats(doc.stats)
@@ -44,11 +41,8 @@ class StatusSummary(QWidget):
         self.counts.setText(f"{s.nodes} nodes · {s.edges} wires")
         self.params.setText(f"Params: {s.params:,}")
         self.flops.setText(f"FLOPs: {format_count(s.flops)}")
-        self.memory.setText(f"Training memory ≈ {human_bytes(s.training_bytes)}")
-        if self.batch.value() != s.batch_size:
-            self.batch.blockSignals(True)
-            self.batch.setValue(s.batch_size)
-            self.batch.blockSignals(False)
+        self.memory.setText(f"Training memory ≈ {human_bytes(s.training_bytes)} (batch "
+                            f"{s.batch_size})")
 
     def show_problems(self, problems: list) -> None:
         errors = sum(p.severity == "error" for p in problems)

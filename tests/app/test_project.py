@@ -96,7 +96,7 @@ def _with(change: object) -> dict:
     (_with(lambda d: d["training"]["optimizer"].update(betas=[0.9, 0.999])),
      r"training.optimizer.betas: SGD has no setting 'betas' \(it has: momentum, nesterov"),
     (_with(lambda d: d["training"].update(schedule={"name": "StepLR", "step_size": 0})),
-     r"training.schedule.step_size: expected a whole number in \[1, 1e\+06\], got 0"),
+     r"training.schedule.step_size: expected a whole number from 1 to 1,000,000, got 0"),
     (_with(lambda d: d["training"]["early_stopping"].update(monitor="val_f1")),
      r"training.early_stopping.monitor: expected one of val_loss, val_accuracy"),
     (_with(lambda d: d["dataset"].update(normalize={"mean": [0.1], "std": [float("inf")]})),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -349,40 +350,73 @@ def test_failures_say_what_happened_and_what_to_try(qtbot):
 
 
 # ---------------------------------------------------------------------- runs, export
-def test_runs_panel_lists_overlays_reloads_and_sees_new_runs(qtbot, tmp_path):
+def test_runs_panel_names_sorts_compares_reloads_and_sees_new_runs(qtbot, tmp_path):
     from app.core.runner import train
     from app.core.settings import RunOverrides
-    from app.dashboard.runs import RunsPanel, run_history
+    from app.dashboard.runs import COLUMNS, NAME, RunsPanel, run_history
 
     project = Project.from_template("spiral")
     project.dataset["options"]["n_samples"] = 200
     project.save(tmp_path / "p.json")
-    for seed in (1, 2):
-        train(project, RunOverrides(epochs=2, seed=seed), source="cli")
+    train(project, RunOverrides(epochs=2, seed=1, lr=0.05), source="cli")
+    train(project, RunOverrides(epochs=2, seed=2, lr=0.005), source="cli")
     panel = RunsPanel(project)
     qtbot.addWidget(panel)
     assert panel.tree.topLevelItemCount() == 2
-    first, second = panel.records
-    assert panel.tree.topLevelItem(0).text(1) == second["id"]  # newest first
-    assert panel.tree.topLevelItem(0).text(4) == "completed"
+    assert {"Name", "Optimizer", "LR", "Batch", "Val acc", "Seed"} <= set(COLUMNS)
+    # named by what sets them apart; the table shows their settings and sorts as numbers
+    names = sorted(panel.tree.topLevelItem(i).text(NAME) for i in range(2))
+    assert names == ["lr 0.005 · seed 2", "lr 0.05 · seed 1"]
+    lr = COLUMNS.index("LR")
+    panel.tree.sortByColumn(lr, QtCore.Qt.AscendingOrder)
+    assert [panel.tree.topLevelItem(i).text(lr) for i in range(2)] == ["0.005", "0.05"]
+    # selecting runs is comparing them
     overlays = []
     panel.sigOverlayChanged.connect(overlays.append)
-    panel.set_overlay(first["id"], True)
-    assert [r["id"] for r in overlays[-1]] == [first["id"]]
-    assert len(run_history(overlays[-1][0]).epochs) == 2
+    panel.tree.topLevelItem(0).setSelected(True)
+    panel.tree.topLevelItem(1).setSelected(True)
+    assert len(overlays[-1]) == 2
+    first = panel.tree.topLevelItem(0).data(NAME, QtCore.Qt.UserRole)
+    assert len(run_history(first).epochs) == 2
+    # a name of one's own, kept beside the record and shown in the legends
+    panel.tree.topLevelItem(0).setText(NAME, "small steps")
+    assert panel.name_of(first) == "small steps"
+    assert (Path(first["folder"]) / "name.txt").read_text().strip() == "small steps"
+    assert run_history(first, panel.name_of(first)).name == "small steps"
     reloads = []
     panel.sigReload.connect(reloads.append)
     panel.select(first["id"])
     panel.reload_button.click()
-    assert reloads[-1]["id"] == first["id"]
-    assert panel.export_button.isEnabled()
+    assert reloads[-1]["id"] == first["id"] and panel.export_button.isEnabled()
     # a run started elsewhere (a terminal) shows up by itself while the panel is shown
     panel.show()
     changed = []
     panel.sigRunsChanged.connect(lambda: changed.append(1))
     train(project, RunOverrides(epochs=1, seed=3), source="cli")
     qtbot.waitUntil(lambda: panel.tree.topLevelItemCount() == 3, timeout=10000)
-    assert changed and panel.overlay_runs()[0]["id"] == first["id"]  # still checked
+    assert changed and panel.selected_run()["id"] == first["id"]  # still selected
+
+
+def test_the_charts_compare_runs_on_every_axis_and_the_shown_run_once(qtbot, dashboard):
+    from app.core.runner import train
+    from app.core.settings import RunOverrides
+
+    project = dashboard.project
+    train(project, RunOverrides(epochs=4, lr=0.5), source="cli")  # a far larger lr
+    dashboard.runs.refresh()
+    assert dashboard.start_training()
+    qtbot.waitUntil(lambda: dashboard.last_outcome is not None, timeout=60000)
+    dashboard.show()
+    dashboard.view_tabs.setCurrentWidget(dashboard.charts)
+    for i in range(dashboard.runs.tree.topLevelItemCount()):
+        dashboard.runs.tree.topLevelItem(i).setSelected(True)  # both: the shown one and the other
+    overlays = dashboard.charts.overlays
+    assert len(overlays) == 1 and overlays[0].name == "lr 0.5 · ep 4"
+    dashboard.charts.reset_view()
+    y_lo, y_hi = dashboard.charts.lr_plot.getViewBox().viewRange()[1]
+    assert y_hi >= 0.5  # the compared run's learning rate is in view
+    x_hi = dashboard.charts.acc_plot.getViewBox().viewRange()[0][1]
+    assert x_hi >= 4  # and its four epochs
 
 
 def test_export_dialog_writes_every_format(qtbot, dashboard, spiral_project, tmp_path):
@@ -423,3 +457,27 @@ def test_image_folder_preview_sets_the_input_shape(qtbot, tmp_path, image_folder
     assert p.class_names == ["cat", "dog"] and p.class_counts.tolist() == [3, 3]
     node = project.graph.node(panel.settings.input_node())
     assert node.params["shape"] == [3, 16, 16]
+
+
+def test_training_panel_numbers_are_checked_not_changed(qtbot, monkeypatch):
+    project = Project.from_template("mlp_digits")
+    panel = TrainingPanel(Settings(project))
+    qtbot.addWidget(panel)
+    before = dict(project.training)
+    for field, typed in ((panel.epochs_spin, "0"), (panel.batch_spin, "-5"),
+                         (panel.batch_spin, "lots"), (panel.batch_spin, "1000000000"),
+                         (panel.lr_spin, "inf"), (panel.opt_widgets["momentum"], "1.5")):
+        field.edit.setText(typed)
+        field.edit.editingFinished.emit()
+        assert field.refused and field.edit.text() == typed, typed
+        assert "expected" in field.message.text()
+    assert project.training == before  # nothing refused was applied
+    panel.batch_spin.edit.setText("32")
+    panel.batch_spin.edit.editingFinished.emit()
+    assert not panel.batch_spin.refused and project.training["batch_size"] == 32
+    assert "Training memory ≈" in panel.memory_label.text() and "batch 32" in \
+        panel.memory_label.text()
+    monkeypatch.setattr("app.core.memory.device_memory", lambda device: (1 << 20, 1 << 30))
+    panel.batch_spin.setValue(4096)  # far more than the 1 MiB free said here
+    text = panel.memory_label.text()
+    assert "but cpu has 1.0 MiB free: lower the batch size" in text, text

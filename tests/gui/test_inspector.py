@@ -3,7 +3,11 @@ and values the registry refuses shown with their reason."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QSpinBox
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit
+
+from app.gui.fields import NumberEdit
 
 from app.gui.inspector import param_to_text, text_to_param
 from engine.graph import Edge, get_spec
@@ -21,9 +25,9 @@ def test_widgets_follow_the_registry(make_window):
     spec = get_spec("Conv2d")
     assert set(ed) == {"name", *(p.name for p in spec.params)}
     assert isinstance(ed["in_channels"], QLabel) and "inferred" in ed["in_channels"].text()
-    assert isinstance(ed["out_channels"], QSpinBox)
+    assert isinstance(ed["out_channels"], NumberEdit) and ed["out_channels"].whole
     p = spec.param("out_channels")
-    assert ed["out_channels"].minimum() == p.min
+    assert ed["out_channels"].placeholderText() == p.describe()
     assert isinstance(ed["bias"], QCheckBox)
     assert isinstance(ed["kernel_size"], QLineEdit)
     assert p.help in ed["out_channels"].toolTip()
@@ -60,7 +64,7 @@ def test_param_edit_updates_node_shapes_and_problems(make_window):
     assert "Problems (1 error" in win.problems_dock.windowTitle()
     doc.undo_stack.undo()
     assert win.problems.row_count() == 0
-    assert win.inspector.editors["out_features"].value() == 10
+    assert win.inspector.editors["out_features"].text() == "10"
 
 
 def test_invalid_values_are_refused_with_a_message(make_window):
@@ -185,3 +189,22 @@ def test_merge_ports_follow_num_inputs(make_window):
     edge_item = win.scene.edge_items[doc.graph.edges[0]]
     port = win.scene.node_items[add].in_ports[2]
     assert edge_item.endpoints()[1] == port.scenePos()
+
+
+def test_numbers_are_never_changed_behind_the_users_back(make_window):
+    """-5, 0, text and 10^9 in a whole-number field stay as typed, with a message saying what
+    is allowed; nothing is applied. Up and Down step the value as a spin box does."""
+    win = make_window("mlp_digits")
+    _select(win, "fc1")
+    edit = win.inspector.editors["out_features"]
+    rule = get_spec("Linear").param("out_features").describe()
+    for typed in ("-5", "0", "many", "1000000000"):
+        assert not win.inspector.commit_text("out_features", typed)
+        assert edit.text() == typed  # kept, not flipped, reverted or clamped
+        err = win.inspector.errors["out_features"]
+        assert not err.isHidden() and (rule in err.text() or "number" in err.text()), typed
+        assert win.doc.graph.node("fc1").params["out_features"] == 128
+    assert win.inspector.commit_text("out_features", "64")
+    assert win.inspector.errors["out_features"].isHidden()
+    QTest.keyClick(edit, Qt.Key.Key_Up)
+    assert edit.text() == "65" and win.doc.graph.node("fc1").params["out_features"] == 65
