@@ -8,7 +8,6 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit
 
 from app.gui.fields import NumberEdit
-
 from app.gui.inspector import param_to_text, text_to_param
 from engine.graph import Edge, get_spec
 
