@@ -113,6 +113,13 @@ def _open_gui(project: str | None) -> int:
         print(f"{PROG}: no display to open the desktop app on (DISPLAY is not set); use "
               "'layerforge --help' for the command-line tools", file=sys.stderr)
         return 2
+    if _uses_xcb():
+        from .system_libs import missing_message, missing_xcb_libs  # noqa: PLC0415
+
+        missing = missing_xcb_libs()
+        if missing:
+            _fail(missing_message(missing))
+            return 1
     try:
         import PySide6.QtWidgets  # noqa: F401, PLC0415
 
@@ -123,6 +130,17 @@ def _open_gui(project: str | None) -> int:
               "command-line tools", file=sys.stderr)
         return 2
     return gui_main(project)
+
+
+def _uses_xcb() -> bool:
+    """Whether Qt will start its X11 plugin: on Linux, unless another platform is asked for
+    (offscreen, wayland) or only Wayland is there."""
+    if not sys.platform.startswith("linux") or getattr(sys, "frozen", False):
+        return False  # a frozen build ships these libraries
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform:
+        return platform.split(":")[0] == "xcb"
+    return bool(os.environ.get("DISPLAY")) and not os.environ.get("WAYLAND_DISPLAY")
 
 
 _HANDLERS = {"train": cmd_train, "validate": cmd_validate, "summary": cmd_summary,

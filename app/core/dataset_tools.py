@@ -74,6 +74,7 @@ class DatasetPreview:
     point_labels: np.ndarray | None = None
     regression: bool = False
     notes: list[str] = field(default_factory=list)
+    feature_names: list[str] | None = None  # a table's column names (a CSV file's header)
 
     @property
     def is_image(self) -> bool:
@@ -88,11 +89,18 @@ def _all_targets(dataset: Any) -> np.ndarray | None:
     return None
 
 
+def _as_is(dataset_settings: dict[str, Any]) -> dict[str, Any]:
+    """The whole dataset, unsplit, without augmentation, and never downloaded: looking at a
+    dataset must not fetch 170 MB (the Data panel's Download button does that)."""
+    options = {k: v for k, v in (dataset_settings.get("options") or {}).items()
+               if k != "download"}
+    return {**dataset_settings, "options": options, "validation_split": 0.0, "transforms": []}
+
+
 def load_preview(dataset_settings: dict[str, Any], base_dir: str | Path | None,
                  ctx: TaskContext | None = None) -> DatasetPreview:
     """Load the whole dataset (no split, no augmentation) and describe it."""
-    settings = {**dataset_settings, "validation_split": 0.0, "transforms": []}
-    dataset, _ = build_datasets(settings, base_dir)
+    dataset, _ = build_datasets(_as_is(dataset_settings), base_dir)
     if ctx is not None:
         ctx.progress(1, 3, "loaded")
     n = len(dataset)
@@ -124,8 +132,10 @@ def load_preview(dataset_settings: dict[str, Any], base_dir: str | Path | None,
         point_labels = targets[:m] if targets.shape[:1] == (n,) else None
     if ctx is not None:
         ctx.progress(3, 3, "described")
+    features = getattr(dataset, "feature_names", None)
     return DatasetPreview(n, shape, dtype, samples, labels, None if regression else names,
-                          counts, points, point_labels, regression)
+                          counts, points, point_labels, regression,
+                          feature_names=list(features) if features else None)
 
 
 def suggest_normalization(dataset_settings: dict[str, Any], base_dir: str | Path | None,
@@ -134,8 +144,7 @@ def suggest_normalization(dataset_settings: dict[str, Any], base_dir: str | Path
     feature (for vectors), from up to 10 000 samples."""
     from engine.data.datasets import channel_stats  # noqa: PLC0415
 
-    settings = {**dataset_settings, "validation_split": 0.0, "transforms": []}
-    dataset, _ = build_datasets(settings, base_dir)
+    dataset, _ = build_datasets(_as_is(dataset_settings), base_dir)
     data = getattr(dataset, "data", None)
     if isinstance(data, np.ndarray) and data.dtype != np.uint8 and data.ndim == 2:
         x = data[:10000].astype(np.float64)

@@ -23,6 +23,7 @@ from typing import Any
 from engine.graph import DataSpec, TensorType
 
 from .errors import ProjectError
+from .paths import user_data_dir
 
 
 @dataclass(frozen=True)
@@ -219,8 +220,13 @@ def looks_like_image(sample: Any) -> bool:
 
 
 def resolve_data_path(value: str, base_dir: str | os.PathLike[str] | None) -> Path:
+    """A data path of the settings: relative to the project's folder, or, for a project never
+    saved, to the user's data folder (never the current directory, which the window's user
+    did not choose)."""
     p = Path(value).expanduser()
-    return p if p.is_absolute() or base_dir is None else Path(base_dir) / p
+    if p.is_absolute():
+        return p
+    return (Path(base_dir) if base_dir is not None else user_data_dir() / "datasets") / p
 
 
 # -------------------------------------------------------------------- building
@@ -243,6 +249,13 @@ def build_datasets(dataset: dict[str, Any], base_dir: Any = None) -> tuple[Any, 
                                                  "build of engine.data")
     options = dict(dataset.get("options") or {})
     for key in _PATH_OPTIONS:
+        if key not in options:
+            continue
+        if name in FILE_SETS and not str(options[key] or "").strip():
+            what = "folder" if key == "root" else "file"
+            raise ProjectError(None, f"dataset.options.{key}",
+                               f"no {name} {what} chosen yet: choose it in the Data panel "
+                               f"(Browse…), or set dataset.options.{key}")
         if isinstance(options.get(key), str):
             options[key] = str(resolve_data_path(options[key], base_dir))
 

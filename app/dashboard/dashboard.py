@@ -121,17 +121,6 @@ class TrainingDashboard(QtWidgets.QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.splitter)
 
-        self.start_action = QtGui.QAction("&Train", self)
-        self.start_action.setShortcut(QtGui.QKeySequence("Ctrl+T"))
-        self.start_action.setToolTip("Train the model on the chosen dataset")
-        self.start_action.triggered.connect(lambda: self.start_training())
-        self.stop_action = QtGui.QAction("Stop training", self)
-        self.stop_action.setShortcut(QtGui.QKeySequence("Ctrl+Shift+T"))
-        self.stop_action.setEnabled(False)
-        self.stop_action.triggered.connect(self.stop)
-        self.export_action = QtGui.QAction("&Export trained model…", self)
-        self.export_action.triggered.connect(lambda: self.open_export())
-
         self.progress.sigStart.connect(self.start_training)
         self.progress.sigPause.connect(self.pause)
         self.progress.sigResume.connect(self.resume)
@@ -158,10 +147,6 @@ class TrainingDashboard(QtWidgets.QWidget):
     @property
     def history(self) -> RunHistory:
         return self.charts.history
-
-    def actions_for_menu(self) -> list[QtGui.QAction]:
-        """Train, Stop and Export, for the main window's menu and toolbar."""
-        return [self.start_action, self.stop_action, self.export_action]
 
     # ------------------------------------------------------------------ control
     def start_training(self, max_batches: int | None = None,
@@ -233,8 +218,6 @@ class TrainingDashboard(QtWidgets.QWidget):
     def _lock(self, locked: bool) -> None:
         self.data_panel.set_locked(locked)
         self.training_panel.set_locked(locked)
-        self.start_action.setEnabled(not locked)
-        self.stop_action.setEnabled(locked)
         self.runs.reload_button.setEnabled(not locked)
         self._update_export()
 
@@ -331,7 +314,6 @@ class TrainingDashboard(QtWidgets.QWidget):
     def _update_export(self) -> None:
         has = any(weights_of(r) is not None for r in self.runs.records)
         self.export_button.setEnabled(has and self.worker is None)
-        self.export_action.setEnabled(has and self.worker is None)
 
     def _on_overlays(self, runs: list[dict[str, Any]]) -> None:
         """Draw the selected runs under the one shown (which is never drawn twice)."""

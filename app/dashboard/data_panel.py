@@ -26,7 +26,7 @@ from app.core.dataset_tools import (
     load_preview,
     suggest_normalization,
 )
-from app.core.datasets import DATASETS, IMAGE_SETS, described_spec
+from app.core.datasets import DATASETS, IMAGE_SETS, described_spec, resolve_data_path
 from app.gui.fields import narrow_combo
 from app.qt.tasks import BackgroundTask
 
@@ -428,7 +428,7 @@ class DataPanel(QtWidgets.QWidget):
         if key == self._preview_key and self.preview is not None:
             return
         self.info_label.setText("Loading…")
-        base = self.settings.project.path.parent if self.settings.project.path else None
+        base = self.settings.project.folder
         self._start("preview", lambda ctx: (key, load_preview(d, base, ctx)),
                     self._preview_done, self._preview_failed)
 
@@ -464,7 +464,7 @@ class DataPanel(QtWidgets.QWidget):
 
     def suggest_statistics(self) -> None:
         d = dict(self.dataset)
-        base = self.settings.project.path.parent if self.settings.project.path else None
+        base = self.settings.project.folder
         self.suggest_button.setEnabled(False)
         self.suggest_button.setText("Computing…")
         self._start("stats", lambda ctx: suggest_normalization(d, base, ctx),
@@ -494,8 +494,8 @@ class DataPanel(QtWidgets.QWidget):
 
     def start_download(self) -> None:
         name = self.dataset["name"]
-        root = self.settings.project.resolve((self.dataset.get("options") or {}).get("root",
-                                                                                      "data"))
+        root = resolve_data_path(str((self.dataset.get("options") or {}).get("root", "data")),
+                                 self.settings.project.folder)
         self._show_download(True)
         self.download_bar.setRange(0, 0)
         self.download_label.setText(f"Downloading {LABELS.get(name, name)} into {root}…")

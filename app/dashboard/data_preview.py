@@ -1,5 +1,6 @@
-"""What the data panel shows of a loaded dataset: thumbnails of the first samples (or, for a
-2-D dataset, a scatter of its points coloured by class) and a bar chart of the class counts."""
+"""What the data panel shows of a loaded dataset: thumbnails of the first samples (images), a
+scatter of the points coloured by class (2-D data), or a table of the first rows with their
+labels (tables, sequences), and a bar chart of the class counts."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ def describe_preview(p: DatasetPreview, validation_split: float) -> str:
             f"{n_val:,} validation")
 
 
+MAX_TABLE_COLUMNS = 12
+
+
 class PreviewView(QtWidgets.QWidget):
     """Samples (or a 2-D scatter) above the class counts."""
 
@@ -52,9 +56,13 @@ class PreviewView(QtWidgets.QWidget):
         self.counts_plot.setLabel("left", "samples")
         self.counts_bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush="#1f77b4")
         self.counts_plot.addItem(self.counts_bars)
+        self.table = QtWidgets.QTableWidget()
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
+        self.table.verticalHeader().setDefaultSectionSize(20)
         self.stack = QtWidgets.QStackedWidget()
         self.stack.addWidget(self.samples_view)
         self.stack.addWidget(self.scatter)
+        self.stack.addWidget(self.table)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.stack, 1)
@@ -62,6 +70,8 @@ class PreviewView(QtWidgets.QWidget):
 
     def clear(self) -> None:
         self.samples_view.clear()
+        self.table.clear()
+        self.table.setRowCount(0)
         self.scatter_item.setData([])
         self.counts_bars.setOpts(x=[], height=[])
 
@@ -72,6 +82,8 @@ class PreviewView(QtWidgets.QWidget):
             self.scatter_item.setData(x=p.points[:, 0], y=p.points[:, 1], brush=brushes)
             self.scatter.autoRange()
             self.stack.setCurrentWidget(self.scatter)
+        elif not p.is_image:
+            self._show_rows(p)
         else:
             self.samples_view.clear()
             names = p.class_names
@@ -98,6 +110,28 @@ class PreviewView(QtWidgets.QWidget):
             self.counts_plot.autoRange()
         else:
             self.counts_plot.setVisible(False)
+
+    def _show_rows(self, p: DatasetPreview) -> None:
+        """The first samples as rows: their values (the first ``MAX_TABLE_COLUMNS``) and label."""
+        flat = np.asarray(p.samples).reshape(len(p.samples), -1)
+        n_cols = min(flat.shape[1], MAX_TABLE_COLUMNS)
+        names = (p.feature_names or [f"x{i}" for i in range(flat.shape[1])])[:n_cols]
+        if flat.shape[1] > n_cols:
+            names[-1] = f"{names[-1]} … ({flat.shape[1]} in all)"
+        self.table.clear()
+        self.table.setColumnCount(n_cols + 1)
+        self.table.setRowCount(len(flat))
+        self.table.setHorizontalHeaderLabels([*names, "label"])
+        for r, row in enumerate(flat):
+            for c in range(n_cols):
+                self.table.setItem(r, c, QtWidgets.QTableWidgetItem(f"{row[c]:.4g}"))
+            lab = p.labels[r]
+            text = (p.class_names[int(lab)] if p.class_names and np.ndim(lab) == 0
+                    and int(lab) < len(p.class_names) else
+                    np.array2string(np.asarray(lab), precision=3))
+            self.table.setItem(r, n_cols, QtWidgets.QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
+        self.stack.setCurrentWidget(self.table)
 
 
 def read_csv_header(path: Path) -> list[str] | None:

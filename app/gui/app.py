@@ -14,7 +14,7 @@ from .constants import APP_NAME, ORG_NAME
 from .icons import app_icon
 from .main_window import MainWindow
 from .settings import AppSettings
-from .theme import apply_theme
+from .theme import apply_theme, retheme, set_choice
 
 
 class WindowManager(QObject):
@@ -94,16 +94,9 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     app.setWindowIcon(app_icon())
     apply_theme(app)
     if not getattr(app, "_layerforge_theme_hooked", False):  # follow the desktop's switches
-        app.styleHints().colorSchemeChanged.connect(lambda _scheme: _retheme(app))
+        app.styleHints().colorSchemeChanged.connect(lambda _scheme: retheme(app))
         app._layerforge_theme_hooked = True  # type: ignore[attr-defined]
     return app
-
-
-def _retheme(app: QApplication) -> None:
-    apply_theme(app)
-    for widget in app.topLevelWidgets():
-        if isinstance(widget, MainWindow):
-            widget.scene.retheme()  # type: ignore[return-value]
 
 
 STARTER_TEMPLATE = "mlp_digits"
@@ -115,6 +108,8 @@ def start(project_path: str | Path | None = None, argv: list[str] | None = None,
     the built-in Digits, which trains offline at once); ``main`` then runs its event loop."""
     app = create_app(argv)
     manager = WindowManager()
+    set_choice(manager.settings.theme())
+    apply_theme(app)
     win = manager.new_window()
     if project_path is not None:
         win.files.open_path(project_path)

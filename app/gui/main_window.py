@@ -12,6 +12,7 @@ import importlib.util
 from PySide6.QtCore import QByteArray, QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
+    QActionGroup,
     QCloseEvent,
     QDragEnterEvent,
     QDropEvent,
@@ -20,12 +21,16 @@ from PySide6.QtGui import (
     QShowEvent,
 )
 from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
     QDockWidget,
     QMainWindow,
     QMessageBox,
     QStyle,
     QTabWidget,
+    QTextBrowser,
     QUndoView,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -245,6 +250,8 @@ class MainWindow(QMainWindow):
         self.act_minimap.setChecked(True)
         self.act_shortcuts = self._action("&Keyboard Shortcuts", self.show_shortcuts, "F1")
         self.act_about = self._action("&About LayerForge", self.show_about)
+        self.act_manual = self._action("User &Manual", self.show_manual,
+                                       tip="How to use LayerForge: the README, offline")
         self.edit_actions = [self.act_undo, self.act_redo, self.act_cut, self.act_paste,
                              self.act_duplicate, self.act_delete, self.act_rename,
                              self.act_quick_add, self.act_layout]
@@ -281,8 +288,19 @@ class MainWindow(QMainWindow):
         self.view_menu = m
         m = bar.addMenu("&Graph")
         m.addActions([self.act_quick_add, self.act_layout])
+        m.addSeparator()
+        self.theme_menu = m.addMenu("&Theme")
+        self.theme_group = QActionGroup(self)
+        for choice, label in (("system", "Like the &Desktop"), ("light", "&Light"),
+                              ("dark", "&Dark")):
+            action = self.theme_menu.addAction(label)
+            action.setCheckable(True)
+            action.setData(choice)
+            action.setChecked(choice == self.settings.theme())
+            self.theme_group.addAction(action)
+        self.theme_group.triggered.connect(lambda a: self.set_theme(a.data()))
         m = bar.addMenu("&Help")
-        m.addActions([self.act_shortcuts, self.act_about])
+        m.addActions([self.act_manual, self.act_shortcuts, self.act_about])
         icons = QStyle.StandardPixmap
         for action, icon in ((self.act_new, icons.SP_FileIcon),
                              (self.act_open, icons.SP_DialogOpenButton),
@@ -489,8 +507,10 @@ class MainWindow(QMainWindow):
     def show_shortcuts(self) -> None:
         rows = []
         for a in self.findChildren(QAction):
-            keys = ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText)
-                             for s in a.shortcuts())
+            keys = ", ".join(dict.fromkeys(
+                k for k in (s.toString(QKeySequence.SequenceFormat.NativeText)
+                            for s in a.shortcuts())
+                if k and not _special_key(k)))  # Undo/F14: keys of old Sun keyboards
             if keys and a.text():
                 rows.append(f"<tr><td>{a.text().replace('&', '')}</td><td><b>{keys}</b></td></tr>")
         rows += ["<tr><td>Pan</td><td><b>Middle drag, Space + drag</b></td></tr>",
@@ -505,10 +525,52 @@ class MainWindow(QMainWindow):
                           QMessageBox.StandardButton.Close, self)
         box.open()
 
-    def show_about(self) -> None:
-        QMessageBox.about(self, f"About {APP_NAME}",
-                          f"<b>{APP_NAME}</b><br>Design, train and export neural networks "
-                          "visually, on an embedded NumPy/CuPy engine that speaks PyTorch.")
+    def show_about(self) -> QMessageBox:
+        import platform  # noqa: PLC0415
+
+        import PySide6  # noqa: PLC0415
+
+        from app.core.paths import user_data_dir  # noqa: PLC0415
+        from engine import __version__  # noqa: PLC0415
+
+        box = QMessageBox(QMessageBox.Icon.NoIcon, f"About {APP_NAME}",
+                          f"<b>{APP_NAME} {__version__}</b><br>Design, train and export neural "
+                          "networks visually, on an embedded NumPy/CuPy engine that speaks "
+                          "PyTorch.", QMessageBox.StandardButton.Close, self)
+        box.setIconPixmap(app_icon().pixmap(64, 64))
+        box.setInformativeText(
+            f"Python {platform.python_version()}, Qt {PySide6.__version__} (PySide6), "
+            f"{platform.system()} {platform.machine()}.<br>MIT licence.<br>Runs of unsaved "
+            f"projects and templates, and the crash log: <code>{user_data_dir()}</code>")
+        box.setObjectName("aboutDialog")
+        box.open()
+        return box
+
+    def show_manual(self) -> QDialog:
+        """The README, rendered, offline (Help > User Manual)."""
+        dialog = QDialog(self)
+        dialog.setWindowTitle(f"{APP_NAME} — User Manual")
+        dialog.setObjectName("manualDialog")
+        browser = QTextBrowser(dialog)
+        browser.setOpenExternalLinks(True)
+        browser.setMarkdown(manual_text())
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(browser)
+        dialog.resize(900, 640)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        self.manual = browser
+        return dialog
+
+    def set_theme(self, choice: str) -> None:
+        """View > Theme: light, dark or the desktop's; remembered, and every window redrawn."""
+        from .theme import retheme, set_choice  # noqa: PLC0415
+
+        set_choice(choice)
+        self.settings.set_theme(choice)
+        app = QApplication.instance()
+        if app is not None:
+            retheme(app)
 
     # ================================================================ window events
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
@@ -539,3 +601,28 @@ class MainWindow(QMainWindow):
         if files:
             event.acceptProposedAction()
             self.files.open_path(files[0])
+
+
+def _special_key(text: str) -> bool:
+    """A shortcut Qt adds for keys a usual keyboard lacks (the Undo key, F13 and above)."""
+    key = text.split("+")[-1]
+    return key in ("Undo", "Redo", "Cut", "Copy", "Paste") or (
+        key.startswith("F") and key[1:].isdigit() and int(key[1:]) > 12)
+
+
+def manual_text() -> str:
+    """The user manual: the README of this installation (the checkout's, or the installed
+    package's description, which is the README), else a pointer to it."""
+    from pathlib import Path  # noqa: PLC0415
+
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    if readme.is_file():
+        return readme.read_text(encoding="utf-8")
+    try:
+        from importlib.metadata import metadata  # noqa: PLC0415
+
+        text = metadata("layerforge").get_payload()  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - no metadata in this build: the pointer below
+        text = ""
+    return text or (f"# {APP_NAME}\n\nThe manual is the README.md of the LayerForge source "
+                    "(it was left out of this build). `layerforge --help` lists the commands.")

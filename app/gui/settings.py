@@ -71,6 +71,15 @@ class AppSettings:
     def set_value(self, key: str, value: object) -> None:
         self.qsettings.setValue(key, value)
 
+    # ---------------------------------------------------------------- look
+    def theme(self) -> str:
+        value = str(self.qsettings.value("theme", "system"))
+        return value if value in ("system", "light", "dark") else "system"
+
+    def set_theme(self, value: str) -> None:
+        self.qsettings.setValue("theme", value)
+        self.qsettings.sync()
+
     # ---------------------------------------------------------------- places
     def recovery_dir(self) -> Path:
         path = os.environ.get("LAYERFORGE_RECOVERY_DIR")

@@ -67,11 +67,26 @@ def _canvas(dark: bool) -> CanvasColors:
 _CURRENT: CanvasColors | None = None
 
 
+THEMES = ("system", "light", "dark")
+_choice = "system"  # View > Theme (kept in the app's settings)
+
+
+def set_choice(choice: str) -> None:
+    """Light, dark, or the desktop's (``system``); ``apply_theme`` then uses it."""
+    global _choice
+    if choice not in THEMES:
+        raise ValueError(f"unknown theme {choice!r}; choose one of {', '.join(THEMES)}")
+    _choice = choice
+
+
 def system_is_dark() -> bool:
-    """Whether the desktop asks for a dark theme (``LAYERFORGE_THEME`` overrides)."""
+    """Whether to draw dark: the user's choice (View > Theme), else the desktop's;
+    ``LAYERFORGE_THEME`` overrides both (tests, scripts)."""
     forced = os.environ.get("LAYERFORGE_THEME", "").lower()
     if forced in ("dark", "light"):
         return forced == "dark"
+    if _choice != "system":
+        return _choice == "dark"
     app = QGuiApplication.instance()
     if app is None:
         return False
@@ -114,6 +129,15 @@ def _dark_palette() -> QPalette:
     for r in (role.Text, role.WindowText, role.ButtonText):
         p.setColor(QPalette.ColorGroup.Disabled, r, c("#7a7f88"))
     return p
+
+
+def retheme(app: QApplication) -> None:
+    """Draw every window in the current theme (the desktop or the user switched it)."""
+    apply_theme(app)
+    for widget in app.topLevelWidgets():
+        scene = getattr(widget, "scene", None)
+        if hasattr(scene, "retheme"):
+            scene.retheme()
 
 
 def apply_theme(app: QApplication) -> bool:

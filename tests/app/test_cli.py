@@ -405,3 +405,19 @@ def test_ctrl_c_and_sigterm_stop_cleanly_and_keep_weights(tmp_path: Path, sig: i
     end = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
     assert end["kind"] == "fit_end" and end["reason"] == "stopped"
     assert read_record(tmp_path / "run")["status"] == "interrupted"
+
+
+def test_a_missing_x11_library_is_named_with_its_install_command(capsys, monkeypatch):
+    """A minimal Debian lacks libxcb-cursor0: the window would abort inside Qt; instead one line
+    says which library and how to install it, and the exit status is 1."""
+    from app.cli import system_libs
+
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+    monkeypatch.setattr(system_libs, "_loads", lambda soname: soname != "libxcb-cursor.so.0")
+    monkeypatch.setattr(system_libs.missing_xcb_libs, "__defaults__", (system_libs._loads,))
+    code, _, err = run(capsys, str(ROOT / "resources" / "templates" / "spiral.json"))
+    line = one_line(err)
+    assert code == 1
+    assert "Qt's X11 plugin needs libxcb-cursor.so.0" in line
+    assert "sudo apt install libxcb-cursor0" in line and "sudo dnf install xcb-util-cursor" in line
+    assert system_libs.missing_xcb_libs(lambda soname: True) == []  # a complete system

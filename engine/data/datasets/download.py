@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import urllib.error
+import urllib.parse
 import urllib.request
 import zlib
 from collections.abc import Callable
@@ -140,7 +141,12 @@ def download_url(url: str, path: str | Path, md5: str | None = None, *, retries:
             last = exc
             if isinstance(exc, urllib.error.URLError) and not part.exists():
                 # Not even connected (offline, DNS, refused): retrying right away won't help.
-                raise DownloadError(f"{url}: {getattr(exc, 'reason', exc)}") from exc
+                host = urllib.parse.urlsplit(url).hostname or url
+                raise DownloadError(
+                    f"cannot reach {host} to download {path.name} "
+                    f"({_reason_text(getattr(exc, 'reason', exc))}): this machine looks "
+                    f"offline. Connect it and try again, or download {url} on another "
+                    f"machine and put it into {path.parent}") from exc
     else:
         kept = (f"; the {part.stat().st_size} bytes received are kept in {part} and the next "
                 f"download resumes from there" if part.exists() else "")
@@ -172,3 +178,9 @@ def extract_gzip(src: str | Path, dest: str | Path) -> Path:
                                  f"download it again") from exc
     os.replace(tmp, dest)
     return dest
+
+
+def _reason_text(reason: object) -> str:
+    """``[Errno -2] Name or service not known`` -> ``name or service not known``."""
+    text = getattr(reason, "strerror", None) or str(reason)
+    return text[:1].lower() + text[1:] if text else "no answer"
