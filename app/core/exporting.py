@@ -43,10 +43,23 @@ def trained_state(project: Project, weights: str | Path | None = None) -> dict[s
 
 def export_targets(fmt: str, output: str | Path) -> tuple[Path, ...]:
     """The files an export of ``fmt`` to ``output`` writes (``pytorch``: ``model.py`` and its
-    weights, in the folder ``output`` or next to ``output`` when it names a .py file)."""
+    weights, in the folder ``output`` or next to ``output`` when it names a .py file).
+
+    An output whose extension is another format's is refused rather than obeyed: "mlp.onnx"
+    for PyTorch code would otherwise become a folder of that name, and weights written to
+    "m.onnx" are not an ONNX model whatever the name says.
+    """
     output = Path(output)
+    suffix = output.suffix.lower()
+    owner = next((f for f, ext in SUFFIX.items() if ext == suffix), None)
+    if owner is not None and owner != fmt and not output.is_dir():
+        wanted = ("a folder or a file name ending in .py" if fmt == "pytorch"
+                  else f"a file name ending in {SUFFIX[fmt]}")
+        raise ExportRefusedError(
+            f"{output.name} is named like {owner} but the export format is {fmt}; "
+            f"give {wanted}, or choose the {owner} format")
     if fmt == "pytorch":
-        if output.suffix == ".py":
+        if suffix == ".py":
             return output, output.with_suffix(".safetensors")
         return output / "model.py", output / "weights.safetensors"
     if output.is_dir():

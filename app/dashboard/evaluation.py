@@ -164,6 +164,36 @@ EMPTY_TEXT = ("Evaluation appears after the first epoch (classification with a v
               "split).")
 
 
+class VerticalLabel(QtWidgets.QLabel):
+    """A label drawn bottom-to-top, for the title of a table's row axis."""
+
+    def sizeHint(self) -> QtCore.QSize:  # noqa: N802 - Qt's name
+        hint = super().sizeHint()
+        return QtCore.QSize(hint.height(), hint.width())
+
+    def minimumSizeHint(self) -> QtCore.QSize:  # noqa: N802 - Qt's name
+        hint = super().minimumSizeHint()
+        return QtCore.QSize(hint.height(), hint.width())
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 - Qt's name
+        painter = QtGui.QPainter(self)
+        painter.setFont(self.font())
+        painter.setPen(self.palette().color(QtGui.QPalette.WindowText))
+        painter.translate(0, self.height())
+        painter.rotate(-90)
+        painter.drawText(QtCore.QRect(0, 0, self.height(), self.width()),
+                         int(QtCore.Qt.AlignCenter), self.text())
+        painter.end()
+
+
+def _axis_title(label: QtWidgets.QLabel) -> QtWidgets.QLabel:
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
+    label.setAlignment(QtCore.Qt.AlignCenter)
+    return label
+
+
 class EvaluationView(QtWidgets.QWidget):
     """The confusion matrix and the sample grid of the latest ``EvalResult``."""
 
@@ -182,9 +212,20 @@ class EvaluationView(QtWidgets.QWidget):
         self.all_button.setToolTip("Show a sample of predictions (the first validation samples)")
         self.wrong_button = QtWidgets.QPushButton("All mistakes")
         self.wrong_button.setToolTip("Every misclassified sample, most confident first")
+        # The axes are titled where a reader looks for them: over the columns and along the
+        # rows, so that "true" and "predicted" are never guessed from a tooltip.
+        self.predicted_title = _axis_title(QtWidgets.QLabel("Predicted class"))
+        self.true_title = _axis_title(VerticalLabel("True class"))
+        table = QtWidgets.QGridLayout()
+        table.setSpacing(2)
+        table.addWidget(self.predicted_title, 0, 1)
+        table.addWidget(self.true_title, 1, 0)
+        table.addWidget(self.matrix, 1, 1)
+        table.setRowStretch(1, 1)
+        table.setColumnStretch(1, 1)
         left = QtWidgets.QVBoxLayout()
         left.addWidget(self.title)
-        left.addWidget(self.matrix, 1)
+        left.addLayout(table, 1)
         right = QtWidgets.QVBoxLayout()
         buttons = QtWidgets.QHBoxLayout()
         buttons.addWidget(self.grid_title, 1)

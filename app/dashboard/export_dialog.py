@@ -17,9 +17,9 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from app.core.exporting import export_project
+from app.core.exporting import export_project, export_targets
 from app.core.project import Project
-from app.core.runs import list_runs, run_project, weights_of
+from app.core.runs import list_runs, run_names, run_project, weights_of
 from app.qt.tasks import BackgroundTask
 
 FORMATS = (("safetensors", "safetensors (PyTorch state_dict names)", ".safetensors"),
@@ -36,10 +36,21 @@ def default_output(run: dict[str, Any], fmt: str) -> Path:
     return folder / f"model{dict((f, e) for f, _l, e in FORMATS)[fmt]}"
 
 
+def with_format(path: str, fmt: str) -> str:
+    """``path`` with the extension of ``fmt`` (none for PyTorch code, which is a folder): the
+    folder and name a person chose survive a change of format."""
+    ext = dict((f, e) for f, _l, e in FORMATS)[fmt]
+    p = Path(path)
+    if p.suffix.lower() in {e for _f, _l, e in FORMATS if e} | {".py"}:
+        p = p.with_suffix("")
+    return str(p.with_name(p.name + ext)) if p.name else path
+
+
 def export_run(project: Project, run: dict[str, Any], fmt: str, output: str | Path,
                normalization: bool = True) -> list[Path]:
     """Write the export of one run (with the graph it was trained on); returns the files."""
     output = Path(output)
+    export_targets(fmt, output)  # a refused name is refused before any folder is made
     target_folder = output if fmt == "pytorch" and output.suffix != ".py" else output.parent
     target_folder.mkdir(parents=True, exist_ok=True)
     return export_project(run_project(project, run), fmt, output, weights=weights_of(run),
@@ -64,13 +75,16 @@ class ExportDialog(QtWidgets.QDialog):
         self.written: list[Path] = []
         self.error = ""
         self._task: BackgroundTask | None = None
+        self._chosen_path = False  # typed or browsed: a format change keeps it
 
         self.run_combo = QtWidgets.QComboBox()
+        names = run_names(self.runs)
         for r in reversed(self.runs):
             final = r.get("final") or {}
             acc = final.get("val_accuracy")
             extra = f", val acc {acc:.1%}" if isinstance(acc, float) else ""
-            self.run_combo.addItem(f"{r.get('id', '?')} ({r.get('epochs_completed') or 0} "
+            name = names.get(r["folder"], r.get("id", "?"))
+            self.run_combo.addItem(f"{name} ({r.get('epochs_completed') or 0} "
                                    f"epochs{extra})", r)
         if run is not None:
             for i in range(self.run_combo.count()):
@@ -113,6 +127,7 @@ class ExportDialog(QtWidgets.QDialog):
             self.export_button.setEnabled(False)
         self.run_combo.currentIndexChanged.connect(self._update_default_path)
         self.format_combo.currentIndexChanged.connect(self._update_default_path)
+        self.path_edit.textEdited.connect(self._path_chosen)
         browse.clicked.connect(self._browse)
         self.export_button.clicked.connect(self.export)
         self.buttons.rejected.connect(self.reject)
@@ -129,10 +144,17 @@ class ExportDialog(QtWidgets.QDialog):
     def set_format(self, fmt: str) -> None:
         self.format_combo.setCurrentIndex(self.format_combo.findData(fmt))
 
+    def _path_chosen(self, text: str) -> None:
+        self._chosen_path = bool(text.strip())
+
     def _update_default_path(self) -> None:
+        """The run's export folder until a path is chosen; a chosen path only follows the
+        format's extension."""
         run = self.run
         self.norm_check.setEnabled(self.fmt == "onnx")
-        if run is not None:
+        if self._chosen_path:
+            self.path_edit.setText(with_format(self.path_edit.text().strip(), self.fmt))
+        elif run is not None:
             self.path_edit.setText(str(default_output(run, self.fmt)))
 
     def _browse(self) -> None:
@@ -146,6 +168,7 @@ class ExportDialog(QtWidgets.QDialog):
                                                             f"*{ext}")
         if path:
             self.path_edit.setText(path)
+            self._chosen_path = True
 
     def export(self) -> None:
         """Export in the background; the report line says where the files went."""

@@ -196,6 +196,30 @@ class GraphDocument(QObject):
                                                 (float(pos[0]), float(pos[1]))))
         return name
 
+    def insert_on_edge(self, type_: str, edge: Edge, pos: Pos = (0.0, 0.0),
+                       params: dict[str, Any] | None = None) -> tuple[str, str | None]:
+        """Add a layer into a wire: ``src -> new -> dst`` as one undo step, as dropping a layer
+        on a wire does in Deep Network Designer and Node-RED. Returns the new node's name and,
+        when the wire could not take it, why (the layer is then added beside the wire and the
+        wire is kept, so nothing the user made is lost)."""
+        self._check_unlocked()
+        if edge not in self.graph.edges:
+            raise ConnectionRefused(f"there is no connection from {edge.src} to {edge.dst}")
+        with self.macro(f"Insert {type_} between {edge.src} and {edge.dst}"):
+            name = self.add_node(type_, pos, params)
+            reason = self.connection_refusal(edge.src, name, edge.src_port, 0)
+            if reason is None:
+                self.undo_stack.push(cmd.DisconnectCommand(self, edge))
+                reason = self.connection_refusal(name, edge.dst, 0, edge.dst_port)
+                if reason is None:
+                    self.undo_stack.push(cmd.ConnectCommand(
+                        self, Edge(edge.src, name, edge.src_port, 0)))
+                    self.undo_stack.push(cmd.ConnectCommand(
+                        self, Edge(name, edge.dst, 0, edge.dst_port)))
+                else:
+                    self.undo_stack.push(cmd.ConnectCommand(self, edge))  # put the wire back
+        return name, reason
+
     def _fresh_name(self, type_: str) -> str:
         # Graph.add_node picks the name; a probe on a scratch graph would cost a copy, so ask the
         # graph's own naming rule with the same base name it would use.

@@ -286,8 +286,6 @@ class MainWindow(QMainWindow):
                      self.history_dock):
             m.addAction(dock.toggleViewAction())
         self.view_menu = m
-        m = bar.addMenu("&Graph")
-        m.addActions([self.act_quick_add, self.act_layout])
         m.addSeparator()
         self.theme_menu = m.addMenu("&Theme")
         self.theme_group = QActionGroup(self)
@@ -299,6 +297,8 @@ class MainWindow(QMainWindow):
             action.setChecked(choice == self.settings.theme())
             self.theme_group.addAction(action)
         self.theme_group.triggered.connect(lambda a: self.set_theme(a.data()))
+        m = bar.addMenu("&Graph")
+        m.addActions([self.act_quick_add, self.act_layout])
         m = bar.addMenu("&Help")
         m.addActions([self.act_manual, self.act_shortcuts, self.act_about])
         icons = QStyle.StandardPixmap

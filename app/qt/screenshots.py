@@ -13,12 +13,14 @@ import tempfile
 import time
 from pathlib import Path
 
+SCREEN = (1366, 768)  # the window size most laptops give; the README shows what they see
 
-def editor(out: str | Path, template: str = "lenet5", size: tuple[int, int] = (1440, 860),
-           select_type: str = "Conv2d", show_nodes: int = 4) -> Path:
-    """Open ``template`` in a main window, select its first ``select_type`` node, frame the
-    first ``show_nodes`` nodes at a readable zoom, and save the window to ``out``."""
-    from PySide6.QtWidgets import QApplication  # noqa: PLC0415
+
+def editor(out: str | Path, template: str = "lenet5", size: tuple[int, int] = SCREEN,
+           select_type: str = "Conv2d") -> Path:
+    """Open ``template`` as the app opens it (its saved layout, the default view, the docks
+    where they start), select its first ``select_type`` node so the Inspector has something
+    to show, and save the window to ``out``."""
 
     from app.core.project import Project  # noqa: PLC0415
     from app.gui.app import create_app  # noqa: PLC0415
@@ -28,18 +30,12 @@ def editor(out: str | Path, template: str = "lenet5", size: tuple[int, int] = (1
     win = MainWindow(Project.from_template(template), autosave=False)
     win.resize(*size)
     win.show()
-    for _ in range(3):
-        QApplication.processEvents()
-    win.auto_layout()  # templates are spaced for smaller cards; also shows the layout
-    win.doc.mark_saved()
+    _settle(app)  # the default view is set once the window is shown
     names = list(win.doc.graph.nodes)
     chosen = next((n for n in names if win.doc.graph.node(n).type == select_type), None)
-    win.view.fit_rect(win.scene.nodes_rect(names[:show_nodes]), max_zoom=1.0)
     if chosen is not None:
         win.scene.select_nodes([chosen])
-    win.view.update_minimap()
-    for _ in range(3):
-        QApplication.processEvents()
+    _settle(app)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     win.grab().save(str(out))
@@ -49,8 +45,17 @@ def editor(out: str | Path, template: str = "lenet5", size: tuple[int, int] = (1
     return out
 
 
+def _settle(app: object, seconds: float = 0.3) -> None:
+    from PySide6.QtWidgets import QApplication  # noqa: PLC0415
+
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        QApplication.processEvents()
+        time.sleep(0.02)
+
+
 def dashboard(out: str | Path, template: str = "mlp_digits", fraction: float = 0.45,
-           size: tuple[int, int] = (1440, 860), epochs: int = 40) -> Path:
+              size: tuple[int, int] = SCREEN, epochs: int = 40) -> Path:
     """Grab the window once ``fraction`` of the planned steps are done (mid-training)."""
     from PySide6.QtCore import QEventLoop, QTimer  # noqa: PLC0415
     from PySide6.QtWidgets import QApplication  # noqa: PLC0415
@@ -66,9 +71,7 @@ def dashboard(out: str | Path, template: str = "mlp_digits", fraction: float = 0
     project.save(folder / f"{template}.json")
     win = MainWindow(Project.load(folder / f"{template}.json"), autosave=False)
     win.resize(*size)
-    for dock in (win.palette_dock, win.inspector_dock, win.history_dock, win.problems_dock):
-        dock.hide()  # the editor's panels: this picture is about training
-    win.show()
+    win.show()  # the Training tab hides the editor's docks itself
     host = win.training
     host.show()
     dash = host.dashboard

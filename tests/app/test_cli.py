@@ -245,8 +245,7 @@ def test_export_never_overwrites_its_sources(capsys: pytest.CaptureFixture,
                str(tmp_path / "r"))[0] == 0
     weights = tmp_path / "r" / "weights.safetensors"
     sources = {p: p.read_bytes() for p in (path, weights)}
-    for fmt, target in (("safetensors", path), ("onnx", path), ("npz", weights),
-                        ("safetensors", weights)):
+    for fmt, target in (("safetensors", path), ("onnx", path), ("safetensors", weights)):
         code, _, err = run(capsys, "export", str(path), "--weights", str(weights), "--format",
                            fmt, "-o", str(target))
         assert code == 1 and "would overwrite it" in one_line(err), err
@@ -256,6 +255,15 @@ def test_export_never_overwrites_its_sources(capsys: pytest.CaptureFixture,
     assert code == 1 and "the weights being exported" in one_line(err)
     assert {p: p.read_bytes() for p in sources} == sources
     assert not (tmp_path / "r" / "weights.py").exists()
+    # an output named like another format is refused before anything is made
+    for fmt, target, owner in (("npz", weights, "safetensors"),
+                               ("pytorch", tmp_path / "mlp.onnx", "onnx")):
+        code, _, err = run(capsys, "export", str(path), "--weights", str(weights), "--format",
+                           fmt, "-o", str(target))
+        assert code == 1 and f"named like {owner} but the export format is {fmt}" in \
+            one_line(err), err
+    assert not (tmp_path / "mlp.onnx").exists()
+    assert {p: p.read_bytes() for p in sources} == sources
 
 
 def test_resume_continues_exactly(tmp_path: Path) -> None:

@@ -241,6 +241,31 @@ def test_data_panel_csv_label_column_and_shape_from_the_data(qtbot, tmp_path):
     panel.wait_idle()
     assert panel.preview.sample_shape == (3,) and panel.preview.class_names
     assert project.graph.node("points").params["shape"] == [3]  # followed the data
+    # a table is previewed as a table: the file's columns, its values and the class names
+    table = panel.view.table
+    assert panel.view.stack.currentWidget() is table
+    headers = [table.horizontalHeaderItem(i).text() for i in range(table.columnCount())]
+    assert headers == ["a", "b", "c", "label"]
+    assert [table.item(3, i).text() for i in range(4)] == ["3", "6", "0", "yes"]
+
+
+def test_empty_data_paths_are_refused_with_what_to_do(qtbot, tmp_path, monkeypatch):
+    from app.dashboard.data_panel import DataPanel
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cls").mkdir()  # an empty path must not scan the current directory
+    project = Project.from_template("lenet5")
+    project.path = tmp_path / "p.json"
+    panel = DataPanel(Settings(project), auto_preview=False)
+    qtbot.addWidget(panel)
+    for name, key in (("CSV", "path"), ("ImageFolder", "root")):
+        panel.choose_dataset(name, {key: ""})
+        panel.load_preview()
+        panel.wait_idle()
+        text = panel.error_label.text()
+        assert f"no {name} {'folder' if key == 'root' else 'file'} chosen yet" in text, text
+        assert "Browse" in text and "not found" not in text
+
 
 
 def test_data_panel_suggests_normalization(qtbot):
@@ -293,6 +318,13 @@ def test_confusion_matrix_cell_shows_its_samples_most_confident_first(qtbot):
     assert view.grid.count() == 0  # hidden: drawn only when shown
     view.show()
     assert view.grid.count() == 48  # the overview grid
+    # the axes carry titles beside the table: predicted above the columns, true along the rows
+    top, side = view.predicted_title, view.true_title
+    assert (top.text(), side.text()) == ("Predicted class", "True class")
+    assert top.isVisible() and side.isVisible()
+    table = view.matrix.geometry()
+    assert top.geometry().bottom() <= table.top() and side.geometry().right() <= table.left()
+    assert side.width() < side.height()  # drawn upright along the rows
     i, j = np.argwhere((r.confusion > 1) & ~np.eye(4, dtype=bool))[0]
     view.matrix.cellClicked.emit(int(i), int(j))
     shown = view.grid.shown
@@ -439,6 +471,32 @@ def test_export_dialog_writes_every_format(qtbot, dashboard, spiral_project, tmp
     dialog.export()
     dialog.wait()
     assert dialog.written and dialog.written[0].exists()  # folders are created
+
+
+def test_export_dialog_keeps_a_chosen_path_and_refuses_a_misnamed_one(qtbot, dashboard,
+                                                                        spiral_project, tmp_path):
+    spiral_project.training["epochs"] = 1
+    assert dashboard.start_training()
+    qtbot.waitUntil(lambda: dashboard.last_outcome is not None, timeout=60000)
+    dialog = dashboard.open_export()
+    qtbot.addWidget(dialog)
+    default = dialog.path_edit.text()
+    dialog.set_format("npz")
+    assert dialog.path_edit.text() != default  # untouched: the run's default follows the format
+    chosen = str(tmp_path / "mine" / "mlp.onnx")
+    dialog.set_format("onnx")
+    dialog.path_edit.clear()
+    qtbot.keyClicks(dialog.path_edit, chosen)  # typed, as a person does
+    dialog.set_format("npz")
+    assert dialog.path_edit.text() == str(tmp_path / "mine" / "mlp.npz")
+    dialog.set_format("pytorch")
+    assert dialog.path_edit.text() == str(tmp_path / "mine" / "mlp")  # a folder of code
+    # a PyTorch export to "mlp.onnx" is refused: no folder named like an ONNX file appears
+    dialog.path_edit.setText(chosen)
+    dialog.export()
+    dialog.wait()
+    assert "named like onnx" in dialog.error and "PyTorch" not in dialog.error
+    assert not (tmp_path / "mine").exists()
 
 
 def test_image_folder_preview_sets_the_input_shape(qtbot, tmp_path, image_folder):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QDropEvent
 from PySide6.QtTest import QTest
@@ -56,6 +58,52 @@ def test_palette_drop_creates_node_under_the_mouse(make_window):
     assert item.isSelected() and win.inspector.node == name
     win.doc.undo_stack.undo()
     assert not len(win.doc.graph) and not win.scene.node_items
+
+
+def test_a_layer_dropped_on_a_wire_goes_into_it_as_one_undo_step(make_window, qtbot):
+    from PySide6.QtGui import QDragMoveEvent
+
+    win = make_window()
+    a = win.doc.add_node("Input", (0, 0), {"shape": [20]})
+    b = win.doc.add_node("Linear", (700, 0), {"out_features": 7})
+    win.doc.connect(a, b)
+    win.view.fit_all()
+    before = serial(win)
+    wire = win.scene.edge_items[Edge(a, b, 0, 0)]
+    middle = win.view.mapFromScene(wire._path.pointAtPercent(0.5))
+    # while the layer is dragged over the wire, the wire shows where it would go
+    mime = win.palette.tree.mimeData([win.palette.items["ReLU"]])
+    with warnings.catch_warnings():  # PySide flags Qt's only QDragMoveEvent constructor
+        warnings.simplefilter("ignore", DeprecationWarning)
+        move = QDragMoveEvent(middle, Qt.DropAction.CopyAction, mime,
+                              Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    win.view.dragMoveEvent(move)
+    assert wire.drop_target
+    _drop(win, "ReLU", middle)
+    assert not wire.drop_target
+    (relu,) = [n for n in win.doc.graph.nodes if n not in (a, b)]
+    assert sorted(win.doc.graph.edges) == sorted([Edge(a, relu, 0, 0), Edge(relu, b, 0, 0)])
+    assert str(win.doc.graph.info(b).output) == "(N, 7)"
+    assert set(win.scene.edge_items) == set(win.doc.graph.edges)  # the canvas follows
+    win.doc.undo_stack.undo()  # one step takes it all back
+    assert serial(win) == before
+    win.doc.undo_stack.redo()
+    assert len(win.doc.graph.edges) == 2
+
+
+def test_a_layer_that_cannot_go_into_a_wire_is_added_beside_it(make_window):
+    win = make_window()
+    a = win.doc.add_node("Input", (0, 0), {"shape": [20]})
+    b = win.doc.add_node("Linear", (700, 0), {"out_features": 7})
+    win.doc.connect(a, b)
+    win.view.fit_all()
+    messages = []
+    win.scene.sigMessage.connect(messages.append)
+    wire = win.scene.edge_items[Edge(a, b, 0, 0)]
+    _drop(win, "Input", win.view.mapFromScene(wire._path.pointAtPercent(0.5)))
+    assert win.doc.graph.edges == [Edge(a, b, 0, 0)]  # the wire is kept
+    assert len(win.doc.graph) == 3 and "not into it" in messages[-1]
+    assert "has no inputs" in messages[-1]
 
 
 def test_drop_of_something_else_is_ignored(make_window):

@@ -120,3 +120,40 @@ def test_layerforge_project_opens_the_gui(qtbot, tmp_path, monkeypatch):
     assert main([str(path)]) == 0
     assert seen == [(path, 7, True)]
     assert str(path.resolve()) in (tmp_path / "settings.ini").read_text()  # it was opened
+
+
+def test_cards_paint_only_inside_their_bounds_so_a_moved_card_leaves_no_dots(make_window):
+    """Qt repaints the old place of a moved item from its boundingRect; ink outside it stays
+    on screen as dots. Each card state is painted at zooms from the overview to close up, with
+    its area grown by 12 screen pixels, and nothing may land outside the bounds."""
+    from PySide6.QtCore import QRectF, Qt
+    from PySide6.QtGui import QImage, QPainter, QTransform
+    from PySide6.QtWidgets import QStyleOptionGraphicsItem
+
+    win = make_window("spiral")
+    items = list(win.scene.node_items.values())
+    states = [("ok", False), ("ok", True), ("error", False), ("warning", False),
+              ("warning", True)]
+    for zoom in (0.15, 0.3, 0.5, 0.89, 1.0, 2.0):
+        for state, selected in states:
+            item = items[0]
+            item.state = state
+            item.setSelected(selected)
+            bounds = item.boundingRect()
+            pad = 12 / zoom
+            area = bounds.adjusted(-pad, -pad, pad, pad)
+            size = area.size() * zoom
+            image = QImage(int(size.width()) + 1, int(size.height()) + 1,
+                           QImage.Format.Format_ARGB32)
+            image.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(image)
+            painter.setWorldTransform(QTransform().scale(zoom, zoom).translate(-area.left(),
+                                                                               -area.top()))
+            item.paint(painter, QStyleOptionGraphicsItem(), None)
+            painter.end()
+            inside = QTransform().scale(zoom, zoom).translate(-area.left(), -area.top()) \
+                .mapRect(bounds).adjusted(-1, -1, 1, 1)  # a pixel of antialiasing
+            stray = [(x, y) for y in range(image.height()) for x in range(image.width())
+                     if image.pixelColor(x, y).alpha() and not inside.contains(x, y)]
+            assert not stray, (zoom, state, selected, stray[:5])
+            assert QRectF(inside).isValid()

@@ -107,3 +107,24 @@ def test_docks_keep_their_sizes_across_tabs_and_restarts(make_window, qtbot):
     qtbot.wait(50)
     assert again.palette_dock.isVisible() and _widths(again) == before
     assert again.frameGeometry().height() <= _screen().height()
+
+
+
+def test_choosing_data_or_opening_templates_creates_nothing_in_the_current_folder(
+        qtbot, tmp_path, monkeypatch, make_window):
+    from app.core.paths import user_data_dir
+
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for name in ("resnet_cifar10", "lenet5", "mlp_digits"):
+        make_window(name)
+    win = make_window("mlp_digits")  # never saved: no folder of its own
+    win.training.show()  # the Training tab, its Data panel
+    panel = win.training.dashboard.data_panel
+    panel.choose_dataset("MNIST")
+    panel.load_preview()
+    panel.wait_idle()
+    assert panel.download_row.isVisibleTo(panel)  # offered, not fetched
+    assert str(user_data_dir() / "datasets") in panel.error_label.text()
+    assert list(work.iterdir()) == []

@@ -76,6 +76,7 @@ class EdgeItem(QGraphicsItem):
         self.label = ""
         self.bad = False
         self.back = False
+        self.drop_target = False  # a dragged layer would be inserted here
         self._path = QPainterPath()
         self._label_at = QPointF()
         self._room = 0.0  # the width a label may take without covering a card
@@ -105,6 +106,11 @@ class EdgeItem(QGraphicsItem):
         if (label, bad, back) != (self.label, self.bad, self.back):
             self.label, self.bad, self.back = label, bad, back
             self.update_path()
+
+    def set_drop_target(self, on: bool) -> None:
+        if on != self.drop_target:
+            self.drop_target = on
+            self.update()
 
     def label_rect(self, lod: float) -> QRectF:
         """Where the label is drawn at zoom ``lod`` (null when it is not: too far out, no
@@ -158,11 +164,13 @@ class EdgeItem(QGraphicsItem):
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
         color = c.error if (self.bad or self.back) else (c.wire if self.label else
                                                           c.wire_unknown)
-        if self.isSelected():
+        wide = self.isSelected() or self.drop_target
+        if wide:
             color = c.selected
         if lod >= 0.35:
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        pen = QPen(color, (2.6 if self.isSelected() else 1.8) / min(max(lod, 0.3), 1.0))
+        pen = QPen(color, (4.0 if self.drop_target else 2.6 if wide else 1.8)
+                   / min(max(lod, 0.3), 1.0))
         if self.back:
             pen.setStyle(Qt.PenStyle.DashLine)
         painter.setPen(pen)

@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QDragEnterEvent,
+    QDragLeaveEvent,
     QDragMoveEvent,
     QDropEvent,
     QKeyEvent,
@@ -33,6 +34,7 @@ from ..constants import (
     ZOOM_MIN,
 )
 from ..theme import colors
+from .edge_item import EdgeItem
 from .minimap import Minimap
 from .scene import GraphScene
 
@@ -263,8 +265,16 @@ class GraphView(QGraphicsView):
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802
         self.dragEnterEvent(event)  # type: ignore[arg-type]
+        layer = layer_from_mime(event.mimeData())
+        pos = self.mapToScene(event.position().toPoint())
+        self._mark_drop_target(self.edge_at(pos) if layer is not None else None)
+
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:  # noqa: N802
+        self._mark_drop_target(None)
+        super().dragLeaveEvent(event)
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        self._mark_drop_target(None)
         mime = event.mimeData()
         files = project_files(mime)
         if files:
@@ -278,11 +288,34 @@ class GraphView(QGraphicsView):
         event.acceptProposedAction()
         self.drop_layer(layer[0], self.mapToScene(event.position().toPoint()), layer[1])
 
+    def edge_at(self, scene_pos: QPointF) -> EdgeItem | None:
+        """The wire under ``scene_pos`` (within its hit stroke), if any."""
+        for item in self.graph_scene.items(scene_pos):
+            if isinstance(item, EdgeItem):
+                return item
+            if item.zValue() > 0:  # a card (or its port) covers the wire here
+                return None
+        return None
+
+    def _mark_drop_target(self, edge: EdgeItem | None) -> None:
+        for item in self.graph_scene.edge_items.values():
+            item.set_drop_target(item is edge)
+
     def drop_layer(self, type_: str, scene_pos: QPointF, params: dict | None = None) -> str | None:
-        """Add a ``type_`` node with its header under ``scene_pos`` and select it."""
+        """Add a ``type_`` node with its header under ``scene_pos`` and select it; dropped on a
+        wire, the layer goes into that wire."""
         doc = self.graph_scene.doc
+        edge = self.edge_at(scene_pos)
         try:
-            name = doc.add_node(type_, node_origin_for(scene_pos), params)
+            if edge is None:
+                name = doc.add_node(type_, node_origin_for(scene_pos), params)
+            else:
+                name, reason = doc.insert_on_edge(type_, edge.edge, node_origin_for(scene_pos),
+                                                  params)
+                if reason is not None:
+                    self.graph_scene.sigMessage.emit(
+                        f"Added {name} beside the wire {edge.edge.src} → {edge.edge.dst}, "
+                        f"not into it: {reason}")
         except GraphEditError as exc:
             self.graph_scene.sigMessage.emit(f"Cannot add {type_}: {exc}")
             return None

@@ -187,6 +187,26 @@ def test_offline_download_fails_fast(tmp_path: Path) -> None:
     assert not (tmp_path / "f.bin").exists()
 
 
+class _NoDNS:
+    """An opener whose every request fails as a machine without DNS fails (no network used)."""
+
+    def open(self, request, timeout=None):  # noqa: ANN001 - urllib's opener interface
+        import urllib.error
+
+        raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+
+
+def test_an_offline_machine_is_told_so_not_shown_an_errno(tmp_path: Path) -> None:
+    url = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+    with pytest.raises(DownloadError) as info:
+        download_url(url, tmp_path / "cifar-10-python.tar.gz", opener=_NoDNS())
+    msg = str(info.value)
+    assert "Errno" not in msg and "cannot reach www.cs.toronto.edu" in msg
+    assert "looks offline" in msg and "name or service not known" in msg
+    assert url in msg and str(tmp_path) in msg  # where to put a copy fetched elsewhere
+    assert not list(tmp_path.iterdir())
+
+
 def _mnist_files() -> dict[str, bytes]:
     rng = np.random.default_rng(3)
     files = {}
