@@ -33,6 +33,11 @@ def dtype_name(dt: np.dtype) -> str:
     return _NAMES.get(dt, str(dt))
 
 
+def dtype_repr(dt: np.dtype) -> str:
+    """How PyTorch code spells the dtype (``engine.float32``)."""
+    return "engine." + dtype_name(dt)
+
+
 def as_dtype(spec: Any) -> np.dtype:
     """Accept an engine dtype, a NumPy dtype/type or a name ("float32", "long", ...)."""
     if spec is None:

@@ -125,7 +125,7 @@ def _tensor_key(path: tuple[Any, ...], arrays: dict[str, np.ndarray]) -> str:
 def _encode(obj: Any, path: tuple[Any, ...], arrays: dict[str, np.ndarray]) -> Any:
     if isinstance(obj, Tensor):
         key = _tensor_key(path, arrays)
-        arrays[key] = _host_array(obj.data)
+        arrays[key] = _host_array(obj._data)
         return {_TENSOR: key}
     if isinstance(obj, np.ndarray) or hasattr(obj, "__cuda_array_interface__"):
         key = _tensor_key(path, arrays)

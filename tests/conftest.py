@@ -14,6 +14,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 _ROOT = Path(__file__).resolve().parents[1]
 if str(_ROOT) not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(_ROOT))
+# tests/ itself, so every test file imports the one PyTorch reference helper (torch_reference).
+if str(_ROOT / "tests") not in sys.path:
+    sys.path.insert(1, str(_ROOT / "tests"))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

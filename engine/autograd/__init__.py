@@ -40,7 +40,7 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
                 )
             root_grads.append(o.device.xp.ones(o.shape, dtype=o.dtype))
         else:
-            root_grads.append(g.data if isinstance(g, Tensor) else g)
+            root_grads.append(g._data if isinstance(g, Tensor) else g)
     for t in ins:
         if not t.requires_grad:
             raise RuntimeError("grad(): one of the inputs does not require grad")

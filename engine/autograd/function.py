@@ -53,6 +53,21 @@ class Function:
     def __repr__(self) -> str:
         return f"<{self.name}>"
 
+    @property
+    def next_functions(self) -> tuple[tuple[Any, int], ...]:
+        """Where each input's gradient goes, as PyTorch shows it: ``(node, 0)`` for an input made
+        by an op, ``(AccumulateGrad, 0)`` for a leaf that requires grad, ``(None, 0)`` for an input
+        that needs no gradient. Empty once backward has freed the node."""
+        from .hooks import AccumulateGrad  # noqa: PLC0415
+
+        out = []
+        for child in getattr(self, "next", ()):
+            if child is None or isinstance(child, Function):
+                out.append((child, 0))
+            else:
+                out.append((AccumulateGrad(child), 0))
+        return tuple(out)
+
     def grad_destination(self, i: int) -> tuple[Any, float] | None:
         """``(array, scale)``: ``backward`` may write input ``i``'s gradient times ``scale`` into
         ``array`` (its shape and dtype), which then becomes the leaf's ``.grad`` uncopied; or
@@ -90,7 +105,7 @@ class Function:
                     _raise_mixed_devices(cls, device, d)
                 if a.requires_grad:
                     requires = True
-                raw.append(a.data)
+                raw.append(a._data)
             else:
                 raw.append(a)
         node = _new(cls)

@@ -210,7 +210,7 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
         node = _pool.MaxPool2d.__new__(_pool.MaxPool2d)
         node.needs = (False,)
         with x.device.context():
-            node.forward(x.data, k, s, p, d, ceil_mode)
+            node.forward(x._data, k, s, p, d, ceil_mode)
             idx = Tensor._make(node.indices(x.shape), x.device)
         if unbatched:
             out, idx = out.squeeze(0), idx.squeeze(0)
@@ -296,7 +296,7 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
         node = _pool.AdaptiveMaxPool2d.__new__(_pool.AdaptiveMaxPool2d)
         node.needs = (False,)
         with x.device.context():
-            node.forward(x.data, (oh, ow))
+            node.forward(x._data, (oh, ow))
         idx = Tensor._make(node.src.astype(np.int64), x.device)
         if unbatched:
             out, idx = out.squeeze(0), idx.squeeze(0)
@@ -327,8 +327,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: running_mean and running_var are required when "
                          "training=False")
-    rm = running_mean.data if running_mean is not None else None
-    rv = running_var.data if running_var is not None else None
+    rm = running_mean._data if running_mean is not None else None
+    rv = running_var._data if running_var is not None else None
     out = _norm.BatchNorm.apply(input, weight, bias, rm, rv, training, momentum, eps)
     if training:
         for t in (running_mean, running_var):
@@ -371,7 +371,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
     if sparse:
         raise NotImplementedError("embedding: sparse=True gradients are not supported; use "
                                   "sparse=False (dense gradients)")
-    idx = input.data if isinstance(input, Tensor) else weight.device.xp.asarray(input)
+    idx = input._data if isinstance(input, Tensor) else weight.device.xp.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be an integer tensor, got {idx.dtype}; "
                         f"convert with .long()")
@@ -399,10 +399,10 @@ def _renorm_rows(weight: Tensor, idx: Any, max_norm: float, norm_type: float) ->
     xp = weight.device.xp
     with no_grad():
         rows = xp.unique(idx.reshape(-1))
-        w = weight.data[rows]
+        w = weight._data[rows]
         norms = (xp.abs(w) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
         scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(w.dtype)
-        weight.data[rows] = w * scale[:, None]
+        weight._data[rows] = w * scale[:, None]
         weight._vc.value += 1
 
 

@@ -66,7 +66,7 @@ def _fan(tensor: Tensor, mode: str) -> int:
 
 def _fill(tensor: Tensor, arr: Any) -> Tensor:
     with no_grad():
-        tensor.data[...] = arr
+        tensor._data[...] = arr
         tensor._vc.value += 1
     return tensor
 

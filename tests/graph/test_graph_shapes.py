@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+from torch_reference import torch_or_skip
 
 from engine.graph import Graph, TensorType, get_spec
 
@@ -52,7 +53,7 @@ def _graph(shape: tuple[int, ...], type_: str, params: dict) -> Graph:
 @pytest.mark.parametrize(("shape", "type_", "params"), CASES,
                          ids=[f"{t}-{i}" for i, (_, t, _) in enumerate(CASES)])
 def test_shape_rule_and_param_count_match_pytorch(shape: tuple, type_: str, params: dict) -> None:
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     g = _graph(shape, type_, params)
     name = list(g.nodes)[1]
     info = g.info(name)

@@ -379,7 +379,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad.data.fill(0)
+                p.grad._data.fill(0)
                 p.grad._vc.value += 1
 
     # ----------------------------------------------------------------- devices and dtypes
@@ -507,10 +507,10 @@ class Module:
                 )
                 continue
             if assign:
-                param.data = arr.astype(param.dtype, copy=False) if param.dtype.kind == "f" \
+                param._data = arr.astype(param.dtype, copy=False) if param.dtype.kind == "f" \
                     else arr
             else:
-                param._device.xp.copyto(param.data, arr, casting="unsafe")
+                param._device.xp.copyto(param._data, arr, casting="unsafe")
             param._vc.value += 1
         if strict:
             for key in state_dict:

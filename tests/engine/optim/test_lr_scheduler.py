@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from torch_reference import torch_or_skip
 
 import engine
 import engine.optim as optim
@@ -25,7 +26,7 @@ def engine_optimizer(name: str = "SGD", **kwargs) -> optim.Optimizer:
 
 
 def torch_optimizer(name: str = "SGD", **kwargs):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     groups = [{"params": [torch.nn.Parameter(torch.zeros(3))], "lr": 0.1},
               {"params": [torch.nn.Parameter(torch.zeros(2))], "lr": 0.05}]
     return getattr(torch.optim, name)(groups, **kwargs)
@@ -69,7 +70,7 @@ CASES: list[tuple[str, str, dict, dict]] = [
 @pytest.mark.parametrize(("cls", "opt_name", "kwargs", "opt_kwargs"), CASES,
                          ids=[f"{c[0]}-{c[1]}-{i}" for i, c in enumerate(CASES)])
 def test_sequence_equals_torch(cls: str, opt_name: str, kwargs: dict, opt_kwargs: dict) -> None:
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     topt = torch_optimizer(opt_name, **opt_kwargs)
     expected = trace(topt, getattr(torch.optim.lr_scheduler, cls)(topt, **kwargs))
     opt = engine_optimizer(opt_name, **opt_kwargs)
@@ -80,7 +81,7 @@ def test_sequence_equals_torch(cls: str, opt_name: str, kwargs: dict, opt_kwargs
 
 @pytest.mark.parametrize("per_group", [False, True])
 def test_lambda_lr_equals_torch(per_group: bool) -> None:
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     fns: list[Callable[[int], float]] = [lambda e: 0.95**e, lambda e: 1.0 / (1 + e)]
     arg = fns if per_group else fns[0]
     topt = torch_optimizer()
@@ -90,7 +91,7 @@ def test_lambda_lr_equals_torch(per_group: bool) -> None:
 
 
 def test_two_chained_schedulers_equal_torch() -> None:
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     topt = torch_optimizer()
     ts = [torch.optim.lr_scheduler.LinearLR(topt, start_factor=0.1, total_iters=5),
           torch.optim.lr_scheduler.ExponentialLR(topt, gamma=0.95)]
@@ -115,7 +116,7 @@ PLATEAU = [
 
 @pytest.mark.parametrize("kwargs", PLATEAU)
 def test_reduce_lr_on_plateau_equals_torch(kwargs: dict) -> None:
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     rng = np.random.default_rng(7)
     metrics = list(np.concatenate([np.linspace(1, 0.5, 8), 0.5 + 0.05 * rng.random(22)]))
     topt = torch_optimizer()
