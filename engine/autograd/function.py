@@ -68,6 +68,19 @@ class Function:
                 out.append((AccumulateGrad(child), 0))
         return tuple(out)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass written PyTorch's way (``forward(ctx, ...)`` / ``backward(ctx, ...)`` as
+        static methods on Tensors) gets the ctx-style ``apply`` of ``autograd.custom``."""
+        super().__init_subclass__(**kwargs)
+        if isinstance(cls.__dict__.get("forward"), staticmethod):
+            from .custom import custom_apply  # noqa: PLC0415
+
+            cls.apply = classmethod(custom_apply)  # type: ignore[method-assign,assignment]
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
+        """Override (PyTorch 2's style) to fill ``ctx`` apart from a ctx-less ``forward``."""
+
     def grad_destination(self, i: int) -> tuple[Any, float] | None:
         """``(array, scale)``: ``backward`` may write input ``i``'s gradient times ``scale`` into
         ``array`` (its shape and dtype), which then becomes the leaf's ``.grad`` uncopied; or

@@ -107,3 +107,59 @@ def test_hooks_run_in_autograd_grad_too() -> None:
     x.register_hook(lambda g: g + 1)
     (g,) = engine.autograd.grad((x * x).sum(), [x])
     np.testing.assert_allclose(g.numpy(), [3.0, 5.0])
+
+
+def _hooked_pair():
+    from torch_reference import module_pair
+
+    return module_pair(lambda m: m.nn.Sequential(m.nn.Linear(3, 4), m.nn.Tanh(),
+                                                 m.nn.Linear(4, 2)))
+
+
+def test_full_backward_hook_sees_grad_input_and_output_like_torch() -> None:
+    torch = torch_or_skip()
+    emod, tmod = _hooked_pair()
+    x = np.random.default_rng(0).standard_normal((5, 3))
+    seen = {}
+    for m, mod in ((engine, emod), (torch, tmod)):
+        log = []
+
+        def hook(module, gin, gout, log=log):
+            log.append((gin, gout))
+
+        def pre(module, gout, log=log):
+            log.append(("pre", gout))
+
+        mod[1].register_full_backward_hook(hook)
+        mod[1].register_full_backward_pre_hook(pre)
+        xi = m.tensor(x, requires_grad=True)
+        mod(xi).sum().backward()
+        seen[m.__name__] = log
+    e, t = seen["engine"], seen["torch"]
+    assert [x[0] == "pre" for x in e] == [x[0] == "pre" for x in t] == [True, False]
+    assert_like_torch(e[0][1], t[0][1], rtol=1e-10)
+    assert_like_torch(e[1][0], t[1][0], rtol=1e-10)
+    assert_like_torch(e[1][1], t[1][1], rtol=1e-10)
+
+
+def test_full_backward_hook_can_replace_grad_input_like_torch() -> None:
+    torch = torch_or_skip()
+    emod, tmod = _hooked_pair()
+    x = np.random.default_rng(1).standard_normal((2, 3))
+    grads = []
+    for m, mod in ((engine, emod), (torch, tmod)):
+        mod[2].register_full_backward_hook(lambda mod, gin, gout: (gin[0] * 3,))
+        xi = m.tensor(x, requires_grad=True)
+        mod(xi).sum().backward()
+        grads.append((xi.grad, mod[0].weight.grad, mod[2].weight.grad))
+    assert_like_torch(*grads, rtol=1e-10)
+
+
+def test_full_backward_hook_on_first_layer_gets_none_grad_input() -> None:
+    torch = torch_or_skip()
+    emod, tmod = _hooked_pair()
+    calls = []
+    for m, mod in ((engine, emod), (torch, tmod)):
+        mod[0].register_full_backward_hook(lambda mod, gin, gout: calls.append(gin))
+        mod(m.ones(2, 3, dtype=m.float64)).sum().backward()
+    assert calls[0] == (None,) and calls[1] == (None,)
