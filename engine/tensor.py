@@ -15,6 +15,8 @@ import numpy as np
 
 from . import dtypes
 from ._backend import CPU, Device, device_of_array, get_device, to_device_array
+from ._printing import tensor_repr
+from ._tensor_api import TensorAPIMixin
 from ._tensor_autograd import TensorAutogradMixin
 from ._tensor_math import TensorMathMixin
 from ._tensor_views import TensorViewMixin
@@ -22,6 +24,7 @@ from .autograd.function import VersionCounter, register_tensor_class
 from .autograd.grad_mode import is_grad_enabled
 from .ops import math as M
 from .ops import shape as S
+from .size import Size
 
 _py_bool, _py_int, _py_float = builtins.bool, builtins.int, builtins.float
 _ndarray = np.ndarray
@@ -37,20 +40,27 @@ def _category(dt: np.dtype) -> int:
     return 2 if dt.kind == "f" else (0 if dt.kind == "b" else 1)
 
 
-class Tensor(TensorAutogradMixin, TensorMathMixin, TensorViewMixin):
+class Tensor(TensorAutogradMixin, TensorAPIMixin, TensorMathMixin, TensorViewMixin):
     """An n-dimensional array that can record the operations applied to it.
 
-    Construct with ``engine.tensor(data)``; ``Tensor(data)`` also works and, like
-    ``torch.Tensor``, always gives float32.
+    Construct with ``engine.tensor(data)``. Like ``torch.Tensor``, ``Tensor(data)`` gives the
+    default float dtype, and ``Tensor(2, 3)`` (sizes) a new tensor of that shape.
     """
 
     __slots__ = ("_data", "requires_grad", "_grad", "grad_fn", "_device", "_vc", "_hooks",
                  "__weakref__")
     __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor's reflected ops
 
-    def __init__(self, data: Any = None, *, device: Any = None) -> None:
+    def __init__(self, *args: Any, device: Any = None, dtype: Any = None) -> None:
         dev = get_device(device)
-        arr = np.asarray([] if data is None else _unwrap(data), dtype=dtypes.float32)
+        dt = dtypes.as_dtype(dtype)
+        if args and all(isinstance(a, _py_int) and not isinstance(a, _py_bool) for a in args) \
+                or (len(args) == 1 and isinstance(args[0], Size)):
+            arr = np.zeros(_shape_arg(args), dtype=dt)  # sizes: PyTorch leaves it uninitialised
+        elif len(args) > 1:
+            raise TypeError(f"Tensor(): give sizes (ints) or one sequence of data, got {args!r}")
+        else:
+            arr = np.asarray([] if not args else _unwrap(args[0]), dtype=dt)
         self._data = to_device_array(arr, dev)
         self.requires_grad = False
         self._grad = None
@@ -77,12 +87,12 @@ class Tensor(TensorAutogradMixin, TensorMathMixin, TensorViewMixin):
 
     # ----------------------------------------------------------------- attributes
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self._data.shape
+    def shape(self) -> Size:
+        return Size(self._data.shape)
 
     def size(self, dim: int | None = None) -> Any:
         if dim is None:
-            return self._data.shape
+            return Size(self._data.shape)
         return self._data.shape[dim]
 
     @property
@@ -96,8 +106,8 @@ class Tensor(TensorAutogradMixin, TensorMathMixin, TensorViewMixin):
         return _py_int(self._data.size)
 
     @property
-    def dtype(self) -> np.dtype:
-        return self._data.dtype
+    def dtype(self) -> dtypes.dtype:
+        return dtypes.wrap(self._data.dtype)
 
     @property
     def device(self) -> Device:
@@ -256,18 +266,11 @@ class Tensor(TensorAutogradMixin, TensorMathMixin, TensorViewMixin):
     # ----------------------------------------------------------------- printing
     def __repr__(self) -> str:
         arr = self.cpu()._data if self._device is not CPU else self._data
-        body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4,
-                               threshold=1000, edgeitems=3)
-        extras = []
-        if self._device is not CPU:
-            extras.append(f"device='{self._device}'")
-        if arr.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_) or arr.size == 0:
-            extras.append(f"dtype=engine.{dtypes.dtype_name(arr.dtype)}")
-        if self.grad_fn is not None:
-            extras.append(f"grad_fn=<{self.grad_fn.name}>")
-        elif self.requires_grad:
-            extras.append("requires_grad=True")
-        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+        default = arr.dtype in (dtypes.default_float, dtypes.int64, dtypes.bool_)
+        grad = (f"grad_fn=<{self.grad_fn.name}>" if self.grad_fn is not None else
+                "requires_grad=True" if self.requires_grad else None)
+        return tensor_repr(arr, None if self._device is CPU else self._device,
+                           None if default else dtypes.dtype_repr(arr.dtype), grad)
 
 
 register_tensor_class(Tensor)

@@ -26,6 +26,7 @@ from .._backend import device_of_array, xp_of
 from ..autograd.engine import run_backward
 from ..autograd.function import GRAD_DESTINATIONS
 from ..autograd.grad_mode import is_grad_enabled
+from ..dtypes import dtype_name
 from ..nn import Module
 from ..parallel._bridge import bridge, make_anchor
 from ..parallel.buckets import DEFAULT_BUCKET_CAP_MB, pack, plan_buckets, unpack
@@ -301,8 +302,9 @@ class _Half:
 
 def structure_of(module: Module) -> list[tuple[str, tuple[int, ...], str]]:
     """What must agree across ranks: parameter and buffer names, shapes and dtypes, in order."""
-    out = [(f"parameter {n}", tuple(p.shape), str(p.dtype)) for n, p in module.named_parameters()]
-    out += [(f"buffer {n}", tuple(b.shape), str(b.dtype)) for n, b in module.named_buffers()
+    out = [(f"parameter {n}", tuple(p.shape), dtype_name(p.dtype))
+           for n, p in module.named_parameters()]
+    out += [(f"buffer {n}", tuple(b.shape), dtype_name(b.dtype)) for n, b in module.named_buffers()
             if b is not None]
     return out
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import engine
 from app.datasets import build_datasets, data_spec
 from app.project import FORMAT_VERSION, Project, ProjectError, list_templates
 from engine.graph import Graph, TensorType
@@ -202,7 +203,7 @@ def test_build_datasets_splits_and_augments() -> None:
                                    "transforms": [{"name": "RandomCrop", "size": 8,
                                                    "padding": 1}]})
     image, label = digits[0]
-    assert none is None and tuple(image.shape) == (1, 8, 8) and str(image.dtype) == "float32"
+    assert none is None and tuple(image.shape) == (1, 8, 8) and image.dtype == engine.float32
     assert float(image.max()) <= 1.0
 
 

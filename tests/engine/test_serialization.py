@@ -130,7 +130,7 @@ def test_pytorch_reads_a_saved_state_dict_and_engine_reads_pytorchs(tmp_path) ->
     assert set(theirs) == set(sd)
     for k, v in sd.items():
         np.testing.assert_array_equal(theirs[k].numpy(), v.numpy())
-        assert theirs[k].dtype == getattr(torch, str(v.dtype))
+        assert theirs[k].dtype == getattr(torch, v.dtype.name)
 
     model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
     st_torch.save_file(model.state_dict(), str(tmp_path / "torch.safetensors"))

@@ -36,7 +36,7 @@ def _same(ours: object, ref: object) -> None:
 
     if isinstance(ref, torch.Tensor):
         assert isinstance(ours, engine.Tensor)
-        assert str(ours.dtype) == str(ref.dtype).replace("torch.", "")
+        assert str(ours.dtype) == str(ref.dtype).replace("torch.", "engine.")
         np.testing.assert_array_equal(ours.numpy(), ref.numpy())
     elif isinstance(ref, dict):
         assert type(ours) is type(ref) and ours.keys() == ref.keys()
