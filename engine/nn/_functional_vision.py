@@ -27,7 +27,7 @@ __all__ = [
     "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool2d",
     "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
     "adaptive_max_pool2d", "batch_norm", "layer_norm", "group_norm", "embedding", "dropout2d",
-    "interpolate", "upsample",
+    "dropout1d", "interpolate", "upsample",
 ]
 
 
@@ -411,12 +411,36 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
     """Zero whole channels with probability ``p`` (scaling the rest by 1/(1-p))."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout2d: probability has to be between 0 and 1, but got {p}")
-    if input.ndim not in (3, 4):
-        raise ShapeError(f"dropout2d: expected a 3-D or 4-D input, got shape "
-                         f"{tuple(input.shape)}")
+    if input.ndim not in (3, 4):  # PyTorch warns and drops elements, as dropout does
+        from ._functional_more import _warn_dropout2d_on_2d  # noqa: PLC0415
+        from .functional import dropout  # noqa: PLC0415
+
+        _warn_dropout2d_on_2d(input.ndim)
+        return dropout(input, p, training, inplace)
     if input.ndim == 3:
         warnings.warn("dropout2d: a 3-D input is treated as (N, C, L), dropping whole channels "
                       "as PyTorch does; use dropout1d to make this explicit", stacklevel=2)
+    return _channel_dropout(input, p, training, inplace)
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Zero whole channels of ``(N, C, L)`` (or ``(C, L)``) with probability ``p``."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout1d: probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (2, 3):
+        raise ShapeError(f"dropout1d: Expected 2D or 3D input, but received a {input.ndim}D "
+                         f"input. Note that dropout1d exists to provide channel-wise dropout on "
+                         f"inputs with 1 spatial dimension, a channel dimension, and an optional "
+                         f"batch dimension (i.e. 2D or 3D inputs).")
+    if input.ndim == 2:
+        return _channel_dropout(input.unsqueeze(0), p, training, False).squeeze(0) if not \
+            inplace else input.copy_(_channel_dropout(input.unsqueeze(0), p, training, False)
+                                     .squeeze(0))
+    return _channel_dropout(input, p, training, inplace)
+
+
+def _channel_dropout(input: Tensor, p: float, training: bool, inplace: bool) -> Tensor:
     if not training or p == 0.0:
         return input
     shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)

@@ -584,4 +584,9 @@ from ._functional_loss import *  # noqa: E402,F401,F403
 from ._functional_loss import __all__ as _loss_all  # noqa: E402
 
 __all__ += _loss_all + list(getattr(_functional_vision, "__all__", []))
+from . import _functional_loss_more, _functional_more  # noqa: E402
+from ._functional_loss_more import *  # noqa: E402,F401,F403
+from ._functional_more import *  # noqa: E402,F401,F403
 from ._functional_vision import *  # noqa: E402,F401,F403
+
+__all__ += _functional_loss_more.__all__ + _functional_more.__all__
