@@ -13,7 +13,8 @@ from app.datasets import build_datasets, data_spec
 from app.project import FORMAT_VERSION, Project, ProjectError, list_templates
 from engine.graph import Graph, TensorType
 
-TEMPLATES = ["lenet5", "lstm_sequence", "mlp_digits", "resnet_cifar10", "spiral"]
+TEMPLATES = ["lenet5", "lstm_sequence", "mlp_digits", "resnet_cifar10", "spiral",
+             "transformer_text"]
 
 
 def write(tmp_path: Path, data: object, name: str = "p.json") -> Path:
@@ -220,3 +221,17 @@ def test_build_datasets_splits_and_augments() -> None:
 def test_build_datasets_errors_name_the_setting(dataset: dict, message: str) -> None:
     with pytest.raises(ProjectError, match=message):
         build_datasets(dataset)
+
+
+def test_transformer_text_template_trains_offline(tmp_path: Path) -> None:
+    """The Transformer text classifier learns its synthetic sentiment task in a few steps."""
+    from app.training_loop import TrainOptions, train_project
+
+    project = Project.from_template("transformer_text")
+    assert {n.type for n in project.graph} >= {"Embedding", "TransformerEncoderLayer"}
+    result = train_project(project, TrainOptions(epochs=2, max_steps_per_epoch=40,
+                                                 out_dir=tmp_path, progress=False,
+                                                 record=False))
+    assert result.reason == "completed"
+    first, last = result.history[0], result.history[-1]
+    assert last["loss"] < first["loss"] and last["val_acc"] > 0.75
