@@ -286,10 +286,10 @@ class TensorAPIMixin:
 
     def scatter_(self, dim: int, index: Tensor, src: Any = None, value: Any = None,
                  reduce: str | None = None) -> Tensor:
-        return self._replace_with(lambda x: x.scatter(dim, index, src, value, reduce), "scatter_")
+        return self._inplace_apply(lambda x: x.scatter(dim, index, src, value, reduce), "scatter_")
 
     def scatter_add_(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
-        return self._replace_with(lambda x: x.scatter_add(dim, index, src), "scatter_add_")
+        return self._inplace_apply(lambda x: x.scatter_add(dim, index, src), "scatter_add_")
 
     def masked_fill(self, mask: Tensor, value: Any) -> Tensor:
         if mask._data.dtype != np.bool_:
@@ -302,7 +302,7 @@ class TensorAPIMixin:
         return M.Where.apply(mask._data, value, self)
 
     def masked_fill_(self, mask: Tensor, value: Any) -> Tensor:
-        return self._replace_with(lambda x: x.masked_fill(mask, value), "masked_fill_")
+        return self._inplace_apply(lambda x: x.masked_fill(mask, value), "masked_fill_")
 
     def masked_select(self, mask: Tensor) -> Tensor:
         xp = self._device.xp
@@ -380,10 +380,10 @@ class TensorAPIMixin:
         return I.Triangle.apply(self, diagonal, True)
 
     def tril_(self, diagonal: int = 0) -> Tensor:
-        return self._replace_with(lambda x: x.tril(diagonal), "tril_")
+        return self._inplace_apply(lambda x: x.tril(diagonal), "tril_")
 
     def triu_(self, diagonal: int = 0) -> Tensor:
-        return self._replace_with(lambda x: x.triu(diagonal), "triu_")
+        return self._inplace_apply(lambda x: x.triu(diagonal), "triu_")
 
     def diag(self, diagonal: int = 0) -> Tensor:
         if self.ndim not in (1, 2):
@@ -486,61 +486,42 @@ class TensorAPIMixin:
     def addcdiv(self, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) -> Tensor:
         return self + value * tensor1 / tensor2
 
-    # ----------------------------------------------------------------- in place
-    def _replace_with(self, fn: Any, name: str) -> Tensor:
-        """Make ``fn(x)`` this tensor's value (and, while recording, its node). While recording,
-        ``fn`` reads a snapshot: the op may keep its input for backward, and the write below
-        must not change what it kept."""
-        src = self
-        if _t._tracking(self):
-            self._check_leaf_inplace(name)
-            src = _t.Tensor._make(self._data.copy(), self._device, self.requires_grad,
-                                  self.grad_fn)
-        out = fn(src)
-        if _t._tracking(out):
-            self._check_leaf_inplace(name)
-        self._device.xp.copyto(self._data, out._data, casting="unsafe")
-        if out.grad_fn is not None:
-            self.grad_fn = out.grad_fn
-            self.requires_grad = True
-        self._vc.value += 1
-        return self
-
+    # ------------------------------------------------------- in place (see _inplace_apply)
     def exp_(self) -> Tensor:
-        return self._replace_with(lambda x: x.exp(), "exp_")
+        return self._inplace_apply(lambda x: x.exp(), "exp_")
 
     def log_(self) -> Tensor:
-        return self._replace_with(lambda x: x.log(), "log_")
+        return self._inplace_apply(lambda x: x.log(), "log_")
 
     def sqrt_(self) -> Tensor:
-        return self._replace_with(lambda x: x.sqrt(), "sqrt_")
+        return self._inplace_apply(lambda x: x.sqrt(), "sqrt_")
 
     def abs_(self) -> Tensor:
-        return self._replace_with(lambda x: x.abs(), "abs_")
+        return self._inplace_apply(lambda x: x.abs(), "abs_")
 
     def neg_(self) -> Tensor:
-        return self._replace_with(lambda x: -x, "neg_")
+        return self._inplace_apply(lambda x: -x, "neg_")
 
     def pow_(self, exponent: Any) -> Tensor:
-        return self._replace_with(lambda x: x ** exponent, "pow_")
+        return self._inplace_apply(lambda x: x ** exponent, "pow_")
 
     def sigmoid_(self) -> Tensor:
-        return self._replace_with(lambda x: x.sigmoid(), "sigmoid_")
+        return self._inplace_apply(lambda x: x.sigmoid(), "sigmoid_")
 
     def tanh_(self) -> Tensor:
-        return self._replace_with(lambda x: x.tanh(), "tanh_")
+        return self._inplace_apply(lambda x: x.tanh(), "tanh_")
 
     def floor_(self) -> Tensor:
-        return self._replace_with(lambda x: x.floor(), "floor_")
+        return self._inplace_apply(lambda x: x.floor(), "floor_")
 
     def round_(self, decimals: int = 0) -> Tensor:
-        return self._replace_with(lambda x: x.round(decimals), "round_")
+        return self._inplace_apply(lambda x: x.round(decimals), "round_")
 
     def reciprocal_(self) -> Tensor:
-        return self._replace_with(lambda x: x.reciprocal(), "reciprocal_")
+        return self._inplace_apply(lambda x: x.reciprocal(), "reciprocal_")
 
     def square_(self) -> Tensor:
-        return self._replace_with(lambda x: x.square(), "square_")
+        return self._inplace_apply(lambda x: x.square(), "square_")
 
     def clamp_min_(self, min: Any) -> Tensor:  # noqa: A002
         return self.clamp_(min=min)
@@ -549,13 +530,13 @@ class TensorAPIMixin:
         return self.clamp_(max=max)
 
     def lerp_(self, end: Tensor, weight: Any) -> Tensor:
-        return self._replace_with(lambda x: x.lerp(end, weight), "lerp_")
+        return self._inplace_apply(lambda x: x.lerp(end, weight), "lerp_")
 
     def addcmul_(self, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) -> Tensor:
-        return self._replace_with(lambda x: x.addcmul(tensor1, tensor2, value=value), "addcmul_")
+        return self._inplace_apply(lambda x: x.addcmul(tensor1, tensor2, value=value), "addcmul_")
 
     def addcdiv_(self, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) -> Tensor:
-        return self._replace_with(lambda x: x.addcdiv(tensor1, tensor2, value=value), "addcdiv_")
+        return self._inplace_apply(lambda x: x.addcdiv(tensor1, tensor2, value=value), "addcdiv_")
 
     def bernoulli_(self, p: Any = 0.5, *, generator: Any = None) -> Tensor:
         from . import random  # noqa: PLC0415

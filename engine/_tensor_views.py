@@ -233,17 +233,28 @@ class TensorViewMixin:
             )
 
     def _inplace(self, fn: Any, *args: Any, name: str) -> Tensor:
-        """Run ``fn`` out of place on a snapshot, then write the result into this tensor and make
-        the new node its grad_fn, so later backward passes see the modified value."""
-        self._check_leaf_inplace(name)
-        # The op reads the old value through a snapshot: a copy only when its backward keeps its
-        # first input (relu_, add_, clamp_ don't), since the write below would corrupt it.
-        data = self._data.copy() if 0 in fn.saves else self._data
-        snapshot = _t.Tensor._make(data, self._device, self.requires_grad, self.grad_fn)
-        out = fn.apply(snapshot, *args)
+        """``fn.apply(self, *args)`` written back into this tensor (see ``_inplace_apply``);
+        the snapshot is copied only when the op's backward keeps its first input (relu_, add_,
+        clamp_ don't)."""
+        return self._inplace_apply(lambda x: fn.apply(x, *args), name, copy=0 in fn.saves)
+
+    def _inplace_apply(self, fn: Any, name: str, copy: _py_bool = True) -> Tensor:
+        """Make ``fn(x)``, computed out of place, this tensor's value and, while recording, its
+        node, so later backward passes see the modified value. While recording, ``fn`` reads a
+        snapshot (a copy when ``copy``): an op may keep its input for backward, and the write
+        below must not change what it kept."""
+        src = self
+        if _t._tracking(self):
+            self._check_leaf_inplace(name)
+            data = self._data.copy() if copy else self._data
+            src = _t.Tensor._make(data, self._device, self.requires_grad, self.grad_fn)
+        out = fn(src)
+        if src is self and out.grad_fn is not None:  # another operand brought in the graph
+            self._check_leaf_inplace(name)
         self._device.xp.copyto(self._data, out._data, casting="unsafe")
-        self.grad_fn = out.grad_fn
-        self.requires_grad = out.requires_grad
+        if out.grad_fn is not None:
+            self.grad_fn = out.grad_fn
+            self.requires_grad = True
         self._vc.value += 1
         return self
 

@@ -25,10 +25,15 @@ def _check(name: str, value: float, low: float = 0.0) -> None:
         raise ValueError(f"Invalid {name}: {value}")
 
 
-def _check_betas(betas: tuple[float, float]) -> None:
+def _check_adam_like(lr: float, betas: tuple[float, float], eps: float,
+                     weight_decay: float) -> None:
+    """PyTorch's argument checks shared by the Adam family."""
+    _check("learning rate", lr)
+    _check("epsilon value", eps)
     for i, b in enumerate(betas):
         if not 0.0 <= b < 1.0:
             raise ValueError(f"Invalid beta parameter at index {i}: {b}")
+    _check("weight_decay value", weight_decay)
 
 
 class _PerParam(Optimizer):
@@ -101,10 +106,7 @@ class Adamax(_PerParam):
 
     def __init__(self, params: Any, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, *, maximize: bool = False) -> None:
-        _check("learning rate", lr)
-        _check("epsilon value", eps)
-        _check_betas(betas)
-        _check("weight_decay value", weight_decay)
+        _check_adam_like(lr, betas, eps, weight_decay)
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps,
                                   "weight_decay": weight_decay, "maximize": maximize})
 
@@ -136,10 +138,7 @@ class NAdam(_PerParam):
     def __init__(self, params: Any, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, momentum_decay: float = 4e-3,
                  decoupled_weight_decay: bool = False, *, maximize: bool = False) -> None:
-        _check("learning rate", lr)
-        _check("epsilon value", eps)
-        _check_betas(betas)
-        _check("weight_decay value", weight_decay)
+        _check_adam_like(lr, betas, eps, weight_decay)
         _check("momentum_decay value", momentum_decay)
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps,
                                   "weight_decay": weight_decay, "momentum_decay": momentum_decay,
@@ -189,10 +188,7 @@ class RAdam(_PerParam):
     def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0,
                  decoupled_weight_decay: bool = False, *, maximize: bool = False) -> None:
-        _check("learning rate", lr)
-        _check("epsilon value", eps)
-        _check_betas(betas)
-        _check("weight_decay value", weight_decay)
+        _check_adam_like(lr, betas, eps, weight_decay)
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps,
                                   "weight_decay": weight_decay,
                                   "decoupled_weight_decay": decoupled_weight_decay,

@@ -193,6 +193,22 @@ def _activation(activation: Any) -> Callable[[Tensor], Tensor]:
     return activation
 
 
+def _add_block_parts(block: Module, n_norms: int, d_model: int, dim_feedforward: int,
+                     dropout: float, activation: Any, eps: float, norm_first: bool, bias: bool,
+                     kw: dict[str, Any]) -> None:
+    """The feed-forward network, LayerNorms and dropouts every Transformer block has, registered
+    in PyTorch's order (so state_dict keys come out as PyTorch's)."""
+    block.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
+    block.dropout = Dropout(dropout)
+    block.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
+    block.norm_first = norm_first
+    for i in range(1, n_norms + 1):
+        setattr(block, f"norm{i}", LayerNorm(d_model, eps=eps, bias=bias, **kw))
+    for i in range(1, n_norms + 1):
+        setattr(block, f"dropout{i}", Dropout(dropout))
+    block.activation = _activation(activation)
+
+
 class TransformerEncoderLayer(Module):
     """Self-attention then a feed-forward block, each with a residual connection and LayerNorm
     (after the residual, or before with ``norm_first=True``).
@@ -209,15 +225,8 @@ class TransformerEncoderLayer(Module):
         kw = {"device": device, "dtype": dtype}
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                             batch_first=batch_first, **kw)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
-        self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.activation = _activation(activation)
+        _add_block_parts(self, 2, d_model, dim_feedforward, dropout, activation, layer_norm_eps,
+                         norm_first, bias, kw)
 
     def forward(self, src: Tensor, src_mask: Tensor | None = None,
                 src_key_padding_mask: Tensor | None = None, is_causal: bool = False) -> Tensor:
@@ -251,17 +260,8 @@ class TransformerDecoderLayer(Module):
                                             batch_first=batch_first, **kw)
         self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                                  batch_first=batch_first, **kw)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
-        self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.dropout3 = Dropout(dropout)
-        self.activation = _activation(activation)
+        _add_block_parts(self, 3, d_model, dim_feedforward, dropout, activation, layer_norm_eps,
+                         norm_first, bias, kw)
 
     def forward(self, tgt: Tensor, memory: Tensor, tgt_mask: Tensor | None = None,
                 memory_mask: Tensor | None = None, tgt_key_padding_mask: Tensor | None = None,
