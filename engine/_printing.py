@@ -72,6 +72,8 @@ def _float_formatter(arr: np.ndarray) -> Any:
 def tensor_repr(arr: np.ndarray, device: Any, dtype_label: str | None, grad_label: str | None,
                 prefix: str = "tensor(") -> str:
     """``tensor(<values>[, device=..][, dtype=..][, grad_fn=..|requires_grad=True])``."""
+    if arr.dtype.kind == "V" and arr.dtype.name == "bfloat16":  # ml_dtypes: print its values
+        arr = arr.astype(np.float32)
     formatter = {"float_kind": _float_formatter(arr)} if arr.dtype.kind == "f" else None
     if arr.size == 0:
         body = "[]"

@@ -418,3 +418,25 @@ def test_save_load_file_objects_and_nested_checkpoints(tmp_path) -> None:
     assert again["loss"].item() == 0.25
     with pytest.raises(ValueError, match="not a safetensors file"):
         engine.load(io.BytesIO(b"\x80\x02garbage"))
+
+
+def _spawned(rank: int, folder: str) -> None:
+    import pathlib
+
+    t = engine.ones(2) * (rank + 1)
+    pathlib.Path(folder, f"rank{rank}").write_text(str(float(t.sum())))
+
+
+def test_multiprocessing_spawn_runs_each_rank(tmp_path) -> None:
+    engine.multiprocessing.spawn(_spawned, args=(str(tmp_path),), nprocs=2)
+    assert sorted(p.read_text() for p in tmp_path.iterdir()) == ["2.0", "4.0"]
+
+
+def test_bfloat16_tensors_with_ml_dtypes() -> None:
+    pytest.importorskip("ml_dtypes")  # installed with the dev extra (onnx needs it)
+    torch = torch_or_skip()
+    x = engine.tensor([1.5, -2.25, 3.0], dtype=engine.bfloat16)
+    assert x.dtype == engine.bfloat16 and (x * 2).dtype == engine.bfloat16
+    assert_like_torch(x.float(), torch.tensor([1.5, -2.25, 3.0], dtype=torch.bfloat16).float())
+    assert repr(x) == repr(torch.tensor([1.5, -2.25, 3.0], dtype=torch.bfloat16)).replace(
+        "torch.", "engine.")
