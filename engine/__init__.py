@@ -19,12 +19,14 @@ from ._backend import Device, device, get_default_device, get_device, set_defaul
 from ._compat import (  # noqa: E402
     finfo,
     get_default_dtype,
+    get_float32_matmul_precision,
     get_num_threads,
     iinfo,
     inference_mode,
     is_inference_mode_enabled,
     legacy_types,
     set_default_dtype,
+    set_float32_matmul_precision,
     set_num_threads,
 )
 from ._functions import (  # noqa: E402
@@ -97,7 +99,8 @@ int = int32  # noqa: A001
 
 
 _SUBPACKAGES = ("nn", "optim", "data", "distributed", "export", "graph", "parallel", "training",
-                "serialization", "utils", "testing", "linalg", "multiprocessing", "accelerator")
+                "serialization", "utils", "testing", "linalg", "multiprocessing", "accelerator",
+                "backends")
 
 
 def __getattr__(name: str) -> Any:

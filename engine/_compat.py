@@ -52,6 +52,22 @@ def get_num_threads() -> int:
     return _threads[0] if _threads else (os.cpu_count() or 1)
 
 
+_matmul_precision = ["highest"]
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    """Accepted for PyTorch's scripts ("highest", "high", "medium"): the engine computes float32
+    products in full float32 whatever is set (it has no TF32/bfloat16 fast paths)."""
+    if precision not in ("highest", "high", "medium"):
+        raise RuntimeError(f"set_float32_matmul_precision: invalid precision {precision!r}; use "
+                           f"'highest', 'high' or 'medium'")
+    _matmul_precision[0] = precision
+
+
+def get_float32_matmul_precision() -> str:
+    return _matmul_precision[0]
+
+
 # ----------------------------------------------------------------------------- inference mode
 
 

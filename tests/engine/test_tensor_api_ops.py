@@ -440,3 +440,16 @@ def test_bfloat16_tensors_with_ml_dtypes() -> None:
     assert_like_torch(x.float(), torch.tensor([1.5, -2.25, 3.0], dtype=torch.bfloat16).float())
     assert repr(x) == repr(torch.tensor([1.5, -2.25, 3.0], dtype=torch.bfloat16)).replace(
         "torch.", "engine.")
+
+
+def test_backend_switches_scripts_set_exist() -> None:
+    torch = torch_or_skip()
+    for m in (engine, torch):
+        m.backends.cudnn.benchmark = True
+        assert m.backends.cudnn.benchmark is True
+        m.backends.cudnn.benchmark = False
+        assert m.backends.mps.is_available() in (False, True)
+        m.set_float32_matmul_precision("high")
+        assert m.get_float32_matmul_precision() == "high"
+        m.set_float32_matmul_precision("highest")
+    assert engine.backends.mps.is_available() is False
