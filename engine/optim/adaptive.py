@@ -56,8 +56,13 @@ class _PerParam(Optimizer):
                 p._vc.value += 1
         return loss
 
+    # The per-parameter state tensors, zero at the first step (PyTorch's names and order).
+    state_names: tuple[str, ...] = ()
+
     def init_state(self, p: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
-        raise NotImplementedError  # pragma: no cover
+        state["step"] = 0.0
+        for name in self.state_names:
+            state[name] = new_state_tensor(p)
 
     def update(self, pa: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         raise NotImplementedError  # pragma: no cover
@@ -69,6 +74,8 @@ class Adadelta(_PerParam):
     Args: params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, maximize=False.
     """
 
+    state_names = ("square_avg", "acc_delta")
+
     def __init__(self, params: Any, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
                  weight_decay: float = 0, *, maximize: bool = False) -> None:
         _check("learning rate", lr)
@@ -79,10 +86,6 @@ class Adadelta(_PerParam):
         super().__init__(params, {"lr": lr, "rho": rho, "eps": eps,
                                   "weight_decay": weight_decay, "maximize": maximize})
 
-    def init_state(self, p: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["step"] = 0.0
-        state["square_avg"] = new_state_tensor(p)
-        state["acc_delta"] = new_state_tensor(p)
 
     def update(self, pa: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         xp, rho, eps = xp_of(pa), group["rho"], group["eps"]
@@ -104,16 +107,14 @@ class Adamax(_PerParam):
     Args: params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, maximize=False.
     """
 
+    state_names = ("exp_avg", "exp_inf")
+
     def __init__(self, params: Any, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, *, maximize: bool = False) -> None:
         _check_adam_like(lr, betas, eps, weight_decay)
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps,
                                   "weight_decay": weight_decay, "maximize": maximize})
 
-    def init_state(self, p: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["step"] = 0.0
-        state["exp_avg"] = new_state_tensor(p)
-        state["exp_inf"] = new_state_tensor(p)
 
     def update(self, pa: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         xp = xp_of(pa)
@@ -194,10 +195,7 @@ class RAdam(_PerParam):
                                   "decoupled_weight_decay": decoupled_weight_decay,
                                   "maximize": maximize})
 
-    def init_state(self, p: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
-        state["step"] = 0.0
-        state["exp_avg"] = new_state_tensor(p)
-        state["exp_avg_sq"] = new_state_tensor(p)
+    state_names = ("exp_avg", "exp_avg_sq")
 
     def update(self, pa: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         xp = xp_of(pa)
