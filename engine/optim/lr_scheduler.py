@@ -594,10 +594,5 @@ class ReduceLROnPlateau(LRScheduler):
 
 
 # The schedulers that combine or cycle others live apart (this module stays readable).
-from .lr_scheduler_more import (  # noqa: E402
-    ChainedScheduler,
-    CosineAnnealingWarmRestarts,
-    CyclicLR,
-    PolynomialLR,
-    SequentialLR,
-)
+from .lr_scheduler_more import (  # noqa: E402, I001
+    ChainedScheduler, CosineAnnealingWarmRestarts, CyclicLR, PolynomialLR, SequentialLR)
