@@ -8,8 +8,44 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _malloc, autograd, cuda, dtypes
-from ._backend import Device, get_device
+from . import (
+    _functions,  # noqa: E402 - needs Tensor
+    _malloc,
+    autograd,
+    cuda,
+    dtypes,
+)
+from ._backend import Device, device, get_default_device, get_device, set_default_device
+from ._compat import (  # noqa: E402
+    finfo,
+    get_default_dtype,
+    get_float32_matmul_precision,
+    get_num_threads,
+    iinfo,
+    inference_mode,
+    is_inference_mode_enabled,
+    legacy_types,
+    set_default_dtype,
+    set_float32_matmul_precision,
+    set_num_threads,
+)
+from ._functions import (  # noqa: E402
+    bernoulli,
+    broadcast_tensors,
+    cdist,
+    dist,
+    einsum,
+    hstack,
+    is_floating_point,
+    logspace,
+    meshgrid,
+    multinomial,
+    normal,
+    tensordot,
+    vstack,
+    where,
+)
+from ._printing import get_printoptions, set_printoptions
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (
     arange,
@@ -25,6 +61,7 @@ from .creation import (
     rand,
     rand_like,
     randint,
+    randint_like,
     randn,
     randn_like,
     randperm,
@@ -33,8 +70,10 @@ from .creation import (
     zeros_like,
 )
 from .dtypes import (
+    bfloat16,
     bool_,
     double,
+    dtype,
     float16,
     float32,
     float64,
@@ -44,11 +83,13 @@ from .dtypes import (
     int32,
     int64,
     long,
+    short,
     uint8,
 )
 from .errors import DeviceError, EngineError, OutOfMemoryError, ShapeError
-from .random import get_rng_state, initial_seed, manual_seed, set_rng_state
-from .tensor import Tensor, as_tensor, from_numpy, maximum, minimum, tensor, where
+from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from .size import Size
+from .tensor import Tensor, as_tensor, from_numpy, maximum, minimum, tensor
 
 __version__ = "0.1.0"
 _malloc.tune()
@@ -57,12 +98,9 @@ float = float32  # noqa: A001
 int = int32  # noqa: A001
 
 
-def device(spec: Any) -> Device:
-    return get_device(spec)
-
-
 _SUBPACKAGES = ("nn", "optim", "data", "distributed", "export", "graph", "parallel", "training",
-                "serialization")
+                "serialization", "utils", "testing", "linalg", "multiprocessing", "accelerator",
+                "backends")
 
 
 def __getattr__(name: str) -> Any:
@@ -75,41 +113,45 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'engine' has no attribute {name!r}")
 
 
-def _method(name: str) -> Any:
-    def fn(t: Tensor, *args: Any, **kwargs: Any) -> Any:
-        return getattr(t, name)(*args, **kwargs)
-
-    fn.__name__ = name
-    fn.__doc__ = f"Free-function form of ``Tensor.{name}``."
-    return fn
-
-
-for _name in ("exp", "log", "sqrt", "rsqrt", "abs", "sign", "sin", "cos", "tanh", "sigmoid",
-              "relu", "pow", "clamp", "clip", "sum", "mean", "max", "min", "amax", "amin",
-              "argmax", "argmin", "var", "std", "prod", "logsumexp", "reshape", "flatten",
-              "transpose", "permute", "squeeze", "unsqueeze", "split", "chunk", "matmul",
-              "softmax", "log_softmax", "add", "sub", "mul", "div", "isnan", "isfinite", "t",
-              "clone", "detach", "numel", "all", "any", "eq", "ne", "lt", "le", "gt", "ge"):
-    globals()[_name] = _method(_name)
-del _name
+for _name in _functions.METHOD_FUNCTIONS:
+    globals()[_name] = _functions.method_function(_functions._ALIASES.get(_name, _name))
+for _name, _factory in (("zeros", zeros), ("ones", ones), ("empty", empty), ("full", full),
+                        ("arange", arange), ("linspace", linspace), ("eye", eye), ("rand", rand),
+                        ("randn", randn), ("randint", randint), ("randperm", randperm),
+                        ("cat", cat), ("stack", stack)):
+    globals()[_name] = _functions.with_out(_factory)
+concat = concatenate = globals()["cat"]
+globals().update(legacy_types(cuda=False))
+del _name, _factory
 
 
 def is_tensor(obj: Any) -> bool:
     return isinstance(obj, Tensor)
 
 
-def save(obj: Any, path: Any) -> None:
-    """Save a state dict (tensors, possibly nested) atomically; see ``engine.serialization``."""
+def save(obj: Any, f: Any, **kwargs: Any) -> None:
+    """Save tensors, state dicts or whole checkpoints (nested dicts, lists, numbers...) to a path
+    or a binary file object, in the safetensors format; see ``engine.serialization``."""
     from .serialization import save as _save  # noqa: PLC0415
 
-    _save(obj, path)
+    _save(obj, f, **kwargs)
 
 
-def load(path: Any, map_location: Any = None) -> Any:
+def load(f: Any, map_location: Any = None, weights_only: bool | None = None,
+         **kwargs: Any) -> Any:
+    """What ``save`` wrote (or any safetensors file), from a path or a binary file object.
+
+    ``weights_only`` is accepted for PyTorch's scripts: loading never runs code here, whatever
+    its value (safetensors holds no code)."""
     from .serialization import load as _load  # noqa: PLC0415
 
-    return _load(path, map_location=map_location)
+    return _load(f, map_location=map_location)
 
 
 # Subpackages last: they import the names above.
+from . import cuda as _cuda_module  # noqa: E402
 from . import nn, optim  # noqa: E402
+
+for _type_name, _type in legacy_types(cuda=True).items():
+    setattr(_cuda_module, _type_name, _type)
+del _type_name, _type

@@ -64,6 +64,8 @@ class Device:
         return self._str
 
     def __eq__(self, other: object) -> bool:
+        if isinstance(other, Device):
+            return self is other or self._str == other._str
         if isinstance(other, str):
             try:
                 other = get_device(other)
@@ -113,11 +115,50 @@ def _cuda_device(index: int) -> Device:
     return Device("cuda", index, cp)
 
 
+_default: list[Device] = []  # set_default_device's choice; empty: the CPU
+
+
+def set_default_device(device: Any) -> None:
+    """Where factory functions put tensors when no ``device=`` is given (PyTorch's
+    ``torch.set_default_device``; None restores the CPU)."""
+    _default[:] = [] if device is None else [get_device(device)]
+
+
+def get_default_device() -> Device:
+    return _default[0] if _default else CPU
+
+
+def device(type_or_spec: Any, index: int | None = None) -> Device:
+    """PyTorch's ``torch.device('cuda', 0)`` / ``device('cuda:0')`` / ``device('cpu')``.
+
+    A CUDA device can be named on a machine without CuPy or a GPU (scripts build
+    ``device('cuda' if available else 'cpu')`` and configs name devices): it fails only when
+    a tensor is put on it, with the reason CUDA is unusable here.
+    """
+    if type_or_spec is None or isinstance(type_or_spec, Device | int):
+        return get_device(type_or_spec)
+    text = str(type_or_spec).strip().lower()
+    if index is not None:
+        if ":" in text:
+            raise ValueError(f"device(): type {type_or_spec!r} already names an index")
+        text = f"{text}:{int(index)}"
+    try:
+        return get_device(text)
+    except DeviceError:
+        kind, _, idx = text.partition(":")
+        return Device(kind, int(idx) if idx else None, None)  # resolved (and refused) on use
+
+
 def get_device(spec: Any = None) -> Device:
-    """Turn ``None``, ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or a Device into an interned Device."""
-    if spec is None or spec is CPU:
+    """Turn ``None`` (the default device), ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or a Device into
+    an interned Device."""
+    if spec is None:
+        return _default[0] if _default else CPU
+    if spec is CPU:
         return CPU
     if isinstance(spec, Device):
+        if spec.xp is None:  # named while CUDA was unusable: resolving says why
+            return get_device(spec._str)
         return spec
     if isinstance(spec, int) and not isinstance(spec, bool):  # PyTorch: an int is a GPU index
         if spec < 0:

@@ -149,7 +149,7 @@ class TensorMathMixin:
         return self >= other
 
     def __invert__(self) -> Tensor:
-        return _t.Tensor._make(~self.data, self._device)
+        return _t.Tensor._make(~self._data, self._device)
 
     def __and__(self, other: Any) -> Tensor:
         return self._compare(other, lambda x, y: x & y)
@@ -165,21 +165,21 @@ class TensorMathMixin:
     __rxor__ = __xor__
 
     def logical_not(self) -> Tensor:
-        return _t.Tensor._make(self._device.xp.logical_not(self.data), self._device)
+        return _t.Tensor._make(self._device.xp.logical_not(self._data), self._device)
 
     def any(self, dim: Any = None, keepdim: _py_bool = False) -> Tensor:
         axes = normalize_dims(dim, self.ndim)
-        return _t.Tensor._make(self.data.any(axis=axes, keepdims=keepdim), self._device)
+        return _t.Tensor._make(self._data.any(axis=axes, keepdims=keepdim), self._device)
 
     def all(self, dim: Any = None, keepdim: _py_bool = False) -> Tensor:
         axes = normalize_dims(dim, self.ndim)
-        return _t.Tensor._make(self.data.all(axis=axes, keepdims=keepdim), self._device)
+        return _t.Tensor._make(self._data.all(axis=axes, keepdims=keepdim), self._device)
 
     def isnan(self) -> Tensor:
-        return _t.Tensor._make(self._device.xp.isnan(self.data), self._device)
+        return _t.Tensor._make(self._device.xp.isnan(self._data), self._device)
 
     def isfinite(self) -> Tensor:
-        return _t.Tensor._make(self._device.xp.isfinite(self.data), self._device)
+        return _t.Tensor._make(self._device.xp.isfinite(self._data), self._device)
 
     # ----------------------------------------------------------------- unary math
     def exp(self) -> Tensor:
@@ -226,7 +226,7 @@ class TensorMathMixin:
                 out = _t.minimum(out, max)
             return out
         t = self
-        if t.data.dtype.kind != "f" and (isinstance(min, _py_float) or isinstance(max, _py_float)):
+        if t._data.dtype.kind != "f" and (isinstance(min, _py_float) or isinstance(max, _py_float)):
             t = t.to(dtypes.default_float)  # int.clamp(min=0.5) is float32, as in PyTorch
         return M.Clamp.apply(t, min, max)
 
@@ -250,18 +250,18 @@ class TensorMathMixin:
 
     def _floating(self) -> Tensor:
         """Math functions on integer tensors compute in float32, as PyTorch does."""
-        return self if self.data.dtype.kind == "f" else self.to(dtypes.default_float)
+        return self if self._data.dtype.kind == "f" else self.to(dtypes.default_float)
 
     # ----------------------------------------------------------------- reductions
     def sum(self, dim: Any = None, keepdim: _py_bool = False, dtype: Any = None) -> Tensor:
         t = self if dtype is None else self.to(dtype)
-        if t.data.dtype.kind in "biu" and t.data.dtype != dtypes.int64:
+        if t._data.dtype.kind in "biu" and t._data.dtype != dtypes.int64:
             t = t.long()  # integer sums are int64, as in PyTorch (NumPy gives uint64 for uint8)
         return R.Sum.apply(t, normalize_dims(dim, self.ndim), keepdim)
 
     def mean(self, dim: Any = None, keepdim: _py_bool = False, dtype: Any = None) -> Tensor:
         t = self if dtype is None else self.to(dtype)
-        if t.data.dtype.kind != "f":
+        if t._data.dtype.kind != "f":
             raise RuntimeError(
                 f"mean(): input dtype must be floating point, got {dtypes.dtype_name(t.dtype)}; "
                 f"convert first with .float()"
@@ -281,7 +281,7 @@ class TensorMathMixin:
     def prod(self, dim: int | None = None, keepdim: _py_bool = False) -> Tensor:
         axis = None if dim is None else normalize_dims(dim, self.ndim)[0]
         t = self
-        if t.data.dtype.kind in "biu" and t.data.dtype != dtypes.int64:
+        if t._data.dtype.kind in "biu" and t._data.dtype != dtypes.int64:
             t = t.long()
         return R.Prod.apply(t, axis, keepdim)
 
@@ -291,7 +291,7 @@ class TensorMathMixin:
     def _maxmin(self, dim: Any, keepdim: _py_bool, is_max: _py_bool) -> Any:
         if isinstance(dim, _t.Tensor):
             return _t.maximum(self, dim) if is_max else _t.minimum(self, dim)
-        if self.data.size == 0:
+        if self._data.size == 0:
             raise RuntimeError(f"{'max' if is_max else 'min'}(): the tensor is empty")
         if dim is None:
             return R.MaxMin.apply(self, None, False, is_max)
@@ -321,14 +321,14 @@ class TensorMathMixin:
     def _arg(self, dim: int | None, keepdim: _py_bool, is_max: _py_bool) -> Tensor:
         xp = self._device.xp
         if dim is None:
-            flat = self.data.reshape(-1)
+            flat = self._data.reshape(-1)
             idx = flat.argmax() if is_max else flat.argmin()
             out = xp.asarray(idx, dtype=np.int64)
             if keepdim:
                 out = out.reshape((1,) * self.ndim)
             return _t.Tensor._make(out, self._device)
         d = normalize_dims(dim, self.ndim)[0]
-        idx = self.data.argmax(axis=d) if is_max else self.data.argmin(axis=d)
+        idx = self._data.argmax(axis=d) if is_max else self._data.argmin(axis=d)
         if keepdim:
             idx = xp.expand_dims(idx, d)
         return _t.Tensor._make(idx.astype(np.int64, copy=False), self._device)

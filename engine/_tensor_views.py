@@ -31,7 +31,7 @@ class TensorViewMixin:
         marked so an in-place change of the view is refused while recording (see
         ``_check_leaf_inplace``): its gradient could not reach the tensor it views."""
         out = fn.apply(self, *args)
-        if out.data.base is not None and _t._memory_root(out.data) is _t._memory_root(self.data):
+        if out._data.base is not None and _t._memory_root(out._data) is _t._memory_root(self._data):
             out._vc = self._vc
             if out.grad_fn is not None:
                 out.grad_fn.is_view = True
@@ -202,7 +202,7 @@ class TensorViewMixin:
         if _t._tracking(self, value):
             self._inplace(S.IndexPut, idx, value, name="__setitem__")
         else:
-            self.data[idx] = value.data if isinstance(value, _t.Tensor) else value
+            self._data[idx] = value._data if isinstance(value, _t.Tensor) else value
             self._vc.value += 1
 
     # ----------------------------------------------------------------- in-place
@@ -233,17 +233,28 @@ class TensorViewMixin:
             )
 
     def _inplace(self, fn: Any, *args: Any, name: str) -> Tensor:
-        """Run ``fn`` out of place on a snapshot, then write the result into this tensor and make
-        the new node its grad_fn, so later backward passes see the modified value."""
-        self._check_leaf_inplace(name)
-        # The op reads the old value through a snapshot: a copy only when its backward keeps its
-        # first input (relu_, add_, clamp_ don't), since the write below would corrupt it.
-        data = self.data.copy() if 0 in fn.saves else self.data
-        snapshot = _t.Tensor._make(data, self._device, self.requires_grad, self.grad_fn)
-        out = fn.apply(snapshot, *args)
-        self._device.xp.copyto(self.data, out.data, casting="unsafe")
-        self.grad_fn = out.grad_fn
-        self.requires_grad = out.requires_grad
+        """``fn.apply(self, *args)`` written back into this tensor (see ``_inplace_apply``);
+        the snapshot is copied only when the op's backward keeps its first input (relu_, add_,
+        clamp_ don't)."""
+        return self._inplace_apply(lambda x: fn.apply(x, *args), name, copy=0 in fn.saves)
+
+    def _inplace_apply(self, fn: Any, name: str, copy: _py_bool = True) -> Tensor:
+        """Make ``fn(x)``, computed out of place, this tensor's value and, while recording, its
+        node, so later backward passes see the modified value. While recording, ``fn`` reads a
+        snapshot (a copy when ``copy``): an op may keep its input for backward, and the write
+        below must not change what it kept."""
+        src = self
+        if _t._tracking(self):
+            self._check_leaf_inplace(name)
+            data = self._data.copy() if copy else self._data
+            src = _t.Tensor._make(data, self._device, self.requires_grad, self.grad_fn)
+        out = fn(src)
+        if src is self and out.grad_fn is not None:  # another operand brought in the graph
+            self._check_leaf_inplace(name)
+        self._device.xp.copyto(self._data, out._data, casting="unsafe")
+        if out.grad_fn is not None:
+            self.grad_fn = out.grad_fn
+            self.requires_grad = True
         self._vc.value += 1
         return self
 
@@ -251,27 +262,27 @@ class TensorViewMixin:
         if isinstance(other, _t.Tensor) and other._device is not self._device:
             _t._mixed(self, other, name)
         if _t._tracking(self, other):  # self is float here unless `other` requires grad
-            if self.data.dtype.kind != "f":
+            if self._data.dtype.kind != "f":
                 raise RuntimeError(
                     f"{name}: result type float can't be cast to the integer tensor's dtype "
                     f"{dtypes.dtype_name(self.dtype)}; convert it first with .float()"
                 )
             if not isinstance(other, _t.Tensor):
                 other = _t._promote(self, other)[1]  # numbers stay weak, lists become tensors
-            if isinstance(other, _t.Tensor) and other.data.dtype != self.data.dtype:
-                other = other.to(self.data.dtype)  # the result keeps self's dtype, as in PyTorch
+            if isinstance(other, _t.Tensor) and other._data.dtype != self._data.dtype:
+                other = other.to(self._data.dtype)  # the result keeps self's dtype, as in PyTorch
             return self._inplace(fn, other, name=name)
         xp = self._device.xp
-        b = other.data if isinstance(other, _t.Tensor) else other
+        b = other._data if isinstance(other, _t.Tensor) else other
         ufunc = getattr(xp, ufunc_name)
-        if self.data.dtype.kind in "iub" and (
+        if self._data.dtype.kind in "iub" and (
                 ufunc_name == "true_divide" or isinstance(b, float)
                 or (hasattr(b, "dtype") and b.dtype.kind == "f")):
             raise RuntimeError(
                 f"{name}: result type float can't be cast to the integer tensor's dtype "
                 f"{dtypes.dtype_name(self.dtype)}; convert it first with .float()"
             )
-        ufunc(self.data, b, out=self.data, casting="unsafe")
+        ufunc(self._data, b, out=self._data, casting="unsafe")
         self._vc.value += 1
         return self
 
@@ -303,7 +314,7 @@ class TensorViewMixin:
         self._check_leaf_inplace("fill_")
         if isinstance(value, _t.Tensor):
             value = value.item()
-        self.data[...] = value
+        self._data[...] = value
         if self.grad_fn is not None:  # the old history no longer produces this value
             self.grad_fn = None
             self.requires_grad = False
@@ -313,7 +324,7 @@ class TensorViewMixin:
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
         if _t._tracking(self):
             return self._inplace(M.Clamp, min, max, name="clamp_")
-        self._device.xp.clip(self.data, min, max, out=self.data)
+        self._device.xp.clip(self._data, min, max, out=self._data)
         self._vc.value += 1
         return self
 
@@ -324,22 +335,22 @@ class TensorViewMixin:
         if _t._tracking(self, src_t):
             self._check_leaf_inplace("copy_")
             out = (src_t.to(self.dtype) + 0 * self.detach()).expand(self.shape)
-            self._device.xp.copyto(self.data, out.data)
+            self._device.xp.copyto(self._data, out._data)
             self.grad_fn = out.grad_fn
             self.requires_grad = out.requires_grad
         else:
-            self._device.xp.copyto(self.data, src_t.data, casting="unsafe")
+            self._device.xp.copyto(self._data, src_t._data, casting="unsafe")
         self._vc.value += 1
         return self
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
         self._check_leaf_inplace("uniform_")
-        self.data[...] = random.uniform(self.shape, a, b, self.dtype, self._device)
+        self._data[...] = random.uniform(self.shape, a, b, self.dtype, self._device)
         self._vc.value += 1
         return self
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
         self._check_leaf_inplace("normal_")
-        self.data[...] = random.normal(self.shape, mean, std, self.dtype, self._device)
+        self._data[...] = random.normal(self.shape, mean, std, self.dtype, self._device)
         self._vc.value += 1
         return self

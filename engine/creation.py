@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from . import dtypes, random
 from ._backend import get_device
 from .errors import ShapeError
@@ -113,43 +111,64 @@ def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None,
     return _finish(arr, dev, requires_grad)
 
 
-def rand(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def rand(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+         generator: Any = None) -> Tensor:
     dev = get_device(device)
-    arr = random.uniform(_size(size), 0.0, 1.0, dtypes.as_dtype(dtype), dev)
+    arr = random.uniform(_size(size), 0.0, 1.0, dtypes.as_dtype(dtype), dev, generator)
     return _finish(arr, dev, requires_grad)
 
 
-def randn(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def randn(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+          generator: Any = None) -> Tensor:
     dev = get_device(device)
-    arr = random.normal(_size(size), 0.0, 1.0, dtypes.as_dtype(dtype), dev)
+    arr = random.normal(_size(size), 0.0, 1.0, dtypes.as_dtype(dtype), dev, generator)
     return _finish(arr, dev, requires_grad)
 
 
-def randint(low: int, high: int | None = None, size: Sequence[int] = (), dtype: Any = None,
-            device: Any = None) -> Tensor:
-    """``randint(high, size)`` or ``randint(low, high, size)``, as in PyTorch."""
-    if high is None:
-        raise TypeError("randint(): give at least high and size, e.g. randint(10, (3,))")
+def randint(low: int, high: Any = None, size: Any = None, *, dtype: Any = None,
+            device: Any = None, generator: Any = None, requires_grad: bool = False) -> Tensor:
+    """``randint(high, size)``, ``randint(high, size=...)`` or ``randint(low, high, size)``, as
+    in PyTorch."""
     if isinstance(high, tuple | list):
         low, high, size = 0, low, high
+    elif high is None:
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint(): give the size, e.g. randint(10, (3,)) or "
+                        "randint(0, 10, size=(3,))")
     if high <= low:
         raise ValueError(f"randint(): high ({high}) must be greater than low ({low})")
     dev = get_device(device)
-    arr = random.integers(low, high, tuple(size), dtypes.as_dtype(dtype or dtypes.int64), dev)
-    return _finish(arr, dev, False)
+    arr = random.integers(low, high, _size((size,) if isinstance(size, int) else tuple(size)),
+                          dtypes.as_dtype(dtype or dtypes.int64), dev, generator)
+    return _finish(arr, dev, requires_grad)
 
 
-def rand_like(t: Tensor, dtype: Any = None, device: Any = None) -> Tensor:
-    return rand(t.shape, dtype=dtype or t.dtype, device=device or t.device)
+def rand_like(t: Tensor, dtype: Any = None, device: Any = None,
+              requires_grad: bool = False) -> Tensor:
+    return rand(t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                requires_grad=requires_grad)
 
 
-def randn_like(t: Tensor, dtype: Any = None, device: Any = None) -> Tensor:
-    return randn(t.shape, dtype=dtype or t.dtype, device=device or t.device)
+def randn_like(t: Tensor, dtype: Any = None, device: Any = None,
+               requires_grad: bool = False) -> Tensor:
+    return randn(t.shape, dtype=dtype or t.dtype, device=device or t.device,
+                 requires_grad=requires_grad)
 
 
-def randperm(n: int, device: Any = None) -> Tensor:
+def randint_like(t: Tensor, low: int, high: int | None = None, dtype: Any = None,
+                 device: Any = None) -> Tensor:
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, tuple(t.shape), dtype=dtype or t.dtype,
+                   device=device or t.device)
+
+
+def randperm(n: int, *, generator: Any = None, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False) -> Tensor:
     dev = get_device(device)
-    return _finish(random.permutation(n, dev).astype(np.int64), dev, False)
+    arr = random.permutation(n, dev, generator).astype(dtypes.as_dtype(dtype or dtypes.int64))
+    return _finish(arr, dev, requires_grad)
 
 
 def _join_args(tensors: Sequence[Tensor], name: str) -> list[Tensor]:

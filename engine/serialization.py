@@ -43,7 +43,7 @@ _TENSOR, _ARRAY, _DICT, _TUPLE = "$t", "$a", "$d", "$tu"
 _JSON_KEY_TYPES = (str, int, float, bool, type(None))
 
 
-def save(obj: Any, path: str | os.PathLike[str]) -> None:
+def save(obj: Any, path: Any) -> None:
     """Save ``obj`` (a state dict, or a checkpoint dict nesting state dicts and plain values) to
     ``path`` atomically.
 
@@ -56,26 +56,31 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
         >>> engine.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
         ...              "epoch": 3}, "checkpoint.safetensors")
     """
-    path = os.fspath(path)
     arrays: dict[str, np.ndarray] = {}
     tree = _encode(obj, (), arrays)
     metadata = {
         FORMAT_KEY: FORMAT_VERSION,
         TREE_KEY: json.dumps(tree, separators=(",", ":"), allow_nan=True),
     }
-    _atomic_write(path, arrays, metadata)
+    if hasattr(path, "write"):  # a binary file object (io.BytesIO, open(..., "wb"))
+        path.write(safetensors.numpy.save(arrays, metadata=metadata))
+        return
+    _atomic_write(os.fspath(path), arrays, metadata)
 
 
-def load(path: str | os.PathLike[str], map_location: Any = None) -> Any:
+def load(path: Any, map_location: Any = None) -> Any:
     """Load what ``save`` wrote (or any safetensors file) and rebuild its structure.
 
     Args:
-        path: the file.
+        path: the file, or a binary file object to read from.
         map_location: the device tensors are placed on: None or ``"cpu"`` (default),
-            ``"cuda"``, ``"cuda:N"`` or an engine Device.
+            ``"cuda"``, ``"cuda:N"`` or an engine Device (a function, PyTorch's
+            ``lambda storage, loc: storage``, means the CPU).
     """
-    path = os.fspath(path)
     device = _resolve_device(map_location)
+    if hasattr(path, "read"):
+        return _load_bytes(path.read(), device, getattr(path, "name", "<file object>"))
+    path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"engine.load: no such file: {path!r}")
     if os.path.isdir(path):
@@ -125,7 +130,7 @@ def _tensor_key(path: tuple[Any, ...], arrays: dict[str, np.ndarray]) -> str:
 def _encode(obj: Any, path: tuple[Any, ...], arrays: dict[str, np.ndarray]) -> Any:
     if isinstance(obj, Tensor):
         key = _tensor_key(path, arrays)
-        arrays[key] = _host_array(obj.data)
+        arrays[key] = _host_array(obj._data)
         return {_TENSOR: key}
     if isinstance(obj, np.ndarray) or hasattr(obj, "__cuda_array_interface__"):
         key = _tensor_key(path, arrays)
@@ -208,8 +213,34 @@ def _fsync_folder(folder: str) -> None:
 # --------------------------------------------------------------------- decoding
 
 
+def _load_bytes(data: bytes, device: Device, name: str) -> Any:
+    """``load`` from bytes: safetensors' numpy API reads the tensors, the metadata (our tree)
+    comes from the header (an 8-byte length, then JSON)."""
+    try:
+        n = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8:8 + n])
+        arrays = safetensors.numpy.load(data)
+    except (ValueError, SafetensorError) as exc:
+        raise ValueError(f"not a safetensors file: {name!r} ({exc}); it is truncated or corrupt, "
+                         f"or was written in another format (e.g. torch.save's pickle)") from None
+    tree_text = (header.get("__metadata__") or {}).get(TREE_KEY)
+    if tree_text is None:
+        return {k: _to_tensor(v, device) for k, v in arrays.items()}
+    return _decode(json.loads(tree_text), _ArrayReader(arrays), set(arrays), device, name)
+
+
+class _ArrayReader:
+    """What ``_decode`` reads tensors from, over arrays already in memory."""
+
+    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+        self.arrays = arrays
+
+    def get_tensor(self, key: str) -> np.ndarray:
+        return self.arrays[key]
+
+
 def _resolve_device(map_location: Any) -> Device:
-    if map_location is None:
+    if map_location is None or callable(map_location):
         return CPU
     if isinstance(map_location, str | Device):
         return get_device(map_location)

@@ -15,13 +15,16 @@ import numpy as np
 
 from . import dtypes
 from ._backend import CPU, Device, device_of_array, get_device, to_device_array
+from ._printing import tensor_repr
+from ._tensor_api import TensorAPIMixin
+from ._tensor_autograd import TensorAutogradMixin
 from ._tensor_math import TensorMathMixin
 from ._tensor_views import TensorViewMixin
-from .autograd import engine as _engine
 from .autograd.function import VersionCounter, register_tensor_class
 from .autograd.grad_mode import is_grad_enabled
 from .ops import math as M
 from .ops import shape as S
+from .size import Size
 
 _py_bool, _py_int, _py_float = builtins.bool, builtins.int, builtins.float
 _ndarray = np.ndarray
@@ -37,25 +40,34 @@ def _category(dt: np.dtype) -> int:
     return 2 if dt.kind == "f" else (0 if dt.kind == "b" else 1)
 
 
-class Tensor(TensorMathMixin, TensorViewMixin):
+class Tensor(TensorAutogradMixin, TensorAPIMixin, TensorMathMixin, TensorViewMixin):
     """An n-dimensional array that can record the operations applied to it.
 
-    Construct with ``engine.tensor(data)``; ``Tensor(data)`` also works and, like
-    ``torch.Tensor``, always gives float32.
+    Construct with ``engine.tensor(data)``. Like ``torch.Tensor``, ``Tensor(data)`` gives the
+    default float dtype, and ``Tensor(2, 3)`` (sizes) a new tensor of that shape.
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "grad_fn", "_device", "_vc", "__weakref__")
+    __slots__ = ("_data", "requires_grad", "_grad", "grad_fn", "_device", "_vc", "_hooks",
+                 "__weakref__")
     __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor's reflected ops
 
-    def __init__(self, data: Any = None, *, device: Any = None) -> None:
+    def __init__(self, *args: Any, device: Any = None, dtype: Any = None) -> None:
         dev = get_device(device)
-        arr = np.asarray([] if data is None else _unwrap(data), dtype=dtypes.float32)
-        self.data = to_device_array(arr, dev)
+        dt = dtypes.as_dtype(dtype)
+        if args and all(isinstance(a, _py_int) and not isinstance(a, _py_bool) for a in args) \
+                or (len(args) == 1 and isinstance(args[0], Size)):
+            arr = np.zeros(_shape_arg(args), dtype=dt)  # sizes: PyTorch leaves it uninitialised
+        elif len(args) > 1:
+            raise TypeError(f"Tensor(): give sizes (ints) or one sequence of data, got {args!r}")
+        else:
+            arr = np.asarray([] if not args else _unwrap(args[0]), dtype=dt)
+        self._data = to_device_array(arr, dev)
         self.requires_grad = False
-        self.grad = None
+        self._grad = None
         self.grad_fn = None
         self._device = dev
         self._vc = VersionCounter()
+        self._hooks = None
 
     @classmethod
     def _make(cls, data: Any, device: Device | None, requires_grad: _py_bool = False,
@@ -64,45 +76,42 @@ class Tensor(TensorMathMixin, TensorViewMixin):
         if type(data) is not _ndarray and (not hasattr(data, "dtype")
                                            or isinstance(data, np.generic)):
             data = np.asarray(data)  # NumPy reductions give scalars; keep 0-d arrays instead
-        t.data = data
+        t._data = data
         t.requires_grad = requires_grad
-        t.grad = None
+        t._grad = None
         t.grad_fn = grad_fn
         t._device = device if device is not None else device_of_array(data)
         t._vc = VersionCounter()
+        t._hooks = None
         return t
 
     # ----------------------------------------------------------------- attributes
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+    def shape(self) -> Size:
+        return Size(self._data.shape)
 
     def size(self, dim: int | None = None) -> Any:
         if dim is None:
-            return self.data.shape
-        return self.data.shape[dim]
+            return Size(self._data.shape)
+        return self._data.shape[dim]
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def numel(self) -> int:
-        return _py_int(self.data.size)
+        return _py_int(self._data.size)
 
     @property
-    def dtype(self) -> np.dtype:
-        return self.data.dtype
+    def dtype(self) -> dtypes.dtype:
+        return dtypes.wrap(self._data.dtype)
 
     @property
     def device(self) -> Device:
         return self._device
-
-    @property
-    def is_leaf(self) -> _py_bool:
-        return self.grad_fn is None
 
     @property
     def is_cuda(self) -> _py_bool:
@@ -113,92 +122,31 @@ class Tensor(TensorMathMixin, TensorViewMixin):
         return self._vc.value
 
     def is_floating_point(self) -> _py_bool:
-        return self.data.dtype.kind == "f"
+        return self._data.dtype.kind == "f"
 
     def element_size(self) -> int:
-        return self.data.dtype.itemsize
+        return self._data.dtype.itemsize
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def __iter__(self) -> Iterator[Tensor]:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self._data.shape[0]))
 
     __hash__ = object.__hash__
 
-    # ----------------------------------------------------------------- autograd
-    def requires_grad_(self, requires_grad: _py_bool = True) -> Tensor:
-        if requires_grad and self.data.dtype.kind != "f":
-            raise RuntimeError(
-                f"only floating point tensors can require gradients, this one is "
-                f"{dtypes.dtype_name(self.dtype)}; convert it first with .float()"
-            )
-        if not requires_grad and self.grad_fn is not None:
-            raise RuntimeError(
-                "requires_grad_(False) only works on leaf tensors; use .detach() for a non-leaf"
-            )
-        self.requires_grad = requires_grad
-        return self
-
-    def backward(self, gradient: Any = None, retain_graph: _py_bool | None = None,
-                 create_graph: _py_bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
-        if create_graph:
-            raise NotImplementedError(
-                "backward(create_graph=True): higher-order gradients are not supported by the "
-                "engine; compute second derivatives numerically or with PyTorch"
-            )
-        if not self.requires_grad:
-            raise RuntimeError(
-                "backward(): this tensor does not require grad and has no grad_fn: nothing that "
-                "produced it needs a gradient. Fix: create the inputs or parameters with "
-                "requires_grad=True (and don't compute it under engine.no_grad())"
-            )
-        if gradient is None:
-            if self.data.size != 1:
-                raise RuntimeError(
-                    f"backward(): grad can be implicitly created only for scalar outputs, but this "
-                    f"tensor has shape {tuple(self.shape)}. Fix: reduce it first (.sum() or "
-                    f".mean()), or pass gradient= a tensor of shape {tuple(self.shape)}"
-                )
-            g = self._device.xp.ones(self.shape, dtype=self.dtype)
-        else:
-            g = _as_array_like(gradient, self)
-            if g.shape != self.shape:
-                raise RuntimeError(
-                    f"backward(): gradient has shape {tuple(g.shape)} but the tensor has shape "
-                    f"{tuple(self.shape)}; they must match"
-                )
-        _engine.run_backward([self], [g], retain_graph=_py_bool(retain_graph))
-
-    def detach(self) -> Tensor:
-        t = Tensor._make(self.data, self._device)
-        t._vc = self._vc
-        return t
-
-    def detach_(self) -> Tensor:
-        self.grad_fn = None
-        self.requires_grad = False
-        return self
-
-    def retain_grad(self) -> None:  # pragma: no cover - documented absence
-        raise NotImplementedError(
-            "retain_grad() is not supported; use engine.autograd.grad(output, [tensor]) to get the "
-            "gradient of a non-leaf tensor"
-        )
-
     # ----------------------------------------------------------------- conversion
     def item(self) -> Any:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(
-                f"item(): a tensor with {self.data.size} elements cannot be converted to a Python "
+                f"item(): a tensor with {self._data.size} elements cannot be converted to a Python "
                 f"number; index one element first (e.g. t[0].item())"
             )
-        return self.data.reshape(()).item() if self._device is CPU else self.data.get().item()
+        return self._data.reshape(()).item() if self._device is CPU else self._data.get().item()
 
     def numpy(self) -> np.ndarray:
         """The underlying NumPy array (shared memory, as in PyTorch)."""
@@ -211,13 +159,13 @@ class Tensor(TensorMathMixin, TensorViewMixin):
             raise TypeError(
                 f"numpy(): the tensor is on {self._device}; copy it to the host first with .cpu()"
             )
-        return self.data
+        return self._data
 
     def tolist(self) -> Any:
-        return self.cpu().data.tolist()
+        return self.cpu()._data.tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        arr = self.cpu().data
+        arr = self.cpu()._data
         return arr if dtype is None else arr.astype(dtype)
 
     def __float__(self) -> float:
@@ -227,20 +175,20 @@ class Tensor(TensorMathMixin, TensorViewMixin):
         return _py_int(self.item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
         return _py_int(self.item())
 
     def __format__(self, spec: str) -> str:
         """``f"{loss:.4f}"`` formats a 0-d tensor's value, as in PyTorch."""
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             return format(self.item(), spec)
         return object.__format__(self, spec)
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(
-                f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+                f"the truth value of a tensor with {self._data.size} elements is ambiguous; "
                 f"use .any() or .all()"
             )
         return _py_bool(self.item())
@@ -272,7 +220,7 @@ class Tensor(TensorMathMixin, TensorViewMixin):
                 if dt.kind == "f":
                     out = M.Cast.apply(out, dt)
                 else:  # integer and bool results carry no gradient, as in PyTorch
-                    out = Tensor._make(out.data.astype(dt), out._device)
+                    out = Tensor._make(out._data.astype(dt), out._device)
         if copy and out is self:
             out = self.clone()
         return out
@@ -308,28 +256,21 @@ class Tensor(TensorMathMixin, TensorViewMixin):
         return S.Clone.apply(self)
 
     def contiguous(self) -> Tensor:
-        if self.data.flags.c_contiguous:
+        if self._data.flags.c_contiguous:
             return self
         return S.Contiguous.apply(self)
 
     def is_contiguous(self) -> _py_bool:
-        return _py_bool(self.data.flags.c_contiguous)
+        return _py_bool(self._data.flags.c_contiguous)
 
     # ----------------------------------------------------------------- printing
     def __repr__(self) -> str:
-        arr = self.cpu().data if self._device is not CPU else self.data
-        body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4,
-                               threshold=1000, edgeitems=3)
-        extras = []
-        if self._device is not CPU:
-            extras.append(f"device='{self._device}'")
-        if arr.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_) or arr.size == 0:
-            extras.append(f"dtype=engine.{dtypes.dtype_name(arr.dtype)}")
-        if self.grad_fn is not None:
-            extras.append(f"grad_fn=<{self.grad_fn.name}>")
-        elif self.requires_grad:
-            extras.append("requires_grad=True")
-        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+        arr = self.cpu()._data if self._device is not CPU else self._data
+        default = arr.dtype in (dtypes.default_float, dtypes.int64, dtypes.bool_)
+        grad = (f"grad_fn=<{self.grad_fn.name}>" if self.grad_fn is not None else
+                "requires_grad=True" if self.requires_grad else None)
+        return tensor_repr(arr, None if self._device is CPU else self._device,
+                           None if default else dtypes.dtype_repr(arr.dtype), grad)
 
 
 register_tensor_class(Tensor)
@@ -350,7 +291,7 @@ def _memory_root(arr: Any) -> Any:
 def _unwrap(data: Any) -> Any:
     """Nested lists of tensors/numbers -> something np.asarray understands."""
     if isinstance(data, Tensor):
-        return data.cpu().data
+        return data.cpu()._data
     if isinstance(data, list | tuple) and data and any(isinstance(d, Tensor) for d in data):
         return [_unwrap(d) for d in data]
     return data
@@ -381,7 +322,7 @@ def _as_array_like(x: Any, like: Tensor) -> Any:
     if isinstance(x, Tensor):
         if x._device is not like._device:
             _mixed(like, x, "backward")
-        return x.data.astype(like.dtype, copy=False)
+        return x._data.astype(like.dtype, copy=False)
     return like._device.xp.asarray(x, dtype=like.dtype)
 
 
@@ -403,14 +344,14 @@ def _promote(a: Any, b: Any, true_div: _py_bool = False) -> tuple[Any, Any]:
     """
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
-            da, db = a.data.dtype, b.data.dtype
+            da, db = a._data.dtype, b._data.dtype
             if da is not db and da != db:
-                dt = _result_dtype(da, db, a.data.ndim == 0, b.data.ndim == 0)
+                dt = _result_dtype(da, db, a._data.ndim == 0, b._data.ndim == 0)
                 if da != dt:
                     a = a.to(dt)
                 if db != dt:
                     b = b.to(dt)
-            if true_div and a.data.dtype.kind != "f":
+            if true_div and a._data.dtype.kind != "f":
                 a, b = a.to(dtypes.default_float), b.to(dtypes.default_float)
             return a, b
         t, s, t_first = a, b, True
@@ -422,7 +363,7 @@ def _promote(a: Any, b: Any, true_div: _py_bool = False) -> tuple[Any, Any]:
         if isinstance(s, Tensor):
             return _promote(t, s, true_div) if t_first else _promote(s, t, true_div)
         st = type(s)
-    kind = t.data.dtype.kind
+    kind = t._data.dtype.kind
     if kind != "f":
         if st is _py_float or true_div:
             t = t.to(dtypes.default_float)
@@ -455,7 +396,7 @@ def _remainder(a: Any, b: Any) -> Tensor:
 
 def _pow(a: Any, b: Any) -> Tensor:
     ref = a if isinstance(a, Tensor) else b
-    if ref.data.dtype.kind == "b":  # bool ** bool: NumPy gives int8, PyTorch keeps bool
+    if ref._data.dtype.kind == "b":  # bool ** bool: NumPy gives int8, PyTorch keeps bool
         xp = ref._device.xp
         return _no_grad_binary(a, b, lambda x, y: xp.logical_or(x, xp.logical_not(y)))
     return M.Pow.apply(a, b)
@@ -469,8 +410,8 @@ def _no_grad_binary(a: Any, b: Any, op: Any) -> Tensor:
     other = b if ref is a else a
     if isinstance(other, Tensor) and other._device is not ref._device:
         _mixed(ref, other, "comparison")
-    x = a.data if isinstance(a, Tensor) else a
-    y = b.data if isinstance(b, Tensor) else b
+    x = a._data if isinstance(a, Tensor) else a
+    y = b._data if isinstance(b, Tensor) else b
     return Tensor._make(op(x, y), ref._device)
 
 
@@ -515,12 +456,12 @@ def _index_array(t: Tensor, device: Device) -> Any:
             f"indexing: the index tensor is on {t.device} but the indexed tensor is on {device}; "
             f"move the index with .to('{device}')"
         )
-    if t.data.dtype.kind == "f":
+    if t._data.dtype.kind == "f":
         raise IndexError(
             "tensors used as indices must be integer or bool tensors, got "
             f"{dtypes.dtype_name(t.dtype)}; convert with .long()"
         )
-    return t.data
+    return t._data
 
 
 # --------------------------------------------------------------------- creation
@@ -534,7 +475,7 @@ def tensor(data: Any, dtype: Any = None, device: Any = None,
     """
     dev = get_device(device)
     if isinstance(data, Tensor):
-        arr = data.data.copy()
+        arr = data._data.copy()
         src_dev = data._device
     else:
         arr = data
@@ -586,7 +527,7 @@ def minimum(a: Tensor, b: Tensor) -> Tensor:
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Elementwise ``a if condition else b``; gradients flow to both a and b."""
-    cond = condition.data if isinstance(condition, Tensor) else condition
+    cond = condition._data if isinstance(condition, Tensor) else condition
     ref = condition if isinstance(condition, Tensor) else (a if isinstance(a, Tensor) else b)
     if not isinstance(a, Tensor):
         a = tensor(a, device=ref.device)

@@ -18,6 +18,9 @@ if os.environ.get("QT_QPA_PLATFORM", "offscreen") == "offscreen":
         f"offscreen:configfile={_ROOT / 'tests' / 'offscreen-1366x768.json'}")
 if str(_ROOT) not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(_ROOT))
+# tests/ itself, so every test file imports the one PyTorch reference helper (torch_reference).
+if str(_ROOT / "tests") not in sys.path:
+    sys.path.insert(1, str(_ROOT / "tests"))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

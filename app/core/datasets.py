@@ -79,6 +79,9 @@ DATASETS: dict[str, DatasetInfo] = {d.name: d for d in (
     DatasetInfo("Blobs", _points(3, "centers"), help="Gaussian blobs (synthetic)."),
     DatasetInfo("SequenceTask", _sequence, help="Synthetic sequences: parity (classification) "
                                                 "or adding (regression)."),
+    DatasetInfo("SyntheticText", lambda o: (TensorType((o.get("seq_len", 16),), "int64"),
+                                            "class", 2),
+                help="Synthetic token sequences; label: more positive than negative words."),
     DatasetInfo("CSV", _from_files, help="A CSV file: numeric columns and a label column."),
     DatasetInfo("NPZ", _from_files, help="A .npz file with arrays x and y."),
     DatasetInfo("ImageFolder", _from_files, help="One sub-folder of images per class."),

@@ -75,7 +75,10 @@ def collect_samples(dataset: Any, limit: int = MAX_EVAL_SAMPLES,
 
     n = min(len(dataset), limit)
     part = dataset if n == len(dataset) else Subset(dataset, list(range(n)))
-    batches = list(DataLoader(part, batch_size=batch_size))
+    # Its own generator: a loader draws a seed when iterated, and a draw from the engine's
+    # global stream here would shift the run's dropout masks (the window would then train to
+    # other numbers than the command line, which shows no predictions).
+    batches = list(DataLoader(part, batch_size=batch_size, generator=np.random.default_rng(0)))
     xs = np.concatenate([as_numpy(b[0]) for b in batches]) if batches else np.zeros((0,))
     ys = np.concatenate([as_numpy(b[1]).reshape(-1) for b in batches]) if batches else \
         np.zeros((0,), np.int64)

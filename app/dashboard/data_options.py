@@ -11,7 +11,8 @@ LABELS = {"Digits": "Digits (built in)", "MNIST": "MNIST", "FashionMNIST": "Fash
           "KMNIST": "KMNIST", "CIFAR10": "CIFAR-10", "Spirals": "Spirals (synthetic)",
           "Moons": "Moons (synthetic)", "Circles": "Circles (synthetic)",
           "XOR": "XOR (synthetic)", "Blobs": "Blobs (synthetic)",
-          "SequenceTask": "Sequences (synthetic)", "CSV": "CSV file", "NPZ": "NPZ file",
+          "SequenceTask": "Sequences (synthetic)",
+          "SyntheticText": "Text (synthetic)", "CSV": "CSV file", "NPZ": "NPZ file",
           "ImageFolder": "Image folder"}
 # option key -> (label, kind, default, extra): kind int/float/choice/folder/file/column
 OPTIONS: dict[str, list[tuple[str, str, str, Any, Any]]] = {
@@ -40,6 +41,10 @@ OPTIONS: dict[str, list[tuple[str, str, str, Any, Any]]] = {
                      ("n_samples", "Samples", "int", 1000, (10, 1_000_000)),
                      ("seq_len", "Length", "int", 20, (2, 10000)),
                      ("seed", "Seed", "int", 0, (0, 2 ** 31 - 1))],
+    "SyntheticText": [("n_samples", "Samples", "int", 2000, (10, 1_000_000)),
+                      ("seq_len", "Length", "int", 16, (4, 10000)),
+                      ("vocab_size", "Vocabulary", "int", 64, (15, 1_000_000)),
+                      ("seed", "Seed", "int", 0, (0, 2 ** 31 - 1))],
     "CSV": [("path", "File", "file", "", "CSV files (*.csv *.txt)"),
             ("label_column", "Label column", "column", -1, None)],
     "NPZ": [("path", "File", "file", "", "NumPy archives (*.npz)")],

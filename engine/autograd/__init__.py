@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .custom import once_differentiable
 from .function import Function
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import gradcheck
 
 __all__ = ["Function", "enable_grad", "grad", "gradcheck", "is_grad_enabled", "no_grad",
-           "set_grad_enabled"]
+           "once_differentiable", "set_grad_enabled"]
 
 
 def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool = False,
@@ -40,7 +41,7 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
                 )
             root_grads.append(o.device.xp.ones(o.shape, dtype=o.dtype))
         else:
-            root_grads.append(g.data if isinstance(g, Tensor) else g)
+            root_grads.append(g._data if isinstance(g, Tensor) else g)
     for t in ins:
         if not t.requires_grad:
             raise RuntimeError("grad(): one of the inputs does not require grad")

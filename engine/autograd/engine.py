@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .._backend import device_of_array
 from . import function as _function
 from .function import Function
+from .hooks import run_hooks
 
 
 def _topological_order(roots: Sequence[Function]) -> list[Function]:
@@ -94,6 +96,7 @@ def run_backward(
     results: list[Any] = [None] * (len(capture) if capture is not None else 0)
 
     pop = grads.pop
+    hooked: dict[int, list[Any]] = {}  # leaves with hooks: their gradient summed over paths first
     for node in _topological_order(nodes):
         if node._freed:
             _raise_freed(node)
@@ -102,6 +105,9 @@ def run_backward(
             if not retain_graph:
                 _release(node)
             continue
+        node_hooks = node.__dict__.get("_hooks")
+        if node_hooks:
+            g = run_hooks(node_hooks, g, device_of_array(g))
         if capture is not None and node in captured_nodes:
             results[captured_nodes[node]] = g
         for counter, seen in node._versions:
@@ -114,6 +120,12 @@ def run_backward(
             if isinstance(child, Function):
                 prev = grads.get(child)
                 grads[child] = gi if prev is None else prev + gi
+            elif child._hooks:
+                entry = hooked.get(id(child))
+                if entry is None:
+                    hooked[id(child)] = [child, gi]
+                else:
+                    entry[1] = entry[1] + gi
             elif capture is None:
                 _accumulate_leaf(child, gi, given)
             elif id(child) in captured_leaves:
@@ -121,6 +133,13 @@ def run_backward(
                 results[idx] = gi if results[idx] is None else results[idx] + gi
         if not retain_graph:
             _release(node)
+    for child, gi in hooked.values():
+        gi = run_hooks(child._hooks, gi, child._device)
+        if capture is None:
+            _accumulate_leaf(child, gi, given)
+        elif id(child) in captured_leaves:
+            idx = captured_leaves[id(child)]
+            results[idx] = gi if results[idx] is None else results[idx] + gi
     if capture is not None:
         for t in capture:
             if id(t) in leaf_grads and t.grad_fn is None:
@@ -144,17 +163,17 @@ def _add(store: dict[int, Any], key: int, g: Any) -> None:
 
 
 def _accumulate_leaf(t: Any, g: Any, given: set[int]) -> None:
-    data = t.data
+    data = t._data
     if g.dtype != data.dtype:
         g = g.astype(data.dtype)
     if g.shape != data.shape:
         g = g.reshape(data.shape)
-    grad = t.grad
+    grad = t._grad
     if grad is None and _function.GRAD_DESTINATIONS and \
             g is _function.GRAD_DESTINATIONS.get(id(t), (None,))[0]:
         # Computed straight into the destination registered for this leaf: adopt it uncopied.
         given.add(id(g))
-        t.grad = _function._tensor_cls._make(g, t._device, False, None)
+        t._grad = _function._tensor_cls._make(g, t._device, False, None)
         return
     if grad is None:
         # A view (reshape, broadcast, transpose) or an array some other leaf or the caller holds
@@ -162,7 +181,7 @@ def _accumulate_leaf(t: Any, g: Any, given: set[int]) -> None:
         if g.base is not None or id(g) in given or not g.flags.c_contiguous:
             g = g.copy()
         given.add(id(g))
-        t.grad = _function._tensor_cls._make(g, t._device, False, None)
+        t._grad = _function._tensor_cls._make(g, t._device, False, None)
     else:
         # Out of place: the old .grad array may be shared with a user's reference.
-        grad.data = grad.data + g
+        grad._data = grad._data + g

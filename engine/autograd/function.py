@@ -53,6 +53,34 @@ class Function:
     def __repr__(self) -> str:
         return f"<{self.name}>"
 
+    @property
+    def next_functions(self) -> tuple[tuple[Any, int], ...]:
+        """Where each input's gradient goes, as PyTorch shows it: ``(node, 0)`` for an input made
+        by an op, ``(AccumulateGrad, 0)`` for a leaf that requires grad, ``(None, 0)`` for an input
+        that needs no gradient. Empty once backward has freed the node."""
+        from .hooks import AccumulateGrad  # noqa: PLC0415
+
+        out = []
+        for child in getattr(self, "next", ()):
+            if child is None or isinstance(child, Function):
+                out.append((child, 0))
+            else:
+                out.append((AccumulateGrad(child), 0))
+        return tuple(out)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass written PyTorch's way (``forward(ctx, ...)`` / ``backward(ctx, ...)`` as
+        static methods on Tensors) gets the ctx-style ``apply`` of ``autograd.custom``."""
+        super().__init_subclass__(**kwargs)
+        if isinstance(cls.__dict__.get("forward"), staticmethod):
+            from .custom import custom_apply  # noqa: PLC0415
+
+            cls.apply = classmethod(custom_apply)  # type: ignore[method-assign,assignment]
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
+        """Override (PyTorch 2's style) to fill ``ctx`` apart from a ctx-less ``forward``."""
+
     def grad_destination(self, i: int) -> tuple[Any, float] | None:
         """``(array, scale)``: ``backward`` may write input ``i``'s gradient times ``scale`` into
         ``array`` (its shape and dtype), which then becomes the leaf's ``.grad`` uncopied; or
@@ -90,7 +118,7 @@ class Function:
                     _raise_mixed_devices(cls, device, d)
                 if a.requires_grad:
                     requires = True
-                raw.append(a.data)
+                raw.append(a._data)
             else:
                 raw.append(a)
         node = _new(cls)

@@ -52,15 +52,15 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6,
         # Index the array itself (not a flattened copy): inputs may be non-contiguous views.
         num = np.zeros(x.numel(), dtype=np.float64)
         for i, idx in enumerate(np.ndindex(*x.shape)):
-            orig = x.data[idx].item()
+            orig = x._data[idx].item()
             with no_grad():
-                x.data[idx] = orig + eps
+                x._data[idx] = orig + eps
                 plus = reduced(fn(*inputs), weights).item()
-                x.data[idx] = orig - eps
+                x._data[idx] = orig - eps
                 minus = reduced(fn(*inputs), weights).item()
-                x.data[idx] = orig
+                x._data[idx] = orig
             num[i] = (plus - minus) / (2 * eps)
-        ana = np.zeros_like(num) if a is None else np.asarray(a.detach().cpu().data).reshape(-1)
+        ana = np.zeros_like(num) if a is None else np.asarray(a.detach().cpu()._data).reshape(-1)
         bad = np.abs(ana - num) > atol + rtol * np.abs(num)
         if bad.any():
             i = int(np.argmax(bad))

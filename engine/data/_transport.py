@@ -45,7 +45,7 @@ class _Pickler(pickle.Pickler):
 
     def reducer_override(self, obj: Any) -> Any:
         if isinstance(obj, Tensor):
-            data = obj.data
+            data = obj._data
             if obj.device.type != "cpu":  # CUDA arrays cross as host arrays
                 data = data.get()
             return _rebuild_tensor, (data, bool(obj.requires_grad and obj.grad_fn is None))

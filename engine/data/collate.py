@@ -22,19 +22,19 @@ _BAD_ARRAY_KINDS = "SaUOV"  # strings, objects, void: nothing a tensor can hold
 
 def _stack_tensors(batch: list[Tensor]) -> Tensor:
     first = batch[0]
-    shape = first.data.shape
+    shape = first._data.shape
     for i, t in enumerate(batch):
-        if t.data.shape != shape:
+        if t._data.shape != shape:
             raise RuntimeError(
                 f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 "
-                f"and {list(t.data.shape)} at entry {i}. Fix: make every sample the same size "
+                f"and {list(t._data.shape)} at entry {i}. Fix: make every sample the same size "
                 f"(e.g. transforms.Resize/CenterCrop) or pass a collate_fn that pads"
             )
         if t.device is not first.device:
             raise RuntimeError(
                 f"default_collate: sample 0 is on {first.device} but sample {i} is on {t.device}")
-    xp = xp_of(first.data)
-    arrays = [t.data for t in batch]
+    xp = xp_of(first._data)
+    arrays = [t._data for t in batch]
     if first.device is CPU:
         return Tensor._make(np.stack(arrays), CPU)
     with first.device.context():

@@ -74,7 +74,7 @@ class TensorDataset(Dataset):
         self.tensors = tuple(from_numpy(t) if isinstance(t, np.ndarray) else t for t in tensors)
 
     def __getitem__(self, index: int) -> tuple[Tensor, ...]:
-        return tuple(Tensor._make(t.data[index], t.device) for t in self.tensors)
+        return tuple(Tensor._make(t._data[index], t.device) for t in self.tensors)
 
     def get_batch(self, indices: Any) -> list[Tensor]:
         idx = np.asarray(indices, dtype=np.int64)
@@ -82,9 +82,9 @@ class TensorDataset(Dataset):
         for t in self.tensors:
             if t.device.type != "cpu":
                 idx_dev = t.device.xp.asarray(idx)
-                out.append(Tensor._make(t.data[idx_dev], t.device))
+                out.append(Tensor._make(t._data[idx_dev], t.device))
             else:
-                out.append(Tensor._make(t.data[idx], t.device))
+                out.append(Tensor._make(t._data[idx], t.device))
         return out
 
     def __len__(self) -> int:

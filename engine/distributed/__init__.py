@@ -160,7 +160,7 @@ def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, group: Any = None,
                async_op: bool = False) -> Work | None:
     """Reduce ``tensor`` in place across every rank."""
     g = default_group()
-    g.all_reduce_array(tensor.data, _as_op(op))
+    g.all_reduce_array(tensor._data, _as_op(op))
     tensor._vc.value += 1
     return Work() if async_op else None
 
@@ -168,7 +168,7 @@ def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, group: Any = None,
 def broadcast(tensor: Tensor, src: int, group: Any = None, async_op: bool = False) -> Work | None:
     """Copy ``tensor`` from rank ``src`` into the same tensor on every rank."""
     g = default_group()
-    g.broadcast_array(tensor.data, src)
+    g.broadcast_array(tensor._data, src)
     tensor._vc.value += 1
     return Work() if async_op else None
 
@@ -181,10 +181,10 @@ def all_gather(tensor_list: list[Tensor], tensor: Tensor, group: Any = None,
             f"all_gather: tensor_list has {len(tensor_list)} tensors but the group has "
             f"{g.size} ranks; pass one tensor per rank"
         )
-    stacked = g.all_gather_array(tensor.data)
+    stacked = g.all_gather_array(tensor._data)
     xp = tensor.device.xp
     for t, part in zip(tensor_list, stacked):
-        t.data[...] = part if xp is np else xp.asarray(part)
+        t._data[...] = part if xp is np else xp.asarray(part)
         t._vc.value += 1
     return Work() if async_op else None
 

@@ -26,6 +26,7 @@ from .._backend import device_of_array, xp_of
 from ..autograd.engine import run_backward
 from ..autograd.function import GRAD_DESTINATIONS
 from ..autograd.grad_mode import is_grad_enabled
+from ..dtypes import dtype_name
 from ..nn import Module
 from ..parallel._bridge import bridge, make_anchor
 from ..parallel.buckets import DEFAULT_BUCKET_CAP_MB, pack, plan_buckets, unpack
@@ -84,7 +85,7 @@ class DistributedDataParallel(Module):
         self._buffer_buckets = plan_buckets([(b.shape, b.dtype) for b in buffers], cap)
         self._anchor = make_anchor(params[0]) if params else None
         check_same_structure(group, module)
-        _broadcast_arrays(group, [t.data for t in params + buffers], self._state_buckets)
+        _broadcast_arrays(group, [t._data for t in params + buffers], self._state_buckets)
 
     @property
     def process_group(self) -> ProcessGroup:
@@ -106,7 +107,7 @@ class DistributedDataParallel(Module):
         if self._buffers_list and self.broadcast_buffers and module.training:
             group = default_group()
             if group.size > 1:
-                _broadcast_arrays(group, [b.data for b in self._buffers_list],
+                _broadcast_arrays(group, [b._data for b in self._buffers_list],
                                   self._buffer_buckets)
         out = module(*inputs, **kwargs)
         if not is_grad_enabled() or self._anchor is None:
@@ -212,7 +213,7 @@ class DistributedDataParallel(Module):
             first = params[b.slots[0].index]
             xp = first.device.xp
             with first.device.context() if xp is not np else contextlib.nullcontext():
-                local = [p.grad.data if p.grad is not None else None for p in params]
+                local = [p.grad._data if p.grad is not None else None for p in params]
                 seg = None
                 if xp is np:
                     seg = seg_ready if seg_ready is not None else group.shared_segment(
@@ -240,17 +241,17 @@ class DistributedDataParallel(Module):
                             continue  # unused on every rank: left None, as in one process
                         p.grad = Tensor._make(view, p.device)
                     else:
-                        p.grad.data = view  # a view into this bucket's buffer: no copy
+                        p.grad._data = view  # a view into this bucket's buffer: no copy
 
     def broadcast_parameters(self) -> None:
         """Copy rank 0's parameters and buffers to every rank (done at construction)."""
-        _broadcast_arrays(default_group(), [t.data for t in self._params + self._buffers_list],
+        _broadcast_arrays(default_group(), [t._data for t in self._params + self._buffers_list],
                           self._state_buckets)
 
     def parameters_in_sync(self) -> bool:
         """True when every rank holds bit-identical parameters (a debugging check: one small
         all-gather of per-parameter checksums)."""
-        sums = np.array([float(np.asarray(_host(p.data), dtype=np.float64).sum())
+        sums = np.array([float(np.asarray(_host(p._data), dtype=np.float64).sum())
                          for p in self._params], dtype=np.float64)
         gathered = default_group().all_gather_array(sums)
         return bool((gathered == gathered[0]).all())
@@ -279,7 +280,7 @@ class _Half:
         """Whether backward computed every gradient into this half (and nothing replaced it)."""
         for p, v in self.pairs:
             g = p.grad
-            if g is None or g.data is not v:
+            if g is None or g._data is not v:
                 return False
         return True
 
@@ -291,7 +292,7 @@ class _Half:
 
         def point_gradients() -> None:
             for (p, _), s in zip(self.pairs, b.slots):
-                p.grad.data = flat[s.offset:s.offset + s.numel].reshape(s.shape)
+                p.grad._data = flat[s.offset:s.offset + s.numel].reshape(s.shape)
 
         group.all_reduce_shared(flat, point_gradients)
 
@@ -301,8 +302,9 @@ class _Half:
 
 def structure_of(module: Module) -> list[tuple[str, tuple[int, ...], str]]:
     """What must agree across ranks: parameter and buffer names, shapes and dtypes, in order."""
-    out = [(f"parameter {n}", tuple(p.shape), str(p.dtype)) for n, p in module.named_parameters()]
-    out += [(f"buffer {n}", tuple(b.shape), str(b.dtype)) for n, b in module.named_buffers()
+    out = [(f"parameter {n}", tuple(p.shape), dtype_name(p.dtype))
+           for n, p in module.named_parameters()]
+    out += [(f"buffer {n}", tuple(b.shape), dtype_name(b.dtype)) for n, b in module.named_buffers()
             if b is not None]
     return out
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dtypes import dtype_name
 from .errors import WeightsError
 
 FORMATS = ("safetensors", "npz")
@@ -105,7 +106,7 @@ def check_state(expected: Mapping[str, tuple[tuple[int, ...], str]],
 
 
 def expected_state(model: Any) -> dict[str, tuple[tuple[int, ...], str]]:
-    return {k: (tuple(v.shape), str(v.dtype)) for k, v in model.state_dict().items()}
+    return {k: (tuple(v.shape), dtype_name(v.dtype)) for k, v in model.state_dict().items()}
 
 
 def load_weights(model: Any, source: str | os.PathLike[str] | Mapping[str, Any]) -> Any:

@@ -20,7 +20,7 @@ from .params import ParamSpec
 ITEMSIZE = {"float32": 4, "int64": 8}
 # Palette order: the order a network is usually built in.
 CATEGORY_ORDER = ("Input/Output", "Core", "Convolution", "Pooling", "Normalization", "Activation",
-                  "Regularization", "Shape", "Merge", "Recurrent", "Embedding")
+                  "Regularization", "Shape", "Merge", "Recurrent", "Attention", "Embedding")
 
 
 class TensorType(NamedTuple):

@@ -97,7 +97,7 @@ def _class_targets(name: str, input: Tensor, target: Tensor, weight: Tensor | No
     fused kernels can gather without branching. Runs every training step: the checks are
     ordered so the usual case costs one reduction.
     """
-    x, t = input.data, target.data
+    x, t = input._data, target._data
     xshape = x.shape
     if len(xshape) == 2:
         expected, n_classes = xshape[:1], xshape[1]
@@ -119,7 +119,7 @@ def _class_targets(name: str, input: Tensor, target: Tensor, weight: Tensor | No
                 f"{name}: weight must be a 1-D tensor with one entry per class, shape "
                 f"({n_classes},), got {tuple(weight.shape)}"
             )
-        w = weight.data.astype(x.dtype, copy=False)
+        w = weight._data.astype(x.dtype, copy=False)
     t1 = t if t.ndim == 1 else t.reshape(-1)
     valid = None
     if t1.size:
@@ -349,7 +349,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         )
     if not isinstance(target, Tensor):
         target = tensor(target, device=input.device)
-    x, t = input.data, target.data
+    x, t = input._data, target._data
     if x.dtype.kind != "f":
         raise TypeError(f"cross_entropy: input must be floating point logits, got "
                         f"{input.dtype}; convert with .float()")
@@ -381,7 +381,7 @@ def _weight_for(weight: Tensor | None, input: Tensor, name: str) -> Any:
     if tuple(weight.shape) != (n_classes,):
         raise ShapeError(f"{name}: weight must have shape ({n_classes},) (one per class), got "
                          f"{tuple(weight.shape)}")
-    return weight.data.astype(input.dtype, copy=False)
+    return weight._data.astype(input.dtype, copy=False)
 
 
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,

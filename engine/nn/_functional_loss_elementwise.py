@@ -31,7 +31,7 @@ def _pair(name: str, input: Tensor, target: Any, same_shape: bool) -> Tensor:
                 f"{tuple(input.shape)}"
             )
         try:
-            xp_of(input.data).broadcast_shapes(input.shape, target.shape)
+            xp_of(input._data).broadcast_shapes(input.shape, target.shape)
         except ValueError:
             raise ShapeError(
                 f"{name}: target shape {tuple(target.shape)} and input shape "
@@ -127,7 +127,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     Prefer ``binary_cross_entropy_with_logits`` on raw scores: it is numerically stable."""
     reduction = _reduction("binary_cross_entropy", size_average, reduce, reduction)
     target = _pair("binary_cross_entropy", input, target, same_shape=True)
-    x = input.data
+    x = input._data
     if x.size and (bool((x < 0).any()) or bool((x > 1).any())):
         raise ValueError(
             "binary_cross_entropy: all elements of input should be between 0 and 1; apply "
@@ -139,11 +139,11 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
 
 def _broadcast_weight(name: str, weight: Tensor, input: Tensor) -> Any:
     try:
-        xp_of(input.data).broadcast_shapes(weight.shape, input.shape)
+        xp_of(input._data).broadcast_shapes(weight.shape, input.shape)
     except ValueError:
         raise ShapeError(f"{name}: weight of shape {tuple(weight.shape)} can't be broadcast to "
                          f"the input's shape {tuple(input.shape)}") from None
-    return weight.data.astype(input.dtype, copy=False)
+    return weight._data.astype(input.dtype, copy=False)
 
 
 class _BCEWithLogits(_Op):

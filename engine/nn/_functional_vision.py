@@ -27,7 +27,7 @@ __all__ = [
     "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool2d",
     "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
     "adaptive_max_pool2d", "batch_norm", "layer_norm", "group_norm", "embedding", "dropout2d",
-    "interpolate", "upsample",
+    "dropout1d", "interpolate", "upsample",
 ]
 
 
@@ -210,7 +210,7 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
         node = _pool.MaxPool2d.__new__(_pool.MaxPool2d)
         node.needs = (False,)
         with x.device.context():
-            node.forward(x.data, k, s, p, d, ceil_mode)
+            node.forward(x._data, k, s, p, d, ceil_mode)
             idx = Tensor._make(node.indices(x.shape), x.device)
         if unbatched:
             out, idx = out.squeeze(0), idx.squeeze(0)
@@ -296,7 +296,7 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
         node = _pool.AdaptiveMaxPool2d.__new__(_pool.AdaptiveMaxPool2d)
         node.needs = (False,)
         with x.device.context():
-            node.forward(x.data, (oh, ow))
+            node.forward(x._data, (oh, ow))
         idx = Tensor._make(node.src.astype(np.int64), x.device)
         if unbatched:
             out, idx = out.squeeze(0), idx.squeeze(0)
@@ -327,8 +327,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: running_mean and running_var are required when "
                          "training=False")
-    rm = running_mean.data if running_mean is not None else None
-    rv = running_var.data if running_var is not None else None
+    rm = running_mean._data if running_mean is not None else None
+    rv = running_var._data if running_var is not None else None
     out = _norm.BatchNorm.apply(input, weight, bias, rm, rv, training, momentum, eps)
     if training:
         for t in (running_mean, running_var):
@@ -371,7 +371,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
     if sparse:
         raise NotImplementedError("embedding: sparse=True gradients are not supported; use "
                                   "sparse=False (dense gradients)")
-    idx = input.data if isinstance(input, Tensor) else weight.device.xp.asarray(input)
+    idx = input._data if isinstance(input, Tensor) else weight.device.xp.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be an integer tensor, got {idx.dtype}; "
                         f"convert with .long()")
@@ -399,10 +399,10 @@ def _renorm_rows(weight: Tensor, idx: Any, max_norm: float, norm_type: float) ->
     xp = weight.device.xp
     with no_grad():
         rows = xp.unique(idx.reshape(-1))
-        w = weight.data[rows]
+        w = weight._data[rows]
         norms = (xp.abs(w) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
         scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(w.dtype)
-        weight.data[rows] = w * scale[:, None]
+        weight._data[rows] = w * scale[:, None]
         weight._vc.value += 1
 
 
@@ -411,12 +411,36 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
     """Zero whole channels with probability ``p`` (scaling the rest by 1/(1-p))."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout2d: probability has to be between 0 and 1, but got {p}")
-    if input.ndim not in (3, 4):
-        raise ShapeError(f"dropout2d: expected a 3-D or 4-D input, got shape "
-                         f"{tuple(input.shape)}")
+    if input.ndim not in (3, 4):  # PyTorch warns and drops elements, as dropout does
+        from ._functional_more import _warn_dropout2d_on_2d  # noqa: PLC0415
+        from .functional import dropout  # noqa: PLC0415
+
+        _warn_dropout2d_on_2d(input.ndim)
+        return dropout(input, p, training, inplace)
     if input.ndim == 3:
         warnings.warn("dropout2d: a 3-D input is treated as (N, C, L), dropping whole channels "
                       "as PyTorch does; use dropout1d to make this explicit", stacklevel=2)
+    return _channel_dropout(input, p, training, inplace)
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Zero whole channels of ``(N, C, L)`` (or ``(C, L)``) with probability ``p``."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout1d: probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (2, 3):
+        raise ShapeError(f"dropout1d: Expected 2D or 3D input, but received a {input.ndim}D "
+                         f"input. Note that dropout1d exists to provide channel-wise dropout on "
+                         f"inputs with 1 spatial dimension, a channel dimension, and an optional "
+                         f"batch dimension (i.e. 2D or 3D inputs).")
+    if input.ndim == 2:
+        return _channel_dropout(input.unsqueeze(0), p, training, False).squeeze(0) if not \
+            inplace else input.copy_(_channel_dropout(input.unsqueeze(0), p, training, False)
+                                     .squeeze(0))
+    return _channel_dropout(input, p, training, inplace)
+
+
+def _channel_dropout(input: Tensor, p: float, training: bool, inplace: bool) -> Tensor:
     if not training or p == 0.0:
         return input
     shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)

@@ -92,8 +92,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
     Shape: input ``(*, in_features)`` -> output ``(*, out_features)``.
     """
-    shape = input.data.shape
-    wshape = weight.data.shape
+    shape = input._data.shape
+    wshape = weight._data.shape
     if len(wshape) != 2:
         raise ShapeError(
             f"linear: weight must be 2-D (out_features, in_features), got shape {tuple(wshape)}"
@@ -105,9 +105,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"{wshape[1]} (in_features={wshape[1]}); fix the previous layer's output size or "
             f"in_features"
         )
-    if input.data.dtype != weight.data.dtype:
+    if input._data.dtype != weight._data.dtype:
         _dtype_mismatch("linear", input, weight)
-    if bias is not None and bias.data.shape != (wshape[0],):
+    if bias is not None and bias._data.shape != (wshape[0],):
         raise ShapeError(
             f"linear: bias has shape {tuple(bias.shape)} but weight has {wshape[0]} output "
             f"features; the bias must have shape ({wshape[0]},)"
@@ -138,7 +138,7 @@ def _inplace_or_not(fn: type[Function], input: Tensor, args: tuple[Any, ...], in
     if is_grad_enabled() and input.requires_grad:
         return input._inplace(fn, *args, name=name)
     out = fn.apply(input, *args)
-    input._device.xp.copyto(input.data, out.data, casting="unsafe")
+    input._device.xp.copyto(input._data, out._data, casting="unsafe")
     input._vc.value += 1
     return input
 
@@ -390,7 +390,7 @@ def _softmax_common(fn: type[Function], name: str, input: Tensor, dim: int | Non
                     dtype: Any) -> Tensor:
     if dtype is not None:
         input = input.to(dtype)
-    elif input.data.dtype.kind != "f":
+    elif input._data.dtype.kind != "f":
         input = input.float()
     d = _softmax_dim(name, input.ndim, dim)
     if input.ndim == 0:
@@ -451,7 +451,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """int64 tensor of shape ``(*tensor.shape, num_classes)`` with a 1 at each index."""
-    arr = tensor.data
+    arr = tensor._data
     if arr.dtype.kind not in "iu":
         raise TypeError(
             f"one_hot is only applicable to index tensors (integer dtype), got {arr.dtype}; "
@@ -584,4 +584,9 @@ from ._functional_loss import *  # noqa: E402,F401,F403
 from ._functional_loss import __all__ as _loss_all  # noqa: E402
 
 __all__ += _loss_all + list(getattr(_functional_vision, "__all__", []))
+from . import _functional_loss_more, _functional_more  # noqa: E402
+from ._functional_loss_more import *  # noqa: E402,F401,F403
+from ._functional_more import *  # noqa: E402,F401,F403
 from ._functional_vision import *  # noqa: E402,F401,F403
+
+__all__ += _functional_loss_more.__all__ + _functional_more.__all__

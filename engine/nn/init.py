@@ -66,7 +66,7 @@ def _fan(tensor: Tensor, mode: str) -> int:
 
 def _fill(tensor: Tensor, arr: Any) -> Tensor:
     with no_grad():
-        tensor.data[...] = arr
+        tensor._data[...] = arr
         tensor._vc.value += 1
     return tensor
 
@@ -159,3 +159,27 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Ten
     if rows < cols:
         q = q.T
     return _fill(tensor, (gain * q).reshape(tensor.shape).astype(tensor.dtype))
+
+
+def eye_(tensor: Tensor) -> Tensor:
+    """The identity matrix in a 2-D tensor (ones on the diagonal), as in PyTorch: keeps the
+    inputs of a Linear layer unchanged."""
+    if tensor.ndim != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    xp = tensor.device.xp
+    return _fill(tensor, xp.eye(*tensor.shape, dtype=tensor._data.dtype))
+
+
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    """The Dirac delta in a 3-, 4- or 5-D convolution weight: the convolution passes its input
+    channels through unchanged (per group)."""
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    out_per = tensor.shape[0] // groups
+    n = min(out_per, tensor.shape[1])
+    arr = tensor.device.xp.zeros(tensor.shape, dtype=tensor._data.dtype)
+    centre = tuple(s // 2 for s in tensor.shape[2:])
+    for g in range(groups):
+        for d in range(n):
+            arr[(g * out_per + d, d) + centre] = 1
+    return _fill(tensor, arr)

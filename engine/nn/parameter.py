@@ -18,12 +18,13 @@ class Parameter(Tensor):
         if data is None:
             data = creation.empty(0)
         p = object.__new__(cls)
-        p.data = data.data
+        p._data = data._data
         p.requires_grad = False
-        p.grad = None
+        p._grad = None
         p.grad_fn = None
         p._device = data.device
         p._vc = data._vc
+        p._hooks = None
         if requires_grad:
             p.requires_grad_(True)
         return p
@@ -41,15 +42,15 @@ class Parameter(Tensor):
         if id(self) in memo:
             return memo[id(self)]
         with self.device.context():
-            data = self.data.copy()
+            data = self._data.copy()
         p = Parameter(Tensor._make(data, self.device), requires_grad=self.requires_grad)
         if self.grad is not None:
-            p.grad = Tensor._make(self.grad.data.copy(), self.device)
+            p.grad = Tensor._make(self.grad._data.copy(), self.device)
         memo[id(self)] = p
         return p
 
     def __reduce_ex__(self, proto: Any) -> Any:
-        host = self.data if self.device.type == "cpu" else self.data.get()
+        host = self._data if self.device.type == "cpu" else self._data.get()
         return (_rebuild_parameter, (host, self.requires_grad, str(self.device)))
 
 

@@ -380,3 +380,80 @@ class MatMul(Function):
             gb = xp.swapaxes(a2, -1, -2) @ g2
             gb = sum_to(gb, (sb[0], 1) if len(sb) == 1 else sb).reshape(sb)
         return ga, gb
+
+
+class Log1p(Function):
+    saves = (0,)
+
+    def forward(self, a: Any) -> Any:
+        self.a = a
+        return xp_of(a).log1p(a)
+
+    def backward(self, g: Any) -> tuple[Any]:
+        return (g / (1 + self.a),)
+
+
+class Expm1(Function):
+    saves_output = True
+
+    def forward(self, a: Any) -> Any:
+        self.out = xp_of(a).expm1(a)
+        return self.out
+
+    def backward(self, g: Any) -> tuple[Any]:
+        return (g * (self.out + 1),)
+
+
+class Reciprocal(Function):
+    saves_output = True
+
+    def forward(self, a: Any) -> Any:
+        self.out = 1 / a
+        return self.out
+
+    def backward(self, g: Any) -> tuple[Any]:
+        return (-g * self.out * self.out,)
+
+
+class Erf(Function):
+    """The error function (the engine's own, exact to float64 rounding: no SciPy needed)."""
+
+    saves = (0,)
+
+    def forward(self, a: Any) -> Any:
+        from ..nn.functional import erf  # noqa: PLC0415 - the one erf implementation
+
+        self.a = a
+        return erf(a).astype(a.dtype, copy=False)
+
+    def backward(self, g: Any) -> tuple[Any]:
+        a = self.a
+        return (g * (2 / math.sqrt(math.pi)) * xp_of(a).exp(-a * a),)
+
+
+class _Rounding(Function):
+    """A step function: its gradient is zero everywhere, as PyTorch defines it."""
+
+    ufunc = "floor"
+
+    def forward(self, a: Any, *args: Any) -> Any:
+        return getattr(xp_of(a), self.ufunc)(a, *args)
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        return (xp_of(g).zeros_like(g),) + (None,) * (len(self.needs) - 1)
+
+
+class Floor(_Rounding):
+    ufunc = "floor"
+
+
+class Ceil(_Rounding):
+    ufunc = "ceil"
+
+
+class Trunc(_Rounding):
+    ufunc = "trunc"
+
+
+class Round(_Rounding):
+    ufunc = "round"  # half to even, as PyTorch; an optional second argument is ``decimals``

@@ -77,12 +77,12 @@ class Adagrad(Optimizer):
 def adagrad_update(opt: Optimizer, p: Tensor, state: dict[str, Any], *, lr: float,
                    lr_decay: float, eps: float, weight_decay: float, maximize: bool) -> None:
     """One Adagrad step for one parameter, in place on its raw array and state arrays."""
-    pa = p.data
+    pa = p._data
     xp = xp_of(pa)
     step = state["step"] = state["step"] + 1
-    g = effective_grad(xp, pa, p.grad.data, weight_decay, maximize, lambda: opt._buffer(pa, 0))
+    g = effective_grad(xp, pa, p.grad._data, weight_decay, maximize, lambda: opt._buffer(pa, 0))
     clr = lr / (1 + (step - 1) * lr_decay)
-    state_sum = state["sum"].data
+    state_sum = state["sum"]._data
     tmp = opt._buffer(pa, 1)
     xp.multiply(g, g, out=tmp)
     xp.add(state_sum, tmp, out=state_sum)

@@ -108,13 +108,13 @@ def adam_update(opt: Optimizer, p: Tensor, state: dict[str, Any], *, lr: float, 
                 beta2: float, eps: float, weight_decay: float, amsgrad: bool, maximize: bool,
                 decoupled_weight_decay: bool) -> None:
     """One Adam/AdamW step for one parameter, in place on its raw array and state arrays."""
-    pa = p.data
+    pa = p._data
     xp = xp_of(pa)
     step = state["step"] = state["step"] + 1
     if on_gpu(xp, pa.dtype):  # one fused launch (a GPU step is launch-bound)
         _cuda_kernels.adam_update(
-            pa, p.grad.data, state["exp_avg"].data, state["exp_avg_sq"].data,
-            state["max_exp_avg_sq"].data if amsgrad else None, lr=lr, beta1=beta1, beta2=beta2,
+            pa, p.grad._data, state["exp_avg"]._data, state["exp_avg_sq"]._data,
+            state["max_exp_avg_sq"]._data if amsgrad else None, lr=lr, beta1=beta1, beta2=beta2,
             eps=eps, weight_decay=weight_decay, maximize=maximize,
             decoupled_weight_decay=decoupled_weight_decay, step=step)
         p._vc.value += 1
@@ -122,9 +122,9 @@ def adam_update(opt: Optimizer, p: Tensor, state: dict[str, Any], *, lr: float, 
     if weight_decay != 0 and decoupled_weight_decay:
         xp.multiply(pa, 1 - lr * weight_decay, out=pa)
         weight_decay = 0
-    g = effective_grad(xp, pa, p.grad.data, weight_decay, maximize, lambda: opt._buffer(pa, 0))
-    exp_avg = state["exp_avg"].data
-    exp_avg_sq = state["exp_avg_sq"].data
+    g = effective_grad(xp, pa, p.grad._data, weight_decay, maximize, lambda: opt._buffer(pa, 0))
+    exp_avg = state["exp_avg"]._data
+    exp_avg_sq = state["exp_avg_sq"]._data
     tmp = opt._buffer(pa, 1)
 
     lerp_(xp, exp_avg, g, 1 - beta1, tmp)
@@ -138,7 +138,7 @@ def adam_update(opt: Optimizer, p: Tensor, state: dict[str, Any], *, lr: float, 
     step_size = lr / bias_correction1
     bias_correction2_sqrt = bias_correction2**0.5
     if amsgrad:
-        max_sq = state["max_exp_avg_sq"].data
+        max_sq = state["max_exp_avg_sq"]._data
         xp.maximum(max_sq, exp_avg_sq, out=max_sq)
         xp.sqrt(max_sq, out=tmp)
     else:

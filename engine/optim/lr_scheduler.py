@@ -21,6 +21,8 @@ from .optimizer import Optimizer
 __all__ = [
     "LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
     "ExponentialLR", "CosineAnnealingLR", "OneCycleLR", "ReduceLROnPlateau",
+    "CosineAnnealingWarmRestarts", "CyclicLR", "SequentialLR", "ChainedScheduler",
+    "PolynomialLR",
 ]
 
 _EPOCH_DEPRECATION = (
@@ -109,16 +111,7 @@ class LRScheduler:
 
     def step(self, epoch: int | None = None) -> None:
         """Advance one epoch (or batch) and set the groups' learning rates."""
-        if self._step_count == 1 and not self.optimizer._opt_called:
-            warnings.warn(
-                "Detected call of `lr_scheduler.step()` before `optimizer.step()`. You should call "
-                "them in the opposite order: `optimizer.step()` before `lr_scheduler.step()`. "
-                "Failure to do this will result in skipping the first value of the learning "
-                "rate schedule.",
-                UserWarning,
-                stacklevel=2,
-            )
-        self._step_count += 1
+        self._count_step()
         if epoch is not None:
             warnings.warn(_EPOCH_DEPRECATION, UserWarning, stacklevel=2)
         self._get_lr_called_within_step = True
@@ -132,9 +125,25 @@ class LRScheduler:
                 values = closed() if closed is not None else self.get_lr()
         finally:
             self._get_lr_called_within_step = False
+        self._set_lrs(values)
+
+    def _set_lrs(self, values: Sequence[float]) -> None:
         for group, lr in zip(self.optimizer.param_groups, values):
             group["lr"] = lr
         self._last_lr = _group_values(self.optimizer, "lr")
+
+    def _count_step(self) -> None:
+        """Count the step; warn (as PyTorch) when the first comes before ``optimizer.step()``."""
+        if self._step_count == 1 and not self.optimizer._opt_called:
+            warnings.warn(
+                "Detected call of `lr_scheduler.step()` before `optimizer.step()`. You should call "
+                "them in the opposite order: `optimizer.step()` before `lr_scheduler.step()`. "
+                "Failure to do this will result in skipping the first value of the learning "
+                "rate schedule.",
+                UserWarning,
+                stacklevel=3,
+            )
+        self._step_count += 1
 
     def _warn_if_called_outside_step(self) -> None:
         if not self._get_lr_called_within_step:
@@ -582,3 +591,8 @@ class ReduceLROnPlateau(LRScheduler):
         self.__dict__.update(state_dict)
         self._init_is_better(mode=self.mode, threshold=self.threshold,
                              threshold_mode=self.threshold_mode)
+
+
+# The schedulers that combine or cycle others live apart (this module stays readable).
+from .lr_scheduler_more import (  # noqa: E402, I001
+    ChainedScheduler, CosineAnnealingWarmRestarts, CyclicLR, PolynomialLR, SequentialLR)

@@ -191,7 +191,7 @@ class Optimizer:
                     p.grad = None
                 else:
                     g.detach_()
-                    g.data.fill(0)
+                    g._data.fill(0)
                     g._vc.value += 1
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:  # pragma: no cover
@@ -328,7 +328,7 @@ def _cast_state(param: Tensor, index: int, name: Any, value: Any) -> Any:
     for its non-capturable optimizers, and PyTorch's 0-d ``step`` tensors are read as numbers.
     """
     if isinstance(value, Tensor) or _is_array(value):
-        src = value.data if isinstance(value, Tensor) else value
+        src = value._data if isinstance(value, Tensor) else value
         if name == "step":
             return float(src.item() if src.size == 1 else src)
         if src.ndim and tuple(src.shape) != tuple(param.shape):
@@ -338,8 +338,8 @@ def _cast_state(param: Tensor, index: int, name: Any, value: Any) -> Any:
                 "dict belongs to a different model"
             )
         arr = to_device_array(src, param.device)
-        if param.data.dtype.kind == "f" and arr.dtype != param.data.dtype:
-            arr = arr.astype(param.data.dtype)
+        if param._data.dtype.kind == "f" and arr.dtype != param._data.dtype:
+            arr = arr.astype(param._data.dtype)
         elif arr is src:
             arr = arr.copy()
         return Tensor._make(arr, param.device)
@@ -375,7 +375,7 @@ def effective_grad(xp: Any, p: Any, g: Any, weight_decay: float, maximize: bool,
 
 def new_state_tensor(param: Tensor, fill: float = 0.0) -> Tensor:
     """A state tensor shaped, typed and placed like ``param`` (momentum buffers, moments)."""
-    arr = param.data
+    arr = param._data
     xp = param.device.xp
     with param.device.context():
         data = xp.zeros_like(arr) if fill == 0 else xp.full_like(arr, fill)

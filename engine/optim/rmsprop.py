@@ -74,11 +74,11 @@ def rmsprop_update(opt: Optimizer, p: Tensor, state: dict[str, Any], *, lr: floa
                    eps: float, weight_decay: float, momentum: float, centered: bool,
                    maximize: bool) -> None:
     """One RMSprop step for one parameter, in place on its raw array and state arrays."""
-    pa = p.data
+    pa = p._data
     xp = xp_of(pa)
     state["step"] = state["step"] + 1
-    g = effective_grad(xp, pa, p.grad.data, weight_decay, maximize, lambda: opt._buffer(pa, 0))
-    square_avg = state["square_avg"].data
+    g = effective_grad(xp, pa, p.grad._data, weight_decay, maximize, lambda: opt._buffer(pa, 0))
+    square_avg = state["square_avg"]._data
     avg = opt._buffer(pa, 1)
 
     xp.multiply(square_avg, alpha, out=square_avg)
@@ -86,7 +86,7 @@ def rmsprop_update(opt: Optimizer, p: Tensor, state: dict[str, Any], *, lr: floa
     xp.multiply(avg, g, out=avg)
     xp.add(square_avg, avg, out=square_avg)
     if centered:
-        grad_avg = state["grad_avg"].data
+        grad_avg = state["grad_avg"]._data
         lerp_(xp, grad_avg, g, 1 - alpha, avg)
         xp.multiply(grad_avg, grad_avg, out=avg)
         xp.subtract(square_avg, avg, out=avg)
@@ -96,7 +96,7 @@ def rmsprop_update(opt: Optimizer, p: Tensor, state: dict[str, Any], *, lr: floa
     xp.add(avg, eps, out=avg)
 
     if momentum > 0:
-        buf = state["momentum_buffer"].data
+        buf = state["momentum_buffer"]._data
         xp.divide(g, avg, out=avg)
         xp.multiply(buf, momentum, out=buf)
         xp.add(buf, avg, out=buf)

@@ -75,28 +75,28 @@ def sgd_update(opt: Optimizer, p: Tensor, state: dict[str, Any] | None, *, lr: f
                momentum: float, dampening: float, weight_decay: float, nesterov: bool,
                maximize: bool) -> None:
     """One SGD step for one parameter, in place on its raw array (see ``SGD`` for the rule)."""
-    pa = p.data
+    pa = p._data
     xp = xp_of(pa)
     if on_gpu(xp, pa.dtype):  # one fused launch instead of up to six (a GPU step is launch-bound)
         buf_t = None if state is None else state.get("momentum_buffer")
         first = state is not None and buf_t is None
         if first:
             buf_t = state["momentum_buffer"] = Tensor._make(xp.empty_like(pa), p.device)
-        _cuda_kernels.sgd_update(pa, p.grad.data, None if buf_t is None else buf_t.data, lr=lr,
+        _cuda_kernels.sgd_update(pa, p.grad._data, None if buf_t is None else buf_t._data, lr=lr,
                                  momentum=momentum, dampening=dampening,
                                  weight_decay=weight_decay, nesterov=nesterov,
                                  maximize=maximize, first=first)
         p._vc.value += 1
         return
-    g = effective_grad(xp, pa, p.grad.data, weight_decay, maximize, lambda: opt._buffer(pa, 0))
+    g = effective_grad(xp, pa, p.grad._data, weight_decay, maximize, lambda: opt._buffer(pa, 0))
     d = g
     if state is not None:
         buf_t = state.get("momentum_buffer")
         if buf_t is None:
             buf_t = state["momentum_buffer"] = Tensor._make(g.copy(), p.device)
-            buf = buf_t.data
+            buf = buf_t._data
         else:
-            buf = buf_t.data
+            buf = buf_t._data
             xp.multiply(buf, momentum, out=buf)
             if dampening == 0:
                 xp.add(buf, g, out=buf)

@@ -33,7 +33,7 @@ class Bridge(Function):
 def make_anchor(like: Tensor) -> Tensor:
     """A 0-d leaf that requires grad, on ``like``'s device: it makes ``Bridge`` record a node.
     Its ``.grad`` is never written (the bridge returns None for it)."""
-    xp = xp_of(like.data)
+    xp = xp_of(like._data)
     t = Tensor._make(xp.zeros((), dtype=like.dtype if like.dtype.kind == "f" else "float32"),
                      like.device)
     t.requires_grad = True
@@ -42,19 +42,19 @@ def make_anchor(like: Tensor) -> Tensor:
 
 def bridge(value: Tensor, anchor: Tensor, on_backward: Callable[[Any], None]) -> Tensor:
     """``value``'s data as a new tensor whose backward calls ``on_backward``."""
-    out = Bridge.apply(anchor, value.data, on_backward)
+    out = Bridge.apply(anchor, value._data, on_backward)
     out._device = value.device
     return out
 
 
 def accumulate_grad(p: Tensor, g: Any, owned: bool) -> None:
     """Add ``g`` to ``p.grad`` as autograd would (out of place; copying unless ``owned``)."""
-    if g.dtype != p.data.dtype:
-        g = g.astype(p.data.dtype)
+    if g.dtype != p._data.dtype:
+        g = g.astype(p._data.dtype)
         owned = True
-    if g.shape != p.data.shape:
-        g = g.reshape(p.data.shape)
+    if g.shape != p._data.shape:
+        g = g.reshape(p._data.shape)
     if p.grad is None:
         p.grad = Tensor._make(g if owned else g.copy(), p.device)
     else:
-        p.grad.data = p.grad.data + g
+        p.grad._data = p.grad._data + g

@@ -218,7 +218,7 @@ class DataParallel(Module):
         for i in range(1, used):
             dev = self._devices[i]
             for mp, rp in zip(master, self._replica_params[i]):
-                rp.data = mp.data if dev is mp.device else _to(mp.data, dev)
+                rp._data = mp._data if dev is mp.device else _to(mp._data, dev)
                 rp.requires_grad = mp.requires_grad
 
     def _nccl_broadcast_parameters(self, used: int) -> None:
@@ -231,14 +231,14 @@ class DataParallel(Module):
             for i, dev in enumerate(self._devices):
                 with dev.context():
                     if i == 0:
-                        flats.append(pack(b, [p.data for p in master], cp))
+                        flats.append(pack(b, [p._data for p in master], cp))
                     else:
                         flats.append(cp.empty(b.numel, dtype=b.dtype))
             self._nccl.broadcast(flats, root=0)
             for i in range(1, len(self._devices)):
                 params = self._replica_params[i]
                 for j, view in unpack(b, flats[i]):
-                    params[j].data = view
+                    params[j]._data = view
                     params[j].requires_grad = master[j].requires_grad
 
     def _copy_buffers_to_replicas(self, used: int) -> None:
@@ -249,7 +249,7 @@ class DataParallel(Module):
                 src = master.get(name)
                 if src is not None:
                     with dev.context():
-                        buf.data = src.data.copy() if dev is src.device else _to(src.data, dev)
+                        buf._data = src._data.copy() if dev is src.device else _to(src._data, dev)
 
     def average_buffers(self) -> None:
         """Average floating-point buffers (BatchNorm running statistics) over the replicas and
@@ -262,14 +262,14 @@ class DataParallel(Module):
                 continue
             if mb.dtype.kind == "f":
                 with mb.device.context():
-                    total = mb.data.astype(np.float64)
+                    total = mb._data.astype(np.float64)
                     for bufs in per_replica[1:]:
-                        total = total + _to(bufs[name].data, mb.device).astype(np.float64)
-                    mb.data[...] = (total / len(self._replicas)).astype(mb.dtype)
+                        total = total + _to(bufs[name]._data, mb.device).astype(np.float64)
+                    mb._data[...] = (total / len(self._replicas)).astype(mb.dtype)
             for i, bufs in enumerate(per_replica[1:], start=1):
                 dev = self._devices[i]
                 with dev.context():
-                    bufs[name].data = mb.data.copy() if dev is mb.device else _to(mb.data, dev)
+                    bufs[name]._data = mb._data.copy() if dev is mb.device else _to(mb._data, dev)
 
     # ------------------------------------------------------------------ gather & backward
     def _gather(self, outputs: list[Any], sizes: list[int]) -> Any:
@@ -289,7 +289,7 @@ class DataParallel(Module):
         out_dev = self._output_device
         xp = out_dev.xp
         zero_d = parts[0].ndim == 0
-        arrays = [_to(p.data, out_dev) for p in parts]
+        arrays = [_to(p._data, out_dev) for p in parts]
         with out_dev.context():
             value = xp.stack(arrays) if zero_d else xp.concatenate(arrays, axis=self.dim)
         result = Tensor._make(value, out_dev)
@@ -477,10 +477,10 @@ def _scatter(obj: Any, dim: int, sizes: list[int], i: int, dev: Device) -> Any:
         if isinstance(leaf, Tensor) and leaf.ndim > dim:
             index = [slice(None)] * leaf.ndim
             index[dim] = slice(start, stop)
-            arr = leaf.data[tuple(index)]
+            arr = leaf._data[tuple(index)]
             return Tensor._make(_to(arr, dev), dev)
         if isinstance(leaf, Tensor) and leaf.device is not dev:
-            return Tensor._make(_to(leaf.data, dev), dev)
+            return Tensor._make(_to(leaf._data, dev), dev)
         return leaf
 
     return _unflatten(obj, [part(x) for x in _flatten(obj)])

@@ -209,11 +209,11 @@ class SyncBatchNorm(Module):
                                    stats)
         if self.training and self.track_running_stats:
             mean, var, n = stats[0]
-            self.num_batches_tracked.data[...] += 1
-            factor = (1.0 / float(self.num_batches_tracked.data) if self.momentum is None
+            self.num_batches_tracked._data[...] += 1
+            factor = (1.0 / float(self.num_batches_tracked._data) if self.momentum is None
                       else self.momentum)
             unbiased = var * (n / max(n - 1.0, 1.0))
-            rm, rv = self.running_mean.data, self.running_var.data
+            rm, rv = self.running_mean._data, self.running_var._data
             rm[...] = (1 - factor) * rm + factor * mean.astype(rm.dtype)
             rv[...] = (1 - factor) * rv + factor * unbiased.astype(rv.dtype)
         return y

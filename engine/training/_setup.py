@@ -190,5 +190,5 @@ def grads_finite(params: list[Any]) -> bool:
     total = 0.0
     for p in params:
         if p.grad is not None:
-            total += float(p.grad.data.sum(dtype=np.float64))
+            total += float(p.grad._data.sum(dtype=np.float64))
     return math.isfinite(total)

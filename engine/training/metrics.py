@@ -16,7 +16,7 @@ from ..tensor import Tensor
 
 
 def _raw(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
 
 
 def is_classification(output: Any, target: Any) -> bool:

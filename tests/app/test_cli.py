@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from torch_reference import torch_or_skip
 
 import engine
 from app.cli import main
@@ -307,7 +308,7 @@ def test_train_refusals(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
 
 
 def test_fine_tune_from_pytorch_weights(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     from safetensors.torch import save_file
 
     path = small_spiral(tmp_path)

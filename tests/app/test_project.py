@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
+import engine
 from app.core.datasets import build_datasets, data_spec
 from app.core.errors import ProjectChangedError, ProjectError
 from app.core.project import FORMAT_VERSION, Project, list_templates
 from engine.graph import Graph, TensorType
 
-TEMPLATES = ["lenet5", "lstm_sequence", "mlp_digits", "resnet_cifar10", "spiral"]
+TEMPLATES = ["lenet5", "lstm_sequence", "mlp_digits", "resnet_cifar10", "spiral",
+             "transformer_text"]
 
 
 def write(tmp_path: Path, data: object, name: str = "p.json") -> Path:
@@ -259,7 +261,7 @@ def test_build_datasets_splits_and_augments() -> None:
                                    "transforms": [{"name": "RandomCrop", "size": 8,
                                                    "padding": 1}]})
     image, label = digits[0]
-    assert none is None and tuple(image.shape) == (1, 8, 8) and str(image.dtype) == "float32"
+    assert none is None and tuple(image.shape) == (1, 8, 8) and image.dtype == engine.float32
     assert float(image.max()) <= 1.0
 
 
@@ -276,3 +278,17 @@ def test_build_datasets_splits_and_augments() -> None:
 def test_build_datasets_errors_name_the_setting(dataset: dict, message: str) -> None:
     with pytest.raises(ProjectError, match=message):
         build_datasets(dataset)
+
+
+def test_transformer_text_template_trains_offline(tmp_path: Path) -> None:
+    """The Transformer text classifier learns its synthetic sentiment task in a few steps."""
+    from app.core.runner import train
+    from app.core.settings import RunOverrides
+
+    project = Project.from_template("transformer_text")
+    assert {n.type for n in project.graph} >= {"Embedding", "TransformerEncoderLayer"}
+    result = train(project, RunOverrides(epochs=2, max_batches=40), out=tmp_path / "run",
+                   listed=False)
+    assert result.reason == "completed"
+    first, last = result.history[0], result.history[-1]
+    assert last["train_loss"] < first["train_loss"] and last["val_accuracy"] > 0.75

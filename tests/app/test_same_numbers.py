@@ -57,7 +57,7 @@ def _train_in_the_window(qtbot, path: Path) -> Path:
 
 
 def test_the_offline_templates_are_the_expected_ones() -> None:
-    assert set(OFFLINE) == {"spiral", "mlp_digits", "lenet5", "lstm_sequence"}
+    assert set(OFFLINE) == {"spiral", "mlp_digits", "lenet5", "lstm_sequence", "transformer_text"}
 
 
 @pytest.mark.slow

@@ -404,7 +404,7 @@ def test_gradient_destination_is_filled_and_adopted() -> None:
     GRAD_DESTINATIONS[id(b)] = (dest_b, 0.5)
     try:
         (F.linear(x, w, b) ** 2).sum().backward()
-        assert w.grad.data is dest and b.grad.data is dest_b
+        assert w.grad._data is dest and b.grad._data is dest_b
         np.testing.assert_allclose(dest, 0.5 * expected, rtol=1e-15)
         np.testing.assert_allclose(dest_b, 0.5 * expected_b, rtol=1e-15)
         GRAD_DESTINATIONS.clear()

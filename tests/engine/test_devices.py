@@ -40,6 +40,15 @@ def test_bad_device_strings_are_rejected(spec: object, message: str) -> None:
 
 
 @no_cupy
+def test_cuda_devices_can_be_named_without_cupy_like_torch() -> None:
+    """Scripts build ``device('cuda')`` / ``device('cuda', 0)`` up front; only use fails."""
+    d, d0 = engine.device("cuda"), engine.device("cuda", 0)
+    assert (d.type, d.index, repr(d)) == ("cuda", None, "device(type='cuda')")
+    assert (d0.type, d0.index, str(d0)) == ("cuda", 0, "cuda:0")
+    assert d0 == engine.device("cuda:0") and d0 != d and d0 != engine.device("cpu")
+
+
+@no_cupy
 def test_cuda_is_unavailable_without_cupy() -> None:
     assert engine.cuda.is_available() is False
     assert engine.cuda.device_count() == 0
@@ -51,9 +60,10 @@ def test_cuda_is_unavailable_without_cupy() -> None:
 @pytest.mark.parametrize("ask", [
     lambda: engine.zeros(2, device="cuda"), lambda: engine.tensor([1.0], device="cuda:1"),
     lambda: engine.ones(2).cuda(), lambda: engine.ones(2).to("cuda:0"),
-    lambda: engine.device("cuda"), lambda: engine.randn(3, device=0),
+    lambda: engine.ones(2).to(engine.device("cuda")), lambda: engine.randn(3, device=0),
     lambda: engine.cuda.get_device_name(),
-], ids=["zeros", "tensor", "cuda()", "to", "device", "int_index", "device_name"])
+    lambda: engine.zeros(2, device=engine.device("cuda", 0)),
+], ids=["zeros", "tensor", "cuda()", "to", "device", "int_index", "device_name", "device_pair"])
 def test_asking_for_cuda_without_cupy_names_what_to_install(ask) -> None:
     with pytest.raises(engine.DeviceError, match=r"CUDA needs CuPy, which is not installed: "
                                                  r"pip install 'layerforge\[cuda12\]'"):

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from torch_reference import check
 
 import engine
 from engine.autograd import gradcheck
@@ -201,12 +202,7 @@ def test_gradcheck_copy_into_non_leaf() -> None:
 # ----------------------------------------------------------------------------- ties (vs torch)
 
 def _grads_like_torch(fn: Callable[[Any], Any], data: list[Any]) -> None:
-    torch = pytest.importorskip("torch")
-    x = engine.tensor(data, dtype=F64, requires_grad=True)
-    fn(x).sum().backward()
-    xt = torch.tensor(data, dtype=torch.float64, requires_grad=True)
-    fn(xt).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), atol=1e-12)
+    check(lambda m, x: fn(x), [np.array(data)], atol=1e-12, gradcheck=False)
 
 
 TIES = [[3.0, 1.0, 3.0, 3.0], [0.0, -2.0, -2.0, 1.0]]
@@ -222,19 +218,10 @@ def test_max_min_ties_follow_torch(fn: Callable[[Any], Any]) -> None:
     _grads_like_torch(fn, TIES)
 
 
-def test_maximum_minimum_ties_split_evenly() -> None:
-    torch = pytest.importorskip("torch")
-    a = [1.0, 2.0, 3.0]
-    b = [1.0, 5.0, 3.0]
-    for name in ("maximum", "minimum"):
-        x = engine.tensor(a, dtype=F64, requires_grad=True)
-        y = engine.tensor(b, dtype=F64, requires_grad=True)
-        getattr(engine, name)(x, y).sum().backward()
-        xt = torch.tensor(a, dtype=torch.float64, requires_grad=True)
-        yt = torch.tensor(b, dtype=torch.float64, requires_grad=True)
-        getattr(torch, name)(xt, yt).sum().backward()
-        np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy())
-        np.testing.assert_allclose(y.grad.numpy(), yt.grad.numpy())
+@pytest.mark.parametrize("name", ["maximum", "minimum"])
+def test_maximum_minimum_ties_split_evenly(name: str) -> None:
+    a, b = np.array([1.0, 2.0, 3.0]), np.array([1.0, 5.0, 3.0])
+    check(lambda m, x, y: getattr(m, name)(x, y), [a, b], gradcheck=False)
 
 
 def test_prod_gradient_with_zeros_matches_torch() -> None:

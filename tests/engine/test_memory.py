@@ -49,7 +49,7 @@ def test_backward_frees_saved_arrays_and_nodes(no_cycle_collector: None) -> None
     assert len(nodes) >= 8
     node_refs = [weakref.ref(n) for n in nodes]
     saved = [weakref.ref(v) for n in nodes for v in vars(n).values()
-             if isinstance(v, np.ndarray) and v is not x.data]
+             if isinstance(v, np.ndarray) and v is not x._data]
     assert saved, "the graph should hold saved arrays before backward"
     del nodes
     loss.backward()
@@ -86,7 +86,7 @@ def test_autograd_grad_frees_the_graph(no_cycle_collector: None) -> None:
     x = engine.randn(4, requires_grad=True)
     y = (x * x).exp().sum()
     saved = [weakref.ref(v) for n in _nodes(y) for v in vars(n).values()
-             if isinstance(v, np.ndarray) and v is not x.data]
+             if isinstance(v, np.ndarray) and v is not x._data]
     engine.autograd.grad(y, x)
     assert all(r() is None for r in saved)
 

@@ -9,6 +9,7 @@ import os
 import numpy as np
 import pytest
 import safetensors.numpy
+from torch_reference import torch_or_skip
 
 import engine
 import engine.optim as optim
@@ -121,7 +122,7 @@ def test_colliding_dotted_paths_are_kept_apart(tmp_path) -> None:
 
 
 def test_pytorch_reads_a_saved_state_dict_and_engine_reads_pytorchs(tmp_path) -> None:
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     st_torch = pytest.importorskip("safetensors.torch")
     sd = flat_state_dict()
     engine.save(sd, tmp_path / "ours.safetensors")
@@ -129,7 +130,7 @@ def test_pytorch_reads_a_saved_state_dict_and_engine_reads_pytorchs(tmp_path) ->
     assert set(theirs) == set(sd)
     for k, v in sd.items():
         np.testing.assert_array_equal(theirs[k].numpy(), v.numpy())
-        assert theirs[k].dtype == getattr(torch, str(v.dtype))
+        assert theirs[k].dtype == getattr(torch, v.dtype.name)
 
     model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
     st_torch.save_file(model.state_dict(), str(tmp_path / "torch.safetensors"))

@@ -7,48 +7,17 @@ import operator
 
 import numpy as np
 import pytest
+from torch_reference import assert_like_torch, torch_or_skip
 
 import engine
-from engine import dtypes
 
-torch = pytest.importorskip("torch")
+torch = torch_or_skip()
 
 _TORCH_DTYPES = {
     "float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
     "int64": torch.int64, "int32": torch.int32, "int16": torch.int16, "int8": torch.int8,
     "uint8": torch.uint8, "bool": torch.bool,
 }
-
-
-def to_torch(x):
-    """An engine tensor (or a nest of them) as the equal torch tensor."""
-    if isinstance(x, engine.Tensor):
-        return torch.from_numpy(np.array(x.detach().cpu().numpy(), copy=True))
-    if isinstance(x, tuple | list):
-        return type(x)(to_torch(v) for v in x)
-    return x
-
-
-def assert_like_torch(ours, theirs, rtol: float = 1e-5, atol: float = 1e-6) -> None:
-    """Same type, shape, dtype and values (NaNs equal) as the torch result."""
-    if isinstance(theirs, tuple | list):
-        assert isinstance(ours, tuple | list) and len(ours) == len(theirs)
-        for o, t in zip(ours, theirs):
-            assert_like_torch(o, t, rtol, atol)
-        return
-    if not isinstance(theirs, torch.Tensor):
-        assert ours == pytest.approx(theirs)
-        return
-    assert isinstance(ours, engine.Tensor), f"expected a Tensor, got {type(ours).__name__}"
-    assert tuple(ours.shape) == tuple(theirs.shape)
-    assert dtypes.dtype_name(ours.dtype) == str(theirs.dtype).removeprefix("torch."), (
-        f"dtype {dtypes.dtype_name(ours.dtype)} but torch gives {theirs.dtype}")
-    expected = theirs.detach().numpy()
-    got = ours.detach().cpu().numpy()
-    if expected.dtype.kind == "f":
-        np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol, equal_nan=True)
-    else:
-        np.testing.assert_array_equal(got, expected)
 
 
 # ----------------------------------------------------------------------------- creation

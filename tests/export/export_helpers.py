@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from torch_reference import torch_or_skip
 
 import engine
 from engine.export import Normalization, build_onnx, pytorch_source, save_weights, to_numpy_state
@@ -59,7 +60,7 @@ def run_onnx(graph: Graph, state: dict, x: np.ndarray, norm: Normalization | Non
 def load_generated(graph: Graph, state: dict, folder: Path,
                    norm: Normalization | None = None) -> Any:
     """Write model.py and weights.safetensors to ``folder`` and import the module."""
-    pytest.importorskip("torch")
+    torch_or_skip()
     (folder / "model.py").write_text(pytorch_source(graph, norm))
     save_weights(state, folder / "weights.safetensors")
     spec = importlib.util.spec_from_file_location(f"generated_{next(_counter)}",
@@ -70,7 +71,7 @@ def load_generated(graph: Graph, state: dict, folder: Path,
 
 
 def run_torch(module: Any, x: np.ndarray, preprocess: bool = False) -> np.ndarray:
-    import torch  # noqa: PLC0415
+    torch = torch_or_skip()
 
     model = module.load_model()
     t = torch.from_numpy(x)

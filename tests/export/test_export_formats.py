@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from export_helpers import engine_model, load_generated, rel_err, run_engine, run_torch, state_of
+from torch_reference import torch_or_skip
 
 import engine
 from engine.export import ExportError, Normalization, build_onnx, export_onnx, pytorch_source
@@ -101,7 +102,7 @@ def test_pytorch_code_is_readable_and_documents_the_normalisation(tmp_path: Path
 
 
 def test_generated_module_applies_the_normalisation_and_loads_npz(tmp_path: Path) -> None:
-    pytest.importorskip("torch")
+    torch_or_skip()
     graph = small()
     model = engine_model(graph)
     module = load_generated(graph, state_of(model), tmp_path, NORM)
@@ -109,7 +110,7 @@ def test_generated_module_applies_the_normalisation_and_loads_npz(tmp_path: Path
     expected = run_engine(model, NORM.apply(raw, model.input_types[0]).astype(np.float32))
     assert rel_err(run_torch(module, raw, preprocess=True), expected) < 1e-5
     save_weights(model.state_dict(), tmp_path / "w.npz")
-    import torch  # noqa: PLC0415
+    torch = torch_or_skip()
 
     net = module.load_model(tmp_path / "w.npz")
     with torch.no_grad():
@@ -119,7 +120,7 @@ def test_generated_module_applies_the_normalisation_and_loads_npz(tmp_path: Path
 
 @pytest.mark.slow
 def test_generated_file_runs_as_a_script(tmp_path: Path) -> None:
-    pytest.importorskip("torch")
+    torch_or_skip()
     graph = small()
     load_generated(graph, state_of(compile(graph)), tmp_path, NORM)
     proc = subprocess.run([sys.executable, str(tmp_path / "model.py")], capture_output=True,

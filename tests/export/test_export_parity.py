@@ -32,7 +32,8 @@ def test_template_parity(template: str, tmp_path: Path) -> None:
     graph = project.graph
     norm = Normalization.from_settings(project.dataset["normalize"])
     model = engine_model(graph)
-    raw = np.abs(sample(model, graph, n=4)).astype(np.float32)  # like ToTensor's [0, ...)
+    raw = np.abs(sample(model, graph, n=4))  # like ToTensor's [0, ...); token indices stay ints
+    raw = raw.astype(np.float32) if raw.dtype.kind == "f" else raw
     tt = model.input_types[0]
     x = norm.apply(raw, tt).astype(np.float32) if norm else raw
     expected = run_engine(model, x)
@@ -88,6 +89,23 @@ LAYER_CASES = {
         ("GRU", {"hidden_size": 3}), dtype="int64"),
     "batchnorm1d-vector": _single((6,), "BatchNorm1d", ("Linear", {"out_features": 4,
                                                                    "bias": False})),
+    "more-activations": _single(
+        (3, 4, 5), ("Softplus", {"beta": 2.0}), "Softplus", ("Hardtanh", {"min_val": -0.5}),
+        "ReLU6", "Mish", "Hardswish", "SELU", "LogSigmoid", ("PReLU", {"num_parameters": 3}),
+        "PReLU"),
+    "instancenorm-padding-pixelshuffle": _single(
+        (8, 5, 6), "InstanceNorm2d", ("InstanceNorm2d", {"affine": True}),
+        ("ZeroPad2d", {"padding": [1, 0, 2, 1]}),
+        ("ConstantPad2d", {"padding": [1, 1, 0, 2], "value": 0.5}),
+        ("ReflectionPad2d", {"padding": [2, 1, 1, 2]}), "ReplicationPad2d",
+        ("PixelShuffle", {"upscale_factor": 2})),
+    "instancenorm1d": _single((3, 7), ("InstanceNorm1d", {"affine": True}), "InstanceNorm1d"),
+    "attention": _single(
+        (6, 8), ("MultiheadAttention", {"num_heads": 2}),
+        ("MultiheadAttention", {"num_heads": 4, "bias": False}),
+        ("TransformerEncoderLayer", {"nhead": 2, "dim_feedforward": 16}),
+        ("TransformerEncoderLayer", {"nhead": 4, "dim_feedforward": 12, "norm_first": True,
+                                     "activation": "gelu"})),
 }
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from export_helpers import engine_model, load_generated, rel_err, run_engine, sample, state_of
+from torch_reference import torch_or_skip
 
 import engine
 from engine.export import WeightsError, load_weights, read_weights, save_weights
@@ -39,7 +40,7 @@ def test_round_trip_keeps_names_shapes_and_dtypes(suffix: str, tmp_path: Path) -
 
 
 def test_pytorch_loads_the_exported_safetensors_strictly(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     from safetensors.torch import load_file
 
     graph = lenet_like()
@@ -55,7 +56,7 @@ def test_pytorch_loads_the_exported_safetensors_strictly(tmp_path: Path) -> None
 
 
 def test_import_weights_trained_by_pytorch(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     from safetensors.torch import save_file
 
     graph = lenet_like()

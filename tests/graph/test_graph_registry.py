@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from torch_reference import torch_or_skip
 
 import engine.nn as nn
 from engine.graph import ParamError, ParamSpec, UnknownLayerError, all_specs, categories, get_spec
@@ -30,7 +31,7 @@ def test_every_declaration_is_complete() -> None:
 
 
 def test_module_names_match_pytorch() -> None:
-    torch_nn = pytest.importorskip("torch.nn")
+    torch_nn = torch_or_skip().nn
     for spec in all_specs():
         if spec.module is not None:
             assert hasattr(torch_nn, spec.module), spec.module

@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+from torch_reference import torch_or_skip
 
 from engine.graph import Graph, TensorType, get_spec
 
@@ -41,6 +42,16 @@ CASES = [
     ((3, 5), "Softmax", {"dim": -1}),
     ((3, 5), "Dropout", {"p": 0.2}),
     ((5,), "GELU", {"approximate": "tanh"}),
+    ((3, 4, 4), "PReLU", {"num_parameters": 3}),
+    ((4,), "Softplus", {"beta": 2.0}),
+    ((3, 6), "InstanceNorm1d", {"affine": True}),
+    ((3, 4, 5), "InstanceNorm2d", {}),
+    ((2, 4, 5), "ZeroPad2d", {"padding": [1, 2, 0, 3]}),
+    ((2, 4, 5), "ReflectionPad2d", {"padding": [2, 1, 3, 0]}),
+    ((2, 4, 5), "ConstantPad2d", {"padding": [0, 1, 1, 0], "value": 2.0}),
+    ((8, 3, 5), "PixelShuffle", {"upscale_factor": 2}),
+    ((7, 12), "MultiheadAttention", {"num_heads": 3}),
+    ((7, 12), "TransformerEncoderLayer", {"nhead": 4, "dim_feedforward": 20}),
 ]
 
 
@@ -52,7 +63,7 @@ def _graph(shape: tuple[int, ...], type_: str, params: dict) -> Graph:
 @pytest.mark.parametrize(("shape", "type_", "params"), CASES,
                          ids=[f"{t}-{i}" for i, (_, t, _) in enumerate(CASES)])
 def test_shape_rule_and_param_count_match_pytorch(shape: tuple, type_: str, params: dict) -> None:
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     g = _graph(shape, type_, params)
     name = list(g.nodes)[1]
     info = g.info(name)
@@ -66,9 +77,8 @@ def test_shape_rule_and_param_count_match_pytorch(shape: tuple, type_: str, para
         module = getattr(torch.nn, spec.module)(*args, **kwargs)
         x = (torch.randint(0, 5, (2, *shape)) if type_ == "Embedding"
              else torch.randn(2, *shape))
-        y = module(x)
-        if type_ in ("LSTM", "GRU", "RNN"):
-            y = y[0][:, -1] if info.values["output"] == "last" else y[0]
+        # the registry's engine call (RNN outputs, self-attention) works on torch modules too
+        y = spec.call(module, [x], info.values) if spec.call is not None else module(x)
         n_params = sum(p.numel() for p in module.parameters())
     assert info.output == TensorType(tuple(y.shape[1:])), (info.output, tuple(y.shape))
     assert info.params == n_params

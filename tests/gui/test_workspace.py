@@ -5,10 +5,12 @@ its size and its docks however the tabs are switched and the app restarted."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QFontMetricsF, QGuiApplication
 
 from app.core.project import Project, list_templates
 from app.gui.canvas.edge_item import LABEL_PT
+from app.gui.constants import NODE_WIDTH
+from app.gui.theme import fonts
 from engine.graph import Edge
 
 
@@ -46,6 +48,11 @@ def test_every_template_opens_readable(make_window, qtbot, template):
     assert LABEL_PT * 1.0 >= 8.5
     if len(win.doc.graph) <= 14:  # the small templates fit whole
         assert shown.contains(win.scene.nodes_rect())
+    # close up, every card's header shows its whole name: a long layer type gives way
+    title = QFontMetricsF(fonts()["title"])
+    for item in win.scene.node_items.values():
+        type_w, _text = item._header_type_width()
+        assert title.horizontalAdvance(item.name) <= NODE_WIDTH - 25 - type_w - 4, item.name
 
 
 def test_a_node_feeding_two_wires_shows_its_shape(make_window):

@@ -39,7 +39,7 @@ def test_self_test_passes_and_prints_each_check(tmp_path: Path) -> None:
     for check in CHECKS:
         assert status_of(out, check) == "ok", f"{check}:\n{out}"
     assert status_of(out, "onnx") in ("ok", "skip")
-    assert re.search(rf"resources\s+{re.escape(str(ROOT / 'resources'))} \(5 templates", out)
+    assert re.search(rf"resources\s+{re.escape(str(ROOT / 'resources'))} \(6 templates", out)
     assert re.search(r"train\s+1 epoch on cpu: loss \d+\.\d+", out)
     assert "predictions on 64 inputs identical" in out
     assert out.splitlines()[-1].startswith("self-test passed: ")

@@ -240,13 +240,13 @@ class NodeItem(QGraphicsItem):
         painter.drawPixmap(QPointF(5, (NODE_HEADER - 16) / 2), pix)
         f = fonts()
         white = QColor("#ffffff")
-        painter.setFont(f["small"])
-        type_w = QFontMetricsF(f["small"]).horizontalAdvance(self.layer_type) + 8
-        dim_white = QColor(255, 255, 255, 200)
-        painter.setPen(dim_white)
-        painter.drawText(QRectF(NODE_WIDTH - type_w - 2, 0, type_w, NODE_HEADER),
-                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
-                         self.layer_type)
+        type_w, type_text = self._header_type_width()
+        if type_text:
+            painter.setFont(f["small"])
+            painter.setPen(QColor(255, 255, 255, 200))
+            painter.drawText(QRectF(NODE_WIDTH - type_w - 2, 0, type_w, NODE_HEADER),
+                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                             type_text)
         painter.setFont(f["title"])
         painter.setPen(white)
         name_rect = QRectF(25, 0, NODE_WIDTH - 25 - type_w - 4, NODE_HEADER)
@@ -273,6 +273,22 @@ class NodeItem(QGraphicsItem):
             painter.setPen(QPen(c.selected, 2.0))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(rect.adjusted(-2, -2, 2, 2), 8, 8)
+
+    def _header_type_width(self) -> tuple[float, str]:
+        """The room the layer type takes in the header and its (elided) text: the name comes
+        first, so a long type ("TransformerEncoderLayer") shortens or goes, never the name."""
+        f = fonts()
+        room = NODE_WIDTH - 25 - 6
+        name_w = QFontMetricsF(f["title"]).horizontalAdvance(self.name)
+        small = QFontMetricsF(f["small"])
+        type_w = small.horizontalAdvance(self.layer_type) + 8
+        if name_w + type_w <= room:
+            return type_w, self.layer_type
+        type_w = min(type_w, room - name_w)
+        if type_w < 48:  # too little for a readable part of the type: the tooltip has it
+            return 0.0, ""
+        return type_w, small.elidedText(self.layer_type, Qt.TextElideMode.ElideRight,
+                                        type_w - 8)
 
     def compact_fonts(self, lod: float) -> tuple[QFont, QFont | None]:
         """The name's and the shape's fonts on a compact card at zoom ``lod``: as large on

@@ -207,3 +207,42 @@ class SequenceTask(ArrayDataset):
     def num_classes(self) -> int | None:
         """2 for parity; None for the adding problem (regression)."""
         return 2 if self.task == "parity" else None
+
+
+class SyntheticText(ArrayDataset):
+    """Token sequences for text classifiers (Embedding, attention, Transformers), made up offline.
+
+    Each sample is ``seq_len`` int64 token indices from a vocabulary of ``vocab_size`` (0 is
+    padding: every sequence ends in a few). A handful of tokens are "positive" and as many
+    "negative" words; the label (2 classes) is 1 when a sequence holds more positive than
+    negative words: a bag-of-words task a one-layer Transformer learns in a few epochs.
+    """
+
+    def __init__(self, n_samples: int = 2000, seq_len: int = 16, vocab_size: int = 64,
+                 n_keywords: int = 6, seed: int = 0, transform: Transform = None,
+                 target_transform: Transform = None) -> None:
+        _check(n_samples, 0.0)
+        if seq_len < 4 or vocab_size < 2 * n_keywords + 3:
+            raise ValueError(f"SyntheticText: need seq_len >= 4 and vocab_size >= "
+                             f"{2 * n_keywords + 3} (got seq_len={seq_len}, "
+                             f"vocab_size={vocab_size})")
+        rng = np.random.default_rng(seed)
+        positive = np.arange(1, 1 + n_keywords)
+        negative = np.arange(1 + n_keywords, 1 + 2 * n_keywords)
+        x = rng.integers(1 + 2 * n_keywords, vocab_size, (n_samples, seq_len))
+        lengths = rng.integers(seq_len * 3 // 4, seq_len + 1, n_samples)
+        n_pos = rng.integers(0, 4, n_samples)
+        n_neg = rng.integers(0, 4, n_samples)
+        n_neg = np.where(n_neg == n_pos, (n_neg + 1) % 4, n_neg)  # no ties: every label is clear
+        for i in range(n_samples):
+            slots = rng.permutation(lengths[i])[:n_pos[i] + n_neg[i]]
+            x[i, slots[:n_pos[i]]] = rng.choice(positive, n_pos[i])
+            x[i, slots[n_pos[i]:]] = rng.choice(negative, n_neg[i])
+            x[i, lengths[i]:] = 0
+        self.seq_len, self.vocab_size = seq_len, vocab_size
+        super().__init__(x.astype(np.int64), (n_pos > n_neg).astype(np.int64), transform,
+                         target_transform)
+
+    @property
+    def num_classes(self) -> int:
+        return 2

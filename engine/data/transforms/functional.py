@@ -58,7 +58,7 @@ def to_nchw(img: Any, batch: bool) -> tuple[np.ndarray, Callable[[np.ndarray], A
         if img.device.type != "cpu":
             raise TypeError("transforms run on CPU data; apply them before moving the batch to "
                             f"the GPU (got a tensor on {img.device})")
-        arr = img.data
+        arr = img._data
         if arr.ndim < (3 if batch else 2):
             raise ValueError(f"expected a tensor image (..., H, W)"
                              f"{' with a batch dimension' if batch else ''}, got shape "
@@ -211,7 +211,7 @@ def _scale_offset(x: np.ndarray, scale: Any, offset: Any) -> np.ndarray:
 def normalize(tensor: Any, mean: Any, std: Any = None, inplace: bool = False) -> Any:
     """``(tensor - mean) / std`` per channel on a float (..., C, H, W) tensor (or array).
     ``mean`` may also be a ready ``NormalizeConstants`` (then ``std`` is left out)."""
-    arr = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    arr = tensor._data if isinstance(tensor, Tensor) else np.asarray(tensor)
     if arr.dtype.kind != "f":
         raise TypeError(f"Input tensor should be a float tensor. Got {arr.dtype}.")
     if arr.ndim < 3:

@@ -1,3 +1,3 @@
 """Layer declarations. Importing this package registers every layer type, in palette order."""
 
-from . import core, merge, sequence, vision  # noqa: F401
+from . import attention, core, extra, merge, sequence, vision  # noqa: F401

@@ -8,7 +8,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..._backend import cupy_if_loaded, to_device_array
+from ...autograd.hooks import RemovableHandle
 from ...tensor import Tensor
+
+__all__ = ["RemovableHandle"]
 
 
 def _addindent(s: str, num_spaces: int) -> str:
@@ -34,29 +37,6 @@ class _IncompatibleKeys(NamedTuple):
     __str__ = __repr__
 
 
-class RemovableHandle:
-    """Returned by the ``register_*_hook`` methods; ``remove()`` unregisters the hook."""
-
-    _next_id = 0
-
-    def __init__(self, hooks: dict[int, Any], *extra: set[int]) -> None:
-        self._hooks = hooks
-        self._extra = extra
-        self.id = RemovableHandle._next_id
-        RemovableHandle._next_id += 1
-
-    def remove(self) -> None:
-        self._hooks.pop(self.id, None)
-        for ids in self._extra:
-            ids.discard(self.id)
-
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.remove()
-
-
 def _typename(obj: Any) -> str:
     t = type(obj)
     return t.__name__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
@@ -70,14 +50,14 @@ def _replace_data(t: Tensor, new: Tensor) -> None:
     """Give ``t`` the array (and device) of ``new`` without creating a new Tensor object."""
     if new is t:
         return
-    t.data = new.data
+    t._data = new._data
     t._device = new._device
 
 
 def _as_host_or_device_array(value: Any, like: Tensor) -> Any:
     """A checkpoint entry as a raw array on ``like``'s device (no copy when already there)."""
     if isinstance(value, Tensor):
-        arr = value.data
+        arr = value._data
     else:
         cp = cupy_if_loaded()
         if cp is not None and isinstance(value, cp.ndarray):

@@ -6,7 +6,7 @@ from ...tensor import Tensor
 from .. import functional as F
 from .module import Module
 
-__all__ = ["Dropout"]
+__all__ = ["Dropout", "Dropout1d"]
 
 
 class Dropout(Module):
@@ -31,3 +31,13 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout1d(Dropout):
+    """Zero whole channels of ``(N, C, L)`` (or ``(C, L)``) with probability ``p`` in
+    training; identity in eval."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        from .._functional_vision import dropout1d  # noqa: PLC0415
+
+        return dropout1d(input, self.p, self.training, self.inplace)

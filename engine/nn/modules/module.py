@@ -18,6 +18,7 @@ from ..._backend import get_device
 from ...autograd.grad_mode import no_grad
 from ...tensor import Tensor
 from ..parameter import Parameter
+from ._hooks import ModuleHooksMixin
 from ._module_helpers import (
     RemovableHandle,
     _addindent,
@@ -31,7 +32,7 @@ from ._module_helpers import (
 __all__ = ["Module", "RemovableHandle"]
 
 
-class Module:
+class Module(ModuleHooksMixin):
     """Base class of all layers. Subclasses create parameters and children in ``__init__`` (after
     calling ``super().__init__()``) and compute in ``forward``; call the module, not ``forward``,
     so hooks run.
@@ -60,6 +61,8 @@ class Module:
         d["_forward_hooks"] = OrderedDict()
         d["_forward_pre_hooks"] = OrderedDict()
         d["_hooks_with_kwargs"] = set()
+        d["_backward_hooks"] = OrderedDict()
+        d["_backward_pre_hooks"] = OrderedDict()
 
     # ----------------------------------------------------------------- calling
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -67,54 +70,6 @@ class Module:
             f'Module [{type(self).__name__}] is missing the required "forward" function; '
             f"define forward(self, ...) in the subclass"
         )
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._forward_pre_hooks or self._forward_hooks:
-            return self._call_with_hooks(args, kwargs)
-        return self.forward(*args, **kwargs)
-
-    def _call_with_hooks(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        for hook_id, hook in list(self._forward_pre_hooks.items()):
-            if hook_id in self._hooks_with_kwargs:
-                result = hook(self, args, kwargs)
-                if result is not None:
-                    args, kwargs = result
-                continue
-            result = hook(self, args)
-            if result is not None:
-                args = result if isinstance(result, tuple) else (result,)
-        out = self.forward(*args, **kwargs)
-        for hook_id, hook in list(self._forward_hooks.items()):
-            if hook_id in self._hooks_with_kwargs:
-                result = hook(self, args, kwargs, out)
-            else:
-                result = hook(self, args, out)
-            if result is not None:
-                out = result
-        return out
-
-    def _add_hook(self, store: OrderedDict[int, Any], hook: Callable[..., Any], prepend: bool,
-                  with_kwargs: bool) -> RemovableHandle:
-        handle = RemovableHandle(store, self._hooks_with_kwargs)
-        store[handle.id] = hook
-        if with_kwargs:
-            self._hooks_with_kwargs.add(handle.id)
-        if prepend:
-            store.move_to_end(handle.id, last=False)
-        return handle
-
-    def register_forward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
-                                  with_kwargs: bool = False) -> RemovableHandle:
-        """``hook(module, args)`` runs before ``forward``; a non-None result replaces the args
-        (with ``with_kwargs=True``: ``hook(module, args, kwargs)`` returning both)."""
-        return self._add_hook(self._forward_pre_hooks, hook, prepend, with_kwargs)
-
-    def register_forward_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
-                              with_kwargs: bool = False) -> RemovableHandle:
-        """``hook(module, args, output)`` runs after ``forward``; a non-None result replaces the
-        output (how the editor reads activations without touching the model's code). With
-        ``with_kwargs=True`` the hook is ``hook(module, args, kwargs, output)``."""
-        return self._add_hook(self._forward_hooks, hook, prepend, with_kwargs)
 
     # ----------------------------------------------------------------- registration
     def register_parameter(self, name: str, param: Parameter | None) -> None:
@@ -379,7 +334,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad.data.fill(0)
+                p.grad._data.fill(0)
                 p.grad._vc.value += 1
 
     # ----------------------------------------------------------------- devices and dtypes
@@ -507,10 +462,10 @@ class Module:
                 )
                 continue
             if assign:
-                param.data = arr.astype(param.dtype, copy=False) if param.dtype.kind == "f" \
+                param._data = arr.astype(param.dtype, copy=False) if param.dtype.kind == "f" \
                     else arr
             else:
-                param._device.xp.copyto(param.data, arr, casting="unsafe")
+                param._device.xp.copyto(param._data, arr, casting="unsafe")
             param._vc.value += 1
         if strict:
             for key in state_dict:

@@ -45,7 +45,7 @@ class PackedSequence(NamedTuple):
 
 def _lengths_array(lengths: Any) -> np.ndarray:
     if isinstance(lengths, Tensor):
-        lengths = lengths.cpu().data
+        lengths = lengths.cpu()._data
     arr = np.asarray(lengths, dtype=np.int64).reshape(-1)
     if arr.size and arr.min() <= 0:
         raise ValueError(f"pack_padded_sequence: every length must be positive, got "
@@ -88,9 +88,9 @@ def pack_padded_sequence(input: Tensor, lengths: Any, batch_first: bool = False,
 
 def _packed_layout(seq: PackedSequence) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(time index, original batch index) of every packed row, and the lengths (caller order)."""
-    bs = seq.batch_sizes.cpu().data.astype(np.int64)
+    bs = seq.batch_sizes.cpu()._data.astype(np.int64)
     b = int(bs[0])
-    order = (seq.sorted_indices.cpu().data if seq.sorted_indices is not None
+    order = (seq.sorted_indices.cpu()._data if seq.sorted_indices is not None
              else np.arange(b))
     t_idx = np.repeat(np.arange(bs.size), bs)
     b_idx = order[np.concatenate([np.arange(n) for n in bs])]

@@ -35,13 +35,13 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     xp = dev.xp
     dtype = grads[0].dtype
     if math.isinf(norm_type):
-        norms = [xp.abs(g.data).max() if g.data.size else xp.zeros((), dtype) for g in grads]
+        norms = [xp.abs(g._data).max() if g._data.size else xp.zeros((), dtype) for g in grads]
         total = xp.max(xp.stack(norms)) if norm_type > 0 else xp.min(xp.stack(
-            [xp.abs(g.data).min() for g in grads]))
+            [xp.abs(g._data).min() for g in grads]))
     elif norm_type == 2.0:
-        total = xp.sqrt(sum(xp.vdot(g.data.ravel(), g.data.ravel()) for g in grads))
+        total = xp.sqrt(sum(xp.vdot(g._data.ravel(), g._data.ravel()) for g in grads))
     else:
-        total = sum((xp.abs(g.data) ** norm_type).sum() for g in grads) ** (1.0 / norm_type)
+        total = sum((xp.abs(g._data) ** norm_type).sum() for g in grads) ** (1.0 / norm_type)
     total = xp.asarray(total, dtype=dtype)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(
@@ -51,7 +51,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
         )
     coef = xp.minimum(max_norm / (total + 1e-6), 1.0).astype(dtype)
     for g in grads:
-        g.data *= coef
+        g._data *= coef
         g._vc.value += 1
     return Tensor._make(total, dev)
 
@@ -61,5 +61,5 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float,
     """Clamp every gradient element to ``[-clip_value, clip_value]``."""
     clip_value = float(clip_value)
     for g in _grads(parameters):
-        g.device.xp.clip(g.data, -clip_value, clip_value, out=g.data)
+        g.device.xp.clip(g._data, -clip_value, clip_value, out=g._data)
         g._vc.value += 1

@@ -35,6 +35,6 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     with no_grad():
         for p in params:
             n = p.numel()
-            p.data[...] = vec.data[offset:offset + n].reshape(p.shape)
+            p._data[...] = vec._data[offset:offset + n].reshape(p.shape)
             p._vc.value += 1
             offset += n

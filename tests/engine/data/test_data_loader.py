@@ -6,6 +6,7 @@ import collections
 
 import numpy as np
 import pytest
+from torch_reference import torch_or_skip
 
 import engine
 from engine.data import (
@@ -25,17 +26,17 @@ Point = collections.namedtuple("Point", ["x", "y"])
 
 
 def _torch_collate():
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     return torch, torch.utils.data.default_collate
 
 
 def _same(ours: object, ref: object) -> None:
     """Recursively: engine tensors equal torch tensors in values and dtype; same structure."""
-    import torch  # noqa: PLC0415
+    torch = torch_or_skip()
 
     if isinstance(ref, torch.Tensor):
         assert isinstance(ours, engine.Tensor)
-        assert str(ours.dtype) == str(ref.dtype).replace("torch.", "")
+        assert str(ours.dtype) == str(ref.dtype).replace("torch.", "engine.")
         np.testing.assert_array_equal(ours.numpy(), ref.numpy())
     elif isinstance(ref, dict):
         assert type(ours) is type(ref) and ours.keys() == ref.keys()
@@ -79,7 +80,7 @@ def test_default_collate_stacks_engine_tensors_and_reports_sizes() -> None:
 
 
 def test_default_convert_matches_torch() -> None:
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     data = {"x": np.arange(3), "y": (np.ones(2), "s"), "z": 5}
     _same(default_convert(data), torch.utils.data.default_convert(data))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from torch_reference import torch_or_skip
 
 import engine
 from engine.data import (
@@ -19,7 +20,7 @@ from engine.data import (
 
 
 def test_sequential_and_batch_sampler_match_torch() -> None:
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     tdata = torch.utils.data
     for n, bs, drop in [(10, 3, False), (10, 3, True), (9, 3, True), (1, 4, False)]:
         ours = BatchSampler(SequentialSampler(range(n)), bs, drop)
@@ -91,7 +92,7 @@ def test_weighted_random_sampler_follows_weights() -> None:
                                           (2, 4, False), (11, 4, True)])
 def test_distributed_sampler_matches_torch_without_shuffle(n: int, world: int,
                                                           drop: bool) -> None:
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     from torch.utils.data.distributed import DistributedSampler as TorchDS
 
     for rank in range(world):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from torch_reference import torch_or_skip
 
 import engine
 from engine.data import transforms as T
@@ -16,7 +17,7 @@ BATCH = RNG.integers(0, 256, (16, 7, 9), dtype=np.uint8)
 
 
 def test_to_tensor_and_normalize_match_torch() -> None:
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     for img in (GREY, RGB):
         chw = img[None] if img.ndim == 2 else img.transpose(2, 0, 1)
         ref = torch.from_numpy(np.ascontiguousarray(chw)).float().div(255)
@@ -107,7 +108,7 @@ def test_center_crop_and_pad_follow_torchvision_rules() -> None:
 
 
 def test_resize_matches_torch_interpolate() -> None:
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     x = RNG.random((2, 3, 13, 17)).astype(np.float32)
     for size in [(7, 9), (30, 41), (13, 5)]:
         ref = torch.nn.functional.interpolate(torch.from_numpy(x), size=size, mode="bilinear",
@@ -123,7 +124,7 @@ def test_resize_matches_torch_interpolate() -> None:
 
 def _torch_warp(x: np.ndarray, matrix: list[float], mode: str, fill: float) -> np.ndarray:
     """torchvision's tensor affine, spelled out with torch.nn.functional.grid_sample."""
-    import torch  # noqa: PLC0415
+    torch = torch_or_skip()
 
     img = torch.from_numpy(x)[None]
     h, w = x.shape[-2:]
@@ -147,7 +148,7 @@ def _torch_warp(x: np.ndarray, matrix: list[float], mode: str, fill: float) -> n
 
 @pytest.mark.parametrize("mode", ["nearest", "bilinear"])
 def test_rotate_and_affine_match_grid_sample(mode: str) -> None:
-    pytest.importorskip("torch")
+    torch_or_skip()
     x = RNG.random((3, 13, 17)).astype(np.float32)
     for angle in (30.0, -75.5, 123.0):
         m = F.inverse_affine_matrix([0.0, 0.0], -angle, [0.0, 0.0], 1.0, [0.0, 0.0])

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from torch_reference import check, load_torch_weights
 
 import engine
 import engine.nn  # noqa: F401 - registers engine.nn for the tests
@@ -43,41 +44,17 @@ class Layers:
     def against_torch(self, efn: Callable[..., Any], tfn: Callable[..., Any],
                       arrays: Sequence[np.ndarray], atol: float = 1e-5,
                       rtol: float = 1e-5) -> None:
-        """Same inputs through the engine and torch: outputs and input gradients must agree."""
-        torch = pytest.importorskip("torch")
-        e_in = [self.t(a) for a in arrays]
-        t_in = [torch.tensor(a, requires_grad=True) for a in arrays]
-        e_out, t_out = efn(*e_in), tfn(*t_in)
-        e_outs = e_out if isinstance(e_out, tuple) else (e_out,)
-        t_outs = t_out if isinstance(t_out, tuple) else (t_out,)
-        e_loss = t_loss = 0
-        for eo, to in zip(e_outs, t_outs):
-            np.testing.assert_allclose(self.np(eo), to.detach().numpy(), atol=atol, rtol=rtol)
-            if not to.is_floating_point():
-                continue
-            w = self.rng.standard_normal(tuple(to.shape)).astype(a_dtype(arrays))
-            e_loss = e_loss + (eo * self.t(w, grad=False)).sum()
-            t_loss = t_loss + (to * torch.tensor(w)).sum()
-        e_loss.backward()
-        t_loss.backward()
-        for e, t in zip(e_in, t_in):
-            np.testing.assert_allclose(self.np(e.grad), t.grad.numpy(), atol=atol, rtol=rtol)
+        """Same inputs through the engine and torch: outputs and input gradients must agree
+        (the one reference helper, ``torch_reference.check``, on this test's device)."""
+        check(lambda m, *xs: efn(*xs), list(arrays), torch_fn=lambda m, *xs: tfn(*xs),
+              device=self.device, dtype=None, rtol=rtol, atol=atol, gradcheck=False,
+              seed=int(self.rng.integers(1 << 30)))
 
-
-def a_dtype(arrays: Sequence[np.ndarray]) -> Any:
-    return arrays[0].dtype if len(arrays) else np.float64
 
 
 @pytest.fixture
 def L(device: str) -> Layers:  # noqa: N802 - short name reads well in tests
     return Layers(device)
-
-
-def load_torch_weights(module: Any, torch_module: Any) -> None:
-    """Copy a torch module's state_dict into the engine module (keys must match exactly)."""
-    sd = {k: v.detach().numpy() for k, v in torch_module.state_dict().items()}
-    result = module.load_state_dict(sd)
-    assert not result.missing_keys and not result.unexpected_keys
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from torch_reference import torch_or_skip
 
 import engine
 import engine.nn.functional as F
@@ -35,7 +36,7 @@ def test_conv2d_gradcheck(L, xshape, wshape, kw):
 @pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
 @pytest.mark.parametrize("xshape,wshape,kw", CONV_CASES)
 def test_conv2d_matches_torch(L, xshape, wshape, kw):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     groups = kw.get("groups", 1)
     w = L.randn(wshape[0], xshape[1] // groups, wshape[1], wshape[2], dtype=np.float32)
     L.against_torch(lambda x, w, b: F.conv2d(x, w, b, **kw),
@@ -45,14 +46,14 @@ def test_conv2d_matches_torch(L, xshape, wshape, kw):
 
 
 def test_conv2d_without_bias_and_unbatched(L):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     L.against_torch(lambda x, w: F.conv2d(x, w, padding=1),
                     lambda x, w: torch.nn.functional.conv2d(x, w, padding=1),
                     [L.randn(3, 5, 4), L.randn(2, 3, 3, 3)])
 
 
 def test_conv1d_gradcheck_and_torch(L):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     kw = {"stride": 2, "padding": 2, "dilation": 2, "groups": 2}
     arrays = [L.randn(2, 4, 9), L.randn(6, 2, 3), L.randn(6)]
     L.gradcheck(lambda x, w, b: F.conv1d(x, w, b, **kw), arrays)
@@ -71,7 +72,7 @@ TRANSPOSE_CASES = [
 
 @pytest.mark.parametrize("xshape,wshape,kw", TRANSPOSE_CASES)
 def test_conv_transpose2d_gradcheck_and_torch(L, xshape, wshape, kw):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     groups = kw.get("groups", 1)
     arrays = [L.randn(*xshape), L.randn(*wshape), L.randn(wshape[1] * groups)]
     L.gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, **kw), arrays)
@@ -101,7 +102,7 @@ def test_kept_or_rebuilt_columns_give_the_same_gradients(L, monkeypatch, keep_by
 
 def test_batch_chunking_gives_the_same_result(L, monkeypatch):
     """On the CPU the batch is split into cache-sized chunks; force one sample per chunk."""
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     from engine.ops import conv as conv_ops
 
     monkeypatch.setattr(conv_ops, "CHUNK_BYTES", 1)
@@ -128,7 +129,7 @@ def test_conv_errors_name_both_sides(L):
 
 
 def test_conv_modules_state_dict_and_init_like_torch():
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     for e, t in ((nn.Conv2d(6, 16, (5, 3), stride=2, groups=2),
                   torch.nn.Conv2d(6, 16, (5, 3), stride=2, groups=2)),
                  (nn.Conv1d(4, 8, 3, bias=False), torch.nn.Conv1d(4, 8, 3, bias=False)),
@@ -147,7 +148,7 @@ def test_conv_modules_state_dict_and_init_like_torch():
 
 
 def test_conv2d_module_matches_torch_with_loaded_weights(load_torch, device):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     for mode in ("zeros", "reflect", "circular"):
         t = torch.nn.Conv2d(3, 5, 3, padding=1, padding_mode=mode)
         e = nn.Conv2d(3, 5, 3, padding=1, padding_mode=mode)

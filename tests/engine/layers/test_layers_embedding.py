@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from torch_reference import torch_or_skip
 
 import engine
 import engine.nn.functional as F
@@ -16,7 +17,7 @@ IDX = np.array([[1, 2, 1, 4], [0, 9, 1, 1]])
 @pytest.mark.parametrize("kw", [{}, {"padding_idx": 1}, {"padding_idx": -1},
                                 {"scale_grad_by_freq": True, "padding_idx": 0}])
 def test_embedding_matches_torch(L, kw):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     idx = L.t(IDX, grad=False)
     L.against_torch(lambda w: F.embedding(idx, w, **kw),
                     lambda w: torch.nn.functional.embedding(torch.tensor(IDX), w, **kw),
@@ -29,7 +30,7 @@ def test_embedding_gradcheck_repeated_indices(L):
 
 
 def test_embedding_max_norm_renormalises_used_rows_like_torch(L):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     w = L.randn(10, 3) * 3
     ew, tw = L.t(w, grad=False), torch.tensor(w)
     eo = F.embedding(L.t(IDX, grad=False), ew, max_norm=1.5)
@@ -40,7 +41,7 @@ def test_embedding_max_norm_renormalises_used_rows_like_torch(L):
 
 
 def test_embedding_module_layout_and_init():
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     e, t = nn.Embedding(1000, 16, padding_idx=0), torch.nn.Embedding(1000, 16, padding_idx=0)
     assert list(e.state_dict()) == list(t.state_dict())
     assert repr(e) == repr(t)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from torch_reference import torch_or_skip
 
 import engine
 import engine.nn.functional as F
@@ -30,7 +31,7 @@ def test_batch_norm_eval_gradcheck(L):
 @pytest.mark.parametrize("momentum", [0.1, 0.5, None])
 @pytest.mark.parametrize("cls", ["BatchNorm1d", "BatchNorm2d"])
 def test_batchnorm_module_running_stats_match_torch(L, load_torch, cls, momentum):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     t = getattr(torch.nn, cls)(4, momentum=momentum).double()
     e = getattr(nn, cls)(4, momentum=momentum).double()
     with torch.no_grad():
@@ -59,7 +60,7 @@ def test_batchnorm_module_running_stats_match_torch(L, load_torch, cls, momentum
 
 
 def test_batchnorm_without_running_stats_or_affine(L):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     e = nn.BatchNorm2d(3, affine=False, track_running_stats=False).to(L.device)
     t = torch.nn.BatchNorm2d(3, affine=False, track_running_stats=False)
     assert list(e.state_dict()) == list(t.state_dict()) == []
@@ -70,7 +71,7 @@ def test_batchnorm_without_running_stats_or_affine(L):
 
 
 def test_batchnorm_state_dict_and_repr_like_torch():
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     e, t = nn.BatchNorm2d(16), torch.nn.BatchNorm2d(16)
     assert list(e.state_dict()) == list(t.state_dict())
     assert e.num_batches_tracked.dtype == engine.int64
@@ -91,7 +92,7 @@ def test_batchnorm_errors(L):
 
 @pytest.mark.parametrize("shape,norm", [((3, 5), (5,)), ((2, 3, 4), (3, 4)), ((2, 2, 3), 3)])
 def test_layer_norm_gradcheck_and_torch(L, shape, norm):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     ns = (norm,) if isinstance(norm, int) else norm
     arrays = [L.randn(*shape), L.randn(*ns), L.randn(*ns)]
     L.gradcheck(lambda x, w, b: F.layer_norm(x, norm, w, b), arrays)
@@ -102,7 +103,7 @@ def test_layer_norm_gradcheck_and_torch(L, shape, norm):
 
 @pytest.mark.parametrize("shape,groups", [((2, 6), 3), ((2, 4, 5), 2), ((2, 6, 3, 2), 6)])
 def test_group_norm_gradcheck_and_torch(L, shape, groups):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     c = shape[1]
     arrays = [L.randn(*shape), L.randn(c), L.randn(c)]
     L.gradcheck(lambda x, w, b: F.group_norm(x, groups, w, b), arrays)
@@ -111,7 +112,7 @@ def test_group_norm_gradcheck_and_torch(L, shape, groups):
 
 
 def test_norm_modules_like_torch():
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     for e, t in ((nn.LayerNorm((3, 4)), torch.nn.LayerNorm((3, 4))),
                  (nn.LayerNorm(8, elementwise_affine=False),
                   torch.nn.LayerNorm(8, elementwise_affine=False)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from torch_reference import torch_or_skip
 
 import engine
 import engine.nn.functional as F
@@ -29,7 +30,7 @@ def test_max_pool2d_gradcheck(L, k, kw):
 
 @pytest.mark.parametrize("k,kw", MAX_CASES)
 def test_max_pool2d_ties_send_gradient_where_torch_does(L, k, kw):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     x = np.round(L.randn(2, 3, 7, 6))  # many equal values inside windows
     x[0, 0] = 1.0  # a plane of ties
     L.against_torch(lambda x: F.max_pool2d(x, k, **kw),
@@ -42,14 +43,14 @@ def test_max_pool2d_windows_tiling_the_input(L, k):
     that writes every input gradient once instead of zero-filling first."""
     x = L.rng.permutation(2 * 3 * 8 * 6).reshape(2, 3, 8, 6).astype(np.float64) / 10
     L.gradcheck(lambda x: F.max_pool2d(x, k), [x])
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     ties = np.round(L.randn(2, 3, 8, 6))
     L.against_torch(lambda x: F.max_pool2d(x, k),
                     lambda x: torch.nn.functional.max_pool2d(x, k), [ties])
 
 
 def test_max_pool2d_return_indices_like_torch(L):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     x = np.round(L.randn(2, 2, 7, 7))
     out, idx = F.max_pool2d(L.t(x), 3, 2, 1, ceil_mode=True, return_indices=True)
     t_out, t_idx = torch.nn.functional.max_pool2d(torch.tensor(x), 3, 2, 1, ceil_mode=True,
@@ -71,7 +72,7 @@ AVG_CASES = [
 
 @pytest.mark.parametrize("k,kw", AVG_CASES)
 def test_avg_pool2d_gradcheck_and_torch(L, k, kw):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     x = L.randn(2, 2, 7, 6)
     L.gradcheck(lambda x: F.avg_pool2d(x, k, **kw), [x])
     L.against_torch(lambda x: F.avg_pool2d(x, k, **kw),
@@ -80,7 +81,7 @@ def test_avg_pool2d_gradcheck_and_torch(L, k, kw):
 
 @pytest.mark.parametrize("size", [(1, 1), (3, 2), (4, 5), (7, 6), (2, None)])
 def test_adaptive_pools_gradcheck_and_torch(L, size):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     x = L.rng.permutation(2 * 3 * 7 * 6).reshape(2, 3, 7, 6).astype(np.float64)
     for efn, tfn in ((F.adaptive_avg_pool2d, torch.nn.functional.adaptive_avg_pool2d),
                      (F.adaptive_max_pool2d, torch.nn.functional.adaptive_max_pool2d)):
@@ -89,7 +90,7 @@ def test_adaptive_pools_gradcheck_and_torch(L, size):
 
 
 def test_adaptive_max_pool_return_indices_and_ties(L):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     x = np.round(L.randn(1, 2, 7, 5))
     out, idx = F.adaptive_max_pool2d(L.t(x), (3, 2), return_indices=True)
     t_out, t_idx = torch.nn.functional.adaptive_max_pool2d(torch.tensor(x), (3, 2),
@@ -100,7 +101,7 @@ def test_adaptive_max_pool_return_indices_and_ties(L):
 
 
 def test_pool1d_variants_match_torch(L):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     x = L.randn(2, 3, 11)
     tf = torch.nn.functional
     L.against_torch(lambda x: F.max_pool1d(x, 3, 2, 1), lambda x: tf.max_pool1d(x, 3, 2, 1), [x])
@@ -126,7 +127,7 @@ INTERP_CASES = [
 
 @pytest.mark.parametrize("kw,mode,align", INTERP_CASES)
 def test_interpolate_gradcheck_and_torch(L, kw, mode, align):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     x = L.randn(2, 2, 4, 5)
     L.gradcheck(lambda x: F.interpolate(x, mode=mode, align_corners=align, **kw), [x])
     L.against_torch(lambda x: F.interpolate(x, mode=mode, align_corners=align, **kw),
@@ -135,7 +136,7 @@ def test_interpolate_gradcheck_and_torch(L, kw, mode, align):
 
 
 def test_interpolate_linear_1d_and_float32(L):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     x = L.randn(1, 2, 7, dtype=np.float32)
     L.against_torch(lambda x: F.interpolate(x, scale_factor=2.3, mode="linear"),
                     lambda x: torch.nn.functional.interpolate(x, scale_factor=2.3, mode="linear"),
@@ -161,7 +162,7 @@ def test_pool_errors(L):
 
 
 def test_modules_print_and_run_like_torch(device):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     x = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
     pairs = [
         (nn.MaxPool2d(3, 2, 1, ceil_mode=True), torch.nn.MaxPool2d(3, 2, 1, ceil_mode=True)),

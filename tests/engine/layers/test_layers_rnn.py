@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from torch_reference import torch_or_skip
 
 import engine
 from engine import nn
@@ -32,7 +33,7 @@ CONFIGS = [
 
 
 def _pair(name, kw, load_torch, dtype="double"):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     t = getattr(getattr(torch.nn, name)(5, 6, **kw), dtype)()
     e = getattr(getattr(nn, name)(5, 6, **kw), dtype)()
     load_torch(e, t)
@@ -41,7 +42,7 @@ def _pair(name, kw, load_torch, dtype="double"):
 
 @pytest.mark.parametrize("name,kw", CONFIGS)
 def test_state_dict_layout_equals_torch(name, kw):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     e, t = getattr(nn, name)(5, 6, **kw), getattr(torch.nn, name)(5, 6, **kw)
     es, ts = e.state_dict(), t.state_dict()
     assert list(es) == list(ts)
@@ -53,7 +54,7 @@ def test_state_dict_layout_equals_torch(name, kw):
 
 @pytest.mark.parametrize("name,kw", CONFIGS)
 def test_outputs_and_gradients_equal_torch(L, load_torch, name, kw):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     e, t = _pair(name, kw, load_torch)
     e.to(L.device)
     dirs = 2 if kw.get("bidirectional") else 1
@@ -90,7 +91,7 @@ def test_outputs_and_gradients_equal_torch(L, load_torch, name, kw):
 
 @pytest.mark.parametrize("name", ["LSTM", "GRU"])
 def test_float32_matches_torch_to_1e5(L, load_torch, name):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     e, t = _pair(name, {"num_layers": 2, "batch_first": True}, load_torch, "float")
     e.to(L.device)
     x = L.randn(4, 20, 5, dtype=np.float32)
@@ -109,7 +110,7 @@ def test_layer_ops_gradcheck(L, op, reverse, masked):
     if masked:  # lengths 4, 2, 1
         lens = np.array([4, 2, 1])
         mask = (np.arange(t_)[:, None] < lens[None, :]).astype(np.float64)[:, :, None]
-        mask = L.t(mask, grad=False).data
+        mask = L.t(mask, grad=False)._data  # the op takes raw arrays
     arrays = [L.randn(t_, b, i), L.randn(b, h), L.randn(b, h), L.randn(gates * h, i) * 0.7,
               L.randn(gates * h, h) * 0.7, L.randn(gates * h), L.randn(gates * h)]
     inputs = [L.t(a) for a in arrays]
@@ -143,7 +144,7 @@ def test_relu_rnn_gradcheck(L):
 
 @pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
 def test_packed_variable_lengths_equal_torch(L, load_torch, name):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     e, t = _pair(name, {"num_layers": 2, "bidirectional": True}, load_torch)
     e.to(L.device)
     x = L.randn(6, 4, 5)
@@ -185,7 +186,7 @@ def test_pack_helpers_round_trip(L):
 
 
 def test_unbatched_input_and_default_state(L, load_torch):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     e, t = _pair("GRU", {"num_layers": 2}, load_torch)
     e.to(L.device)
     x = L.randn(7, 5)

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from torch_reference import check, torch_or_skip
 
 import engine
 import engine.nn.functional as F
@@ -36,29 +37,6 @@ def leaves(arrays: list[Any], device: str = "cpu") -> list[Any]:
         else:
             out.append(a)
     return out
-
-
-def compare_with_torch(fn: Callable[..., Any], torch_fn: Callable[..., Any], arrays: list[Any],
-                       atol: float = 1e-10) -> None:
-    """Same inputs through the engine and PyTorch (float64): equal outputs and gradients."""
-    torch = pytest.importorskip("torch")
-    e_in = leaves(arrays)
-    t_in = [torch.tensor(a, dtype=torch.float64, requires_grad=True)
-            if isinstance(a, np.ndarray) and a.dtype.kind == "f"
-            else torch.tensor(a) if isinstance(a, np.ndarray) else a for a in arrays]
-    e_out, t_out = fn(*e_in), torch_fn(*t_in)
-    np.testing.assert_allclose(e_out.detach().numpy(), t_out.detach().numpy(), atol=atol,
-                               rtol=1e-7)
-    w = RNG.standard_normal(tuple(t_out.shape))
-    (e_out * engine.tensor(w, dtype=F64)).sum().backward()
-    (t_out * torch.tensor(w)).sum().backward()
-    checked = 0
-    for e, t in zip(e_in, t_in):
-        if isinstance(e, engine.Tensor) and e.requires_grad:
-            assert e.grad is not None, "an input got no gradient"
-            np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), atol=atol, rtol=1e-7)
-            checked += 1
-    assert checked
 
 
 # (id, engine fn, torch fn (None: same call on torch.nn.functional), input arrays)
@@ -104,7 +82,7 @@ def test_gradcheck(fn: Callable[..., Any], arrays: list[Any]) -> None:
 def _torch_fn(case_id: str, fn: Any) -> Callable[..., Any]:
     if fn is not None:
         return fn
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     tf = torch.nn.functional
     table = {
         "linear": lambda x, w, b: tf.linear(x, w, b),
@@ -140,7 +118,9 @@ def _torch_fn(case_id: str, fn: Any) -> Callable[..., Any]:
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_matches_torch(case: tuple[str, Any, Any, list[Any]]) -> None:
     case_id, fn, torch_fn, arrays = case
-    compare_with_torch(fn, _torch_fn(case_id, torch_fn), arrays)
+    tfn = _torch_fn(case_id, torch_fn)
+    check(lambda m, *xs: fn(*xs), arrays, torch_fn=lambda m, *xs: tfn(*xs), rtol=1e-7,
+          atol=1e-10, gradcheck=False)
 
 
 def test_gelu_erf_is_exact_over_a_wide_range() -> None:

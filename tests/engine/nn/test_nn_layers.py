@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from torch_reference import check, check_module, module_pair, torch_or_skip
 
 import engine
 import engine.nn as nn
@@ -16,19 +17,6 @@ from engine.autograd import gradcheck
 from engine.errors import ShapeError
 
 F64 = engine.float64
-
-
-def torch_or_skip() -> Any:
-    return pytest.importorskip("torch")
-
-
-def build_pair(name: str, *args: Any, **kwargs: Any) -> tuple[nn.Module, Any]:
-    """The engine module and PyTorch's, in float64, the engine one holding PyTorch's weights."""
-    torch = torch_or_skip()
-    tmod = getattr(torch.nn, name)(*args, **kwargs).double()
-    emod = getattr(nn, name)(*args, **kwargs).double()
-    emod.load_state_dict({k: v.numpy() for k, v in tmod.state_dict().items()})
-    return emod, tmod
 
 
 MODULE_CASES = [
@@ -55,21 +43,9 @@ MODULE_CASES = [
                                                     enumerate(MODULE_CASES)])
 def test_module_matches_torch(case: tuple[str, tuple[Any, ...], dict[str, Any], tuple[int, ...]]
                               ) -> None:
-    torch = torch_or_skip()
     name, args, kwargs, shape = case
-    emod, tmod = build_pair(name, *args, **kwargs)
-    x = np.random.default_rng(5).standard_normal(shape)
-    xe = engine.tensor(x, dtype=F64, requires_grad=True)
-    xt = torch.tensor(x, requires_grad=True)
-    ye, yt = emod(xe), tmod(xt)
-    np.testing.assert_allclose(ye.detach().numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
-    g = np.random.default_rng(6).standard_normal(tuple(yt.shape))
-    ye.backward(engine.tensor(g, dtype=F64))
-    yt.backward(torch.tensor(g))
-    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
-    tparams = dict(tmod.named_parameters())
-    for pname, p in emod.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), tparams[pname].grad.numpy(), rtol=1e-10)
+    emod, tmod = module_pair(name, *args, **kwargs)
+    check_module(emod, tmod, [shape], rtol=1e-10, atol=1e-12)
     assert repr(emod) == repr(tmod)
 
 
@@ -148,12 +124,8 @@ def test_loss_modules_match_torch(case: tuple[str, dict[str, Any], str]) -> None
     x = rng.uniform(0.05, 0.95, (4, 3)) if name == "BCELoss" else rng.standard_normal((4, 3))
     t = {"index": rng.integers(0, 3, 4), "float": rng.standard_normal((4, 3)),
          "prob": rng.uniform(0, 1, (4, 3))}[kind]
-    xe, xt = engine.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    le, lt = emod(xe, engine.tensor(t)), tmod(xt, torch.tensor(t))
-    le.backward()
-    lt.backward()
-    np.testing.assert_allclose(le.item(), lt.item(), rtol=1e-10)
-    np.testing.assert_allclose(xe.grad.numpy(), xt.grad.numpy(), rtol=1e-9, atol=1e-12)
+    check(lambda m, x: (emod if m is engine else tmod)(x, m.tensor(t)), [x], rtol=1e-9,
+          atol=1e-12, gradcheck=False)
     assert list(emod.state_dict()) == list(tmod.state_dict())
     assert repr(emod) == repr(tmod)
 

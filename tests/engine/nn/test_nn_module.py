@@ -9,6 +9,7 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
+from torch_reference import torch_or_skip
 
 import engine
 import engine.nn as nn
@@ -113,7 +114,7 @@ def test_state_dict_keys_order_and_sharing() -> None:
 
 
 def test_state_dict_matches_torch_and_loads_its_weights() -> None:
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     tnet = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 128), torch.nn.ReLU(),
                                torch.nn.Linear(128, 10))
     net = seed_mlp()
@@ -256,7 +257,7 @@ def test_missing_forward_error() -> None:
 
 
 def test_repr_equals_torch() -> None:
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     tn = torch.nn
 
     def build(ns: object) -> object:

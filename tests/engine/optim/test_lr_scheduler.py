@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from torch_reference import torch_or_skip
 
 import engine
 import engine.optim as optim
@@ -25,7 +26,7 @@ def engine_optimizer(name: str = "SGD", **kwargs) -> optim.Optimizer:
 
 
 def torch_optimizer(name: str = "SGD", **kwargs):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     groups = [{"params": [torch.nn.Parameter(torch.zeros(3))], "lr": 0.1},
               {"params": [torch.nn.Parameter(torch.zeros(2))], "lr": 0.05}]
     return getattr(torch.optim, name)(groups, **kwargs)
@@ -63,13 +64,25 @@ CASES: list[tuple[str, str, dict, dict]] = [
                             "max_momentum": 0.9}, {}),
     ("OneCycleLR", "Adagrad", {"max_lr": 0.2, "total_steps": STEPS, "cycle_momentum": False,
                                "div_factor": 10.0, "final_div_factor": 100.0}, {}),
+    ("PolynomialLR", "SGD", {"total_iters": 12, "power": 2.0}, {}),
+    ("PolynomialLR", "SGD", {}, {}),
+    ("CosineAnnealingWarmRestarts", "SGD", {"T_0": 4}, {}),
+    ("CosineAnnealingWarmRestarts", "SGD", {"T_0": 3, "T_mult": 2, "eta_min": 0.01}, {}),
+    ("CyclicLR", "SGD", {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 4}, {"momentum": 0.9}),
+    ("CyclicLR", "SGD", {"base_lr": [0.01, 0.02], "max_lr": 0.1, "step_size_up": 3,
+                         "step_size_down": 5, "mode": "triangular2"}, {"momentum": 0.9}),
+    ("CyclicLR", "Adam", {"base_lr": 0.001, "max_lr": 0.01, "step_size_up": 4,
+                          "mode": "exp_range", "gamma": 0.9}, {}),
+    ("CyclicLR", "SGD", {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 4,
+                         "cycle_momentum": False, "scale_fn": lambda x: 0.5 ** x,
+                         "scale_mode": "iterations"}, {}),
 ]
 
 
 @pytest.mark.parametrize(("cls", "opt_name", "kwargs", "opt_kwargs"), CASES,
                          ids=[f"{c[0]}-{c[1]}-{i}" for i, c in enumerate(CASES)])
 def test_sequence_equals_torch(cls: str, opt_name: str, kwargs: dict, opt_kwargs: dict) -> None:
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     topt = torch_optimizer(opt_name, **opt_kwargs)
     expected = trace(topt, getattr(torch.optim.lr_scheduler, cls)(topt, **kwargs))
     opt = engine_optimizer(opt_name, **opt_kwargs)
@@ -80,7 +93,7 @@ def test_sequence_equals_torch(cls: str, opt_name: str, kwargs: dict, opt_kwargs
 
 @pytest.mark.parametrize("per_group", [False, True])
 def test_lambda_lr_equals_torch(per_group: bool) -> None:
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     fns: list[Callable[[int], float]] = [lambda e: 0.95**e, lambda e: 1.0 / (1 + e)]
     arg = fns if per_group else fns[0]
     topt = torch_optimizer()
@@ -90,7 +103,7 @@ def test_lambda_lr_equals_torch(per_group: bool) -> None:
 
 
 def test_two_chained_schedulers_equal_torch() -> None:
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     topt = torch_optimizer()
     ts = [torch.optim.lr_scheduler.LinearLR(topt, start_factor=0.1, total_iters=5),
           torch.optim.lr_scheduler.ExponentialLR(topt, gamma=0.95)]
@@ -115,7 +128,7 @@ PLATEAU = [
 
 @pytest.mark.parametrize("kwargs", PLATEAU)
 def test_reduce_lr_on_plateau_equals_torch(kwargs: dict) -> None:
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     rng = np.random.default_rng(7)
     metrics = list(np.concatenate([np.linspace(1, 0.5, 8), 0.5 + 0.05 * rng.random(22)]))
     topt = torch_optimizer()
@@ -242,3 +255,56 @@ def test_one_cycle_refuses_to_step_past_the_end() -> None:
     with pytest.raises(ValueError, match="Tried to step 4 times. The specified number of total "
                                          "steps is 3"):
         s.step()
+
+
+def _combined(lib, opt, kind: str):
+    s = lib.optim.lr_scheduler
+    if kind == "sequential":
+        return s.SequentialLR(opt, [s.LinearLR(opt, start_factor=0.1, total_iters=4),
+                                    s.ExponentialLR(opt, gamma=0.9),
+                                    s.CosineAnnealingLR(opt, T_max=6)], milestones=[5, 12])
+    return s.ChainedScheduler([s.ConstantLR(opt, factor=0.5, total_iters=6),
+                               s.ExponentialLR(opt, gamma=0.9)])
+
+
+@pytest.mark.parametrize("kind", ["sequential", "chained"])
+def test_combined_schedulers_equal_torch(kind: str) -> None:
+    torch = torch_or_skip()
+    topt = torch_optimizer()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # both warn that step(0) is deprecated
+        expected = trace(topt, _combined(torch, topt, kind))
+        opt = engine_optimizer()
+        got = trace(opt, _combined(engine, opt, kind))
+    assert got == expected
+
+
+def test_warm_restarts_fractional_epochs_equal_torch() -> None:
+    torch = torch_or_skip()
+    lrs = []
+    for lib in (engine, torch):
+        opt = engine_optimizer() if lib is engine else torch_optimizer()
+        s = lib.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2)
+        seen = []
+        for epoch in range(6):
+            for i in range(4):
+                opt.step()
+                s.step(epoch + i / 4)
+                seen.append([g["lr"] for g in opt.param_groups])
+        lrs.append(seen)
+    np.testing.assert_allclose(lrs[0], lrs[1], rtol=1e-12)
+
+
+def test_sequential_state_dict_round_trips() -> None:
+    opt = engine_optimizer()
+    s = _combined(engine, opt, "sequential")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(7):
+            opt.step()
+            s.step()
+        state = s.state_dict()
+        opt2 = engine_optimizer()
+        s2 = _combined(engine, opt2, "sequential")
+        s2.load_state_dict(state)
+        assert s2.last_epoch == 7 and s2._schedulers[1].last_epoch == s._schedulers[1].last_epoch

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from torch_reference import torch_or_skip
 
 import engine
 import engine.optim as optim
@@ -51,6 +52,19 @@ CONFIGS = [
     ("Adagrad", {"lr": 0.1, "lr_decay": 0.1}),
     ("Adagrad", {"lr": 0.1, "weight_decay": 0.1, "maximize": True}),
     ("Adagrad", {"lr": 0.1, "initial_accumulator_value": 0.5, "eps": 1e-3}),
+    ("Adadelta", {}),
+    ("Adadelta", {"lr": 0.5, "rho": 0.7, "weight_decay": 0.1, "maximize": True}),
+    ("Adamax", {"lr": 0.05}),
+    ("Adamax", {"lr": 0.05, "betas": (0.5, 0.8), "weight_decay": 0.1, "maximize": True}),
+    ("NAdam", {"lr": 0.05}),
+    ("NAdam", {"lr": 0.05, "weight_decay": 0.1, "momentum_decay": 0.01}),
+    ("NAdam", {"lr": 0.05, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("RAdam", {"lr": 0.05}),
+    ("RAdam", {"lr": 0.05, "betas": (0.5, 0.6), "weight_decay": 0.1}),
+    ("RAdam", {"lr": 0.05, "weight_decay": 0.1, "decoupled_weight_decay": True,
+               "maximize": True}),
+    ("Rprop", {"lr": 0.05}),
+    ("Rprop", {"lr": 0.01, "etas": (0.3, 1.5), "step_sizes": (1e-3, 0.2), "maximize": True}),
 ]
 IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for name, kw in CONFIGS]
 
@@ -80,7 +94,7 @@ def run_engine(opt: optim.Optimizer, params: list[Parameter], steps: int) -> Non
 
 def run_torch(name: str, kwargs: dict, steps: int, dtype=np.float64,
               groups: list[dict] | None = None) -> list[np.ndarray]:
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     params = [torch.nn.Parameter(torch.tensor(W0.astype(dtype))),
               torch.nn.Parameter(torch.tensor(B0.astype(dtype)))]
     if groups is None:
@@ -159,11 +173,11 @@ def test_step_leaves_grad_untouched(name: str, weight_decay: float) -> None:
     opt = getattr(optim, name)(params, lr=0.1, weight_decay=weight_decay, maximize=True)
     set_grads(params)
     before = [host(p.grad).copy() for p in params]
-    grad_arrays = [p.grad.data for p in params]
+    grad_arrays = [p.grad._data for p in params]
     opt.step()
     opt.step()
     for p, b, arr in zip(params, before, grad_arrays):
-        assert p.grad.data is arr
+        assert p.grad._data is arr
         np.testing.assert_array_equal(host(p.grad), b)
 
 
@@ -210,10 +224,10 @@ def test_zero_grad_to_none_or_to_zeros_in_place() -> None:
     opt.zero_grad()
     assert all(p.grad is None for p in params)
     set_grads(params)
-    arrays = [p.grad.data for p in params]
+    arrays = [p.grad._data for p in params]
     opt.zero_grad(set_to_none=False)
     for p, arr in zip(params, arrays):
-        assert p.grad.data is arr and not arr.any()
+        assert p.grad._data is arr and not arr.any()
 
 
 # ----------------------------------------------------------------------------- state dicts
@@ -241,7 +255,7 @@ def test_state_dict_resume_is_bit_for_bit(name: str, kwargs: dict, tmp_path) -> 
 
 
 def test_state_dict_layout_is_torchs() -> None:
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     params = make_params()
     opt = optim.Adam(params, lr=0.05, amsgrad=True)
     run_engine(opt, params, steps=2)
@@ -260,8 +274,8 @@ def test_state_dict_layout_is_torchs() -> None:
 
 
 def test_state_dict_of_fresh_optimizers_matches_torch() -> None:
-    torch = pytest.importorskip("torch")
-    for name in ("SGD", "Adam", "Adagrad"):
+    torch = torch_or_skip()
+    for name in ("SGD", "Adam", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop"):
         ours = getattr(optim, name)(make_params(), lr=0.1).state_dict()
         tp = [torch.nn.Parameter(torch.tensor(W0)), torch.nn.Parameter(torch.tensor(B0))]
         theirs = getattr(torch.optim, name)(tp, lr=0.1).state_dict()
@@ -278,7 +292,7 @@ def test_load_state_dict_copies_so_two_optimizers_dont_share_buffers() -> None:
     opt_b.load_state_dict(opt_a.state_dict())
     buf_a = opt_a.state[a[0]]["momentum_buffer"]
     buf_b = opt_b.state[b[0]]["momentum_buffer"]
-    assert buf_a.data is not buf_b.data
+    assert buf_a._data is not buf_b._data
     np.testing.assert_array_equal(host(buf_a), host(buf_b))
 
 
@@ -401,7 +415,7 @@ def test_repr_lists_group_options_like_torch() -> None:
 
 
 def test_defaults_are_torchs() -> None:
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     tp = [torch.nn.Parameter(torch.zeros(2))]
     for name in ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad"):
         ours = getattr(optim, name)([Parameter(engine.zeros(2))]).defaults
@@ -423,3 +437,55 @@ def test_training_through_autograd_reduces_the_loss() -> None:
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.1 * losses[0]
+
+
+def test_state_keys_after_a_step_match_torch() -> None:
+    torch = torch_or_skip()
+    for name in ("Adadelta", "Adamax", "NAdam", "RAdam", "Rprop"):
+        params = make_params()
+        opt = getattr(optim, name)(params)
+        run_engine(opt, params, steps=1)
+        tp = [torch.nn.Parameter(torch.tensor(W0)), torch.nn.Parameter(torch.tensor(B0))]
+        topt = getattr(torch.optim, name)(tp)
+        for p in tp:
+            p.grad = torch.ones_like(p)
+        topt.step()
+        assert opt.state_dict()["state"][0].keys() == topt.state_dict()["state"][0].keys(), name
+
+
+def _lbfgs_run(lib, params, kwargs: dict, steps: int) -> list:
+    """L-BFGS on a least-squares problem with the closure PyTorch programs write."""
+    a = lib.tensor(A)
+    opt = lib.optim.LBFGS(params, **kwargs)
+    losses = []
+
+    def closure():
+        opt.zero_grad()
+        loss = ((a @ params[0] + params[1]) ** 2).mean() + params[0].cos().sum()
+        loss.backward()
+        return loss
+
+    for _ in range(steps):
+        losses.append(float(opt.step(closure)))
+    return losses
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"lr": 0.5, "max_iter": 5, "history_size": 3},
+                                    {"lr": 0.8, "max_iter": 4, "tolerance_change": 1e-3}])
+def test_lbfgs_matches_torch(kwargs: dict) -> None:
+    torch = torch_or_skip()
+    ours = make_params()
+    theirs = [torch.nn.Parameter(torch.tensor(W0)), torch.nn.Parameter(torch.tensor(B0))]
+    l_ours = _lbfgs_run(engine, ours, kwargs, 3)
+    l_theirs = _lbfgs_run(torch, theirs, kwargs, 3)
+    np.testing.assert_allclose(l_ours, l_theirs, rtol=1e-10)
+    for p, t in zip(ours, theirs):
+        np.testing.assert_allclose(host(p), t.detach().numpy(), rtol=1e-9, atol=1e-11)
+    assert l_ours[-1] < l_ours[0]
+
+
+def test_lbfgs_refuses_what_it_lacks() -> None:
+    with pytest.raises(NotImplementedError, match="strong-Wolfe line search"):
+        optim.LBFGS(make_params(), line_search_fn="strong_wolfe")
+    with pytest.raises(RuntimeError, match="needs a closure"):
+        optim.LBFGS(make_params()).step(None)

@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from torch_reference import torch_or_skip
 from trainer_helpers import setup
 
 import engine
@@ -28,7 +29,7 @@ from engine.training import (
 
 
 def test_topk_matches_torch():
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     rng = np.random.default_rng(0)
     scores = rng.standard_normal((50, 10)).astype(np.float32)
     labels = rng.integers(0, 10, 50)

@@ -1,0 +1,3 @@
+"""``engine.utils``: PyTorch's ``torch.utils`` paths (``engine.utils.data`` is ``engine.data``)."""
+
+from . import data

@@ -1,0 +1,5 @@
+"""``engine.utils.data.distributed``: where PyTorch scripts find ``DistributedSampler``."""
+
+from ...data.sampler import DistributedSampler
+
+__all__ = ["DistributedSampler"]
