@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import functools
 import warnings
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from itertools import chain
 from typing import Any
@@ -24,6 +24,7 @@ import numpy as np
 
 from .._backend import to_device_array
 from ..autograd.grad_mode import enable_grad
+from ..autograd.hooks import RemovableHandle, add_hook
 from ..tensor import Tensor
 
 __all__ = ["Optimizer", "required"]
@@ -41,12 +42,35 @@ required = _RequiredParameter()
 
 def _track_step_calls(step: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a subclass's ``step`` so LR schedulers can tell whether it ran before their own step
-    (PyTorch warns when ``scheduler.step()`` comes first: the first LR value would be skipped)."""
+    (PyTorch warns when ``scheduler.step()`` comes first: the first LR value would be skipped),
+    and so the step hooks run around it (once: a ``step`` that calls its base class's ``step``
+    runs them only in the outer call)."""
 
     @functools.wraps(step)
-    def wrapper(self: Optimizer, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        self: Optimizer = args[0]
         self._opt_called = True
-        return step(self, *args, **kwargs)
+        pre = self.__dict__.get("_optimizer_step_pre_hooks")
+        post = self.__dict__.get("_optimizer_step_post_hooks")
+        if not (pre or post) or self.__dict__.get("_in_step"):
+            return step(*args, **kwargs)
+        # as PyTorch: the hooks get the step's whole argument tuple, the optimizer first
+        for hook in list(pre.values()) if pre else ():
+            result = hook(self, args, kwargs)
+            if result is not None:
+                if not (isinstance(result, tuple) and len(result) == 2):
+                    raise RuntimeError(
+                        f"an optimizer step pre-hook must return None or a tuple (new_args, "
+                        f"new_kwargs), but got {result!r}")
+                args, kwargs = result
+        self._in_step = True
+        try:
+            out = step(*args, **kwargs)
+        finally:
+            self._in_step = False
+        for hook in list(post.values()) if post else ():
+            hook(self, args, kwargs)
+        return out
 
     wrapper._tracks_calls = True  # type: ignore[attr-defined]
     return wrapper
@@ -71,6 +95,8 @@ class Optimizer:
 
     def __init__(self, params: Any, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
+        self._optimizer_step_pre_hooks: OrderedDict[int, Callable[..., Any]] = OrderedDict()
+        self._optimizer_step_post_hooks: OrderedDict[int, Callable[..., Any]] = OrderedDict()
         self._scratch: dict[tuple[Any, ...], Any] = {}
         if isinstance(params, Tensor):
             raise TypeError(
@@ -94,6 +120,20 @@ class Optimizer:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._scratch = {}
+        self._optimizer_step_pre_hooks = OrderedDict()
+        self._optimizer_step_post_hooks = OrderedDict()
+
+    # ----------------------------------------------------------------- hooks
+    def register_step_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """``hook(optimizer, args, kwargs)`` runs before every ``step`` (the gradients are final,
+        the parameters not yet updated: what diagnostics read); it may return ``(new_args,
+        new_kwargs)`` for the step. Returns a handle whose ``remove()`` unregisters it."""
+        return add_hook(self._optimizer_step_pre_hooks, hook)
+
+    def register_step_post_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """``hook(optimizer, args, kwargs)`` runs after every ``step`` (the parameters are
+        updated). Returns a handle whose ``remove()`` unregisters it."""
+        return add_hook(self._optimizer_step_post_hooks, hook)
 
     def __repr__(self) -> str:
         text = self.__class__.__name__ + " ("
