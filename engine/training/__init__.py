@@ -5,15 +5,19 @@ the main thread; nothing here imports Qt."""
 from __future__ import annotations
 
 from .checkpoint import BEST, LAST, load_checkpoint, save_checkpoint
+from .diagnostics import DiagnosticsCollector, DiagnosticsRecord, LayerStats
 from .errors import CheckpointError, TrainingError
 from .events import Callback, CallbackList, Event, EventKind, LambdaCallback
+from .health import HealthMonitor, HealthWarning
 from .loggers import CSVLogger, JSONLinesLogger, ProgressPrinter
 from .metrics import MetricSums, accuracy, topk_accuracy, topk_correct
 from .trainer import FitResult, Trainer, fit
 
 __all__ = [
-    "BEST", "LAST", "CSVLogger", "Callback", "CallbackList", "CheckpointError", "Event",
-    "EventKind", "FitResult", "JSONLinesLogger", "LambdaCallback", "MetricSums",
+    "BEST", "LAST", "CSVLogger", "Callback", "CallbackList", "CheckpointError",
+    "DiagnosticsCollector", "DiagnosticsRecord", "Event", "EventKind", "FitResult",
+    "HealthMonitor", "HealthWarning", "JSONLinesLogger", "LambdaCallback", "LayerStats",
+    "MetricSums",
     "ProgressPrinter", "Trainer", "TrainingError", "accuracy", "fit", "load_checkpoint",
     "save_checkpoint", "topk_accuracy", "topk_correct",
 ]

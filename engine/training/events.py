@@ -30,6 +30,8 @@ class EventKind(enum.StrEnum):
     STOPPED = "stopped"
     ERROR = "error"
     FIT_END = "fit_end"
+    DIAGNOSTICS = "diagnostics"  # layer statistics of a sampled step (``diagnostics``)
+    WARNING = "warning"  # a training-health warning raised or cleared (``health``)
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,8 @@ class Callback:
     def on_stopped(self, trainer: Any, event: Event) -> None: ...
     def on_error(self, trainer: Any, event: Event) -> None: ...
     def on_fit_end(self, trainer: Any, event: Event) -> None: ...
+    def on_diagnostics(self, trainer: Any, event: Event) -> None: ...
+    def on_warning(self, trainer: Any, event: Event) -> None: ...
 
 
 class LambdaCallback(Callback):

@@ -134,7 +134,8 @@ class ProgressPrinter(Callback):
             self._write(f"epoch {event.epoch + 1}/{event.epochs} done  {_fmt(m, tuple(m))}")
         elif event.message and event.kind in (EventKind.EARLY_STOP, EventKind.NAN_DETECTED,
                                               EventKind.STOPPED, EventKind.CHECKPOINT,
-                                              EventKind.FIT_END, EventKind.ERROR):
+                                              EventKind.FIT_END, EventKind.ERROR,
+                                              EventKind.WARNING):
             self._write(event.message)
 
 

@@ -421,7 +421,8 @@ class Trainer:
                    f"{b + 1}; training stopped and the model keeps the weights of step "
                    f"{self.global_step}. Lower the learning rate, clip gradients, or check the "
                    f"data for NaN/inf")
-            self._emit(EventKind.NAN_DETECTED, batch=b, message=msg)
+            self._emit(EventKind.NAN_DETECTED, batch=b, message=msg, what="loss",
+                       value=loss_value)
             raise StopTraining("nan", msg)
         if stop:
             raise StopTraining("stopped", "training was stopped")
@@ -441,7 +442,7 @@ class Trainer:
                    f"{self.global_step + 1}; training stopped before the update, so the model "
                    f"keeps the weights of step {self.global_step}. Lower the learning rate or "
                    f"clip gradients (clip_grad_norm=1.0)")
-            self._emit(EventKind.NAN_DETECTED, message=msg)
+            self._emit(EventKind.NAN_DETECTED, message=msg, what="gradients")
             raise StopTraining("nan", msg)
         self.optimizer.step()
         self.optimizer.zero_grad()
