@@ -100,11 +100,40 @@ def cmd_train(args: argparse.Namespace) -> int:
         result = train(project, overrides, out=args.out, resume=args.resume,
                        init_weights=args.init_weights, distributed=args.distributed,
                        source="cli", callbacks=[presenter], control=control,
-                       on_ready=presenter.ready, listed=not args.no_record)
+                       on_ready=presenter.ready, listed=not args.no_record,
+                       diagnostics=args.diagnostics)
     presenter.report_end(result)
     if result.ok:
         return 0
     return 130 if result.reason == "interrupted" else 1
+
+
+def cmd_lr_find(args: argparse.Namespace) -> int:
+    from app.core.lr_find import find_lr  # noqa: PLC0415
+    from app.core.settings import RunOverrides  # noqa: PLC0415
+
+    from .presenter import format_lr_sweep  # noqa: PLC0415
+
+    if args.start >= args.end:
+        raise UsageError(f"--start ({args.start:g}) must be below --end ({args.end:g})")
+    if args.steps < 10:
+        raise UsageError(f"--steps must be at least 10 for a curve to read, got {args.steps}")
+    project = _load(args.project)
+    print(f"lr-find {project.name!r}: {args.steps} steps from {args.start:g} to {args.end:g} "
+          f"on a copy of the model", flush=True)
+    result = find_lr(project, RunOverrides(batch_size=args.batch_size, seed=args.seed),
+                     start_lr=args.start, end_lr=args.end, steps=args.steps)
+    for line in format_lr_sweep(result):
+        print(line)
+    if args.csv is not None:
+        rows = ["lr,loss,smoothed_loss"] + [f"{lr:.6g},{loss:.6g},{sm:.6g}" for lr, loss, sm in
+                                            zip(result.lrs, result.losses, result.smoothed)]
+        args.csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        print(f"wrote {args.csv}")
+    if result.suggestion is None:
+        return 1
+    print(f"train with it: {PROG} train {args.project} --lr {result.suggestion:.3g}")
+    return 0
 
 
 def _open_gui(project: str | None) -> int:
@@ -144,7 +173,8 @@ def _uses_xcb() -> bool:
 
 
 _HANDLERS = {"train": cmd_train, "validate": cmd_validate, "summary": cmd_summary,
-             "export": cmd_export, "new": cmd_new, "templates": cmd_templates}
+             "export": cmd_export, "new": cmd_new, "templates": cmd_templates,
+             "lr-find": cmd_lr_find}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 from engine import __version__
 
 PROG = "layerforge"
-COMMANDS = ("train", "validate", "summary", "export", "new", "templates")
+COMMANDS = ("train", "validate", "summary", "export", "new", "templates", "lr-find")
 EXPORT_FORMATS = ("safetensors", "npz", "onnx", "pytorch")
 
 
@@ -34,6 +34,7 @@ def top_parser() -> _Parser:
                        "  validate   list a project's problems (exit 1 if any error)\n"
                        "  summary    table of layers, shapes, parameters and FLOPs\n"
                        "  export     write trained weights as safetensors, npz, onnx or pytorch\n"
+                       "  lr-find    sweep the learning rate and suggest one\n"
                        "  new        create a project from a template\n"
                        "  templates  list the templates",
                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -75,7 +76,29 @@ def command_parser(command: str) -> _Parser:
         p.add_argument("--no-record", action="store_true",
                        help="do not list the run with the project's runs (the project file "
                             "is never written either way)")
+        p.add_argument("--diagnostics", nargs="?", const=True, default=False,
+                       type=_positive_int, metavar="EVERY",
+                       help="collect layer statistics (activations, gradients, updates; also "
+                            "in the run's TensorBoard file) and warn about dead, saturated, "
+                            "vanishing or exploding layers; every EVERY batches, or as often "
+                            "as 2%% of the training time allows when EVERY is left out")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
+    elif command == "lr-find":
+        p.description = ("Sweep the learning rate exponentially on a copy of the model and "
+                         "suggest one (the steepest descent of the smoothed loss before its "
+                         "minimum); the project is not changed.")
+        p.add_argument("project", help="project file (.json)")
+        p.add_argument("--start", type=_positive_float, default=1e-7, help="first learning "
+                                                                            "rate (1e-7)")
+        p.add_argument("--end", type=_positive_float, default=10.0, help="last learning rate "
+                                                                          "(10)")
+        p.add_argument("--steps", type=_positive_int, default=100, help="steps (100)")
+        p.add_argument("--batch-size", type=_positive_int, help="batch size (default: the "
+                                                                 "project's)")
+        p.add_argument("--seed", type=_non_negative_int, help="random seed (default: the "
+                                                              "project's)")
+        p.add_argument("--csv", type=Path, metavar="FILE", help="write the curve (lr, loss, "
+                                                                "smoothed loss) to FILE")
     elif command in ("validate", "summary"):
         p.description = ("List the project's problems." if command == "validate" else
                          "Show layers, output shapes, parameters, FLOPs and memory.")

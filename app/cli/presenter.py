@@ -32,8 +32,62 @@ def format_metrics(metrics: dict[str, Any], digits: int = 4) -> str:
                      if key in metrics)
 
 
+def format_diagnostics(record: Any) -> list[str]:
+    """The layers of a diagnostics sample as a table (``--diagnostics``, after each epoch)."""
+    def num(value: float | None, fmt: str) -> str:
+        return "-" if value is None else format(value, fmt)
+
+    width = max([5, *(len(n) for n in record.layers)])
+    lines = [f"  layers at step {record.step}:",
+             f"  {'layer':<{width}}  {'type':<10} {'act mean':>9} {'act std':>9} "
+             f"{'zero/sat':>8} {'grad norm':>9} {'update/w':>9}"]
+    for name, s in record.layers.items():
+        a = s.activation
+        frac = None
+        if a is not None and a.n and s.kind != "other":
+            frac = a.zero_fraction if s.kind == "relu" else a.saturation_fraction
+        lines.append(f"  {name:<{width}}  {s.type[:10]:<10} "
+                     f"{num(a.mean if a is not None and a.n else None, '9.4f'):>9} "
+                     f"{num(a.std if a is not None and a.n else None, '9.4f'):>9} "
+                     f"{num(frac, '8.0%'):>8} {num(s.grad_norm, '9.1e'):>9} "
+                     f"{num(s.update_ratio, '9.1e'):>9}")
+    return lines
+
+
+def format_lr_sweep(result: Any, rows: int = 16, bar: int = 40) -> list[str]:
+    """``layerforge lr-find``'s answer: the smoothed loss against the learning rate as a text
+    chart (a row every few steps, the suggestion and the minimum marked), then one line."""
+    n = len(result.lrs)
+    if n == 0:
+        return ["no step was taken"]
+    marks = {result.suggestion_index: "<- suggested", result.min_index: "<- minimum"}
+    shown = sorted({*range(0, n, max(1, n // rows)), n - 1,
+                    *(i for i in marks if i is not None)})
+    sm = result.smoothed
+    low = min(sm)
+    high = max(min(max(sm), 2 * sm[0] - low), low + 1e-12)  # a divergent tail goes off scale
+    lines = ["        lr   loss (smoothed)"]
+    for i in shown:
+        filled = int(round(bar * (min(sm[i], high) - low) / (high - low)))
+        tail = ">" if sm[i] > high else ""
+        lines.append(f"  {result.lrs[i]:8.2e}   {sm[i]:8.4f} {'#' * filled}{tail}"
+                     f"{'  ' + marks[i] if i in marks else ''}")
+    if result.reason != "completed":
+        why = "the loss diverged" if result.reason == "diverged" else "the loss became NaN"
+        lines.append(f"stopped at lr {result.lrs[-1]:.2e}: {why}")
+    if result.suggestion is None:
+        lines.append("no suggestion: the loss did not fall during the sweep; try a wider range "
+                     "(--start, --end) or more --steps")
+    else:
+        lines.append(f"suggested learning rate: {result.suggestion:.3g} (steepest descent of "
+                     f"the smoothed loss before its minimum at {result.min_lr:.3g})")
+    return lines
+
+
 class TerminalPresenter(Callback):
-    """Progress bar and lines for one run; ``ready`` is the runner's ``on_ready``."""
+    """Progress bar and lines for one run; ``ready`` is the runner's ``on_ready``. With
+    diagnostics, warnings are printed as they come and a table of the layers after each
+    epoch."""
 
     def __init__(self, name: str, progress: bool = True) -> None:
         self.name = name
@@ -41,6 +95,7 @@ class TerminalPresenter(Callback):
         self.main = True
         self.bar: Any = None
         self.samples_per_s = 0.0
+        self.diagnostics: Any = None  # the latest sample of the epoch
 
     def ready(self, run: Run, folder: Path, trainer: Any) -> None:
         self.main = trainer.is_main_process
@@ -78,6 +133,21 @@ class TerminalPresenter(Callback):
                  f"lr {m['lr']:.3g}", f"{self.samples_per_s:.0f} samples/s",
                  f"{m.get('epoch_time_s', 0.0):.1f}s"]
         print("  ".join(parts), flush=True)
+        if self.diagnostics is not None:
+            print("\n".join(format_diagnostics(self.diagnostics)), flush=True)
+            self.diagnostics = None
+
+    def on_diagnostics(self, trainer: Any, event: Any) -> None:
+        self.diagnostics = event.data["diagnostics"]
+
+    def on_warning(self, trainer: Any, event: Any) -> None:
+        if not self.main:
+            return
+        text = ("warning: " if event.data.get("active", True) else "") + event.message
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stdout)
+        else:
+            print(text, flush=True)
 
     def on_fit_end(self, trainer: Any, event: Any) -> None:
         self.close_bar()

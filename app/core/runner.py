@@ -126,9 +126,17 @@ def train(project: Project, overrides: RunOverrides | None = None, *,
           out: str | Path | None = None, resume: str | Path | None = None,
           init_weights: str | Path | None = None, distributed: bool = False,
           source: str = "cli", callbacks: Sequence[Any] = (), control: RunControl | None = None,
-          on_ready: OnReady | None = None, listed: bool = True) -> RunResult:
+          on_ready: OnReady | None = None, listed: bool = True,
+          diagnostics: bool | int = False) -> RunResult:
     """Train ``project`` (see the module docstring); raises what ``build_run`` raises when the
-    run cannot start, and re-raises an error that ends training after recording it."""
+    run cannot start, and re-raises an error that ends training after recording it.
+
+    ``diagnostics``: collect layer statistics and warn about dead, saturated, vanishing or
+    exploding layers and non-finite losses (``engine.training.diagnostics`` and ``health``):
+    True samples as often as the collector's time budget allows, a number every that many
+    batches. The records and warnings reach ``callbacks`` as events, and the run's TensorBoard
+    file gets their scalars and histograms. Every rank of an ``mpiexec`` run must pass the
+    same value (rank 0 merges the ranks' statistics)."""
     control = RunControl() if control is None else control
     group = _process_group() if distributed else None
     main = group is None or group.rank == 0
@@ -146,8 +154,19 @@ def train(project: Project, overrides: RunOverrides | None = None, *,
     path = _shared_path(group, folder)
     if folder is not None:
         _start_record(folder, run, project, listed)
+    if diagnostics is not False:
+        every = None if diagnostics is True else int(diagnostics)
+        callbacks = [*diagnostic_callbacks(every), *callbacks]
     with _blas_for(run):
         return _fit(run, path, folder, control, callbacks, on_ready, resume)
+
+
+def diagnostic_callbacks(every: int | None = None) -> list[Callback]:
+    """The collector of layer statistics (every ``every`` batches; None: adaptive) and the
+    monitor that turns them into warnings."""
+    from engine.training import DiagnosticsCollector, HealthMonitor  # noqa: PLC0415
+
+    return [DiagnosticsCollector(every=every), HealthMonitor()]
 
 
 def _blas_for(run: Run) -> Any:
@@ -225,9 +244,11 @@ class _Keeper(Callback):
 
     def __init__(self, run: Run, folder: RunFolder) -> None:
         from engine.training.loggers import JSONLinesLogger  # noqa: PLC0415
+        from engine.training.tensorboard import TensorBoardLogger  # noqa: PLC0415
 
         self.run, self.folder = run, folder
         self.log = JSONLinesLogger(folder.log)
+        self.tensorboard = TensorBoardLogger(folder.path)
         self.weights_kept: Path | None = folder.weights if folder.weights.exists() else None
         self._recorded = 0.0
 
@@ -237,6 +258,7 @@ class _Keeper(Callback):
 
     def on_event(self, trainer: Any, event: Any) -> None:
         self.log.on_event(trainer, event)
+        self.tensorboard.on_event(trainer, event)
         if event.kind.value == "epoch_end":
             self._epoch_end(trainer, event)
 
@@ -282,6 +304,7 @@ class _Keeper(Callback):
                 best=self._best(trainer))
         finally:
             self.log.close()
+            self.tensorboard.close()
             self.folder.release()
 
 

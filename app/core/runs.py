@@ -6,6 +6,7 @@ Layout of one run folder (the same from the window, ``layerforge train`` and ``m
     run.json               the record: id, status, times, settings, final metrics, files
     project.json           the project as the run trained it (graph and settings)
     metrics.jsonl          the Trainer's events, one JSON object a line (charts read it back)
+    events.out.tfevents.*  the same metrics (and layer histograms) for TensorBoard
     weights.safetensors    the weights after the last finished epoch (or last good step)
     best.safetensors       the weights of the best epoch by the monitored metric
     checkpoints/           last.safetensors and best.safetensors: what --resume continues

@@ -346,7 +346,7 @@ class DiagnosticsCollector(Callback):
             record = self._record(parts, event)
             diag = dataclasses.replace(event, kind=EventKind.DIAGNOSTICS,
                                        metrics=record.scalars(), message="",
-                                       data={"diagnostics": record})
+                                       data={"diagnostics": record, "ranks": record.ranks})
             trainer.callbacks(trainer, diag)
             self.records_sent += 1
         # What a sample costs: the hooks' own time and this method's (merging, and every

@@ -166,7 +166,10 @@ def test_train_resume_and_export_the_run(capsys: pytest.CaptureFixture, tmp_path
                          "--quiet")
     assert code == 0, err
     assert "epoch 2/2  loss" in out and "val_acc" in out
-    assert sorted(p.name for p in out_dir.iterdir()) == [
+    names = sorted(p.name for p in out_dir.iterdir())
+    events = [n for n in names if n.startswith("events.out.tfevents.")]
+    assert len(events) == 1  # the metrics again, for TensorBoard
+    assert [n for n in names if n not in events] == [
         ".lock", "best.safetensors", "checkpoints", "metrics.jsonl", "project.json", "run.json",
         "weights.safetensors"]
     assert sorted(p.name for p in (out_dir / "checkpoints").iterdir()) == [
