@@ -61,17 +61,22 @@ class TrainingDashboard(QtWidgets.QWidget):
         sigTrainingStarted(str): the runs folder the run will claim its folder in.
         sigTrainingFinished(RunOutcome): the run ended (any reason).
         sigRunRecorded(dict): a run of this project ended with a record in its runs folder.
+        sigDiagnostics(list): layer diagnostics of the live run (``DiagnosticsRecord``s).
+        sigWarning(HealthWarning): a training-health warning raised or cleared.
     """
 
     sigTrainingStarted = QtCore.Signal(str)
     sigTrainingFinished = QtCore.Signal(object)
     sigRunRecorded = QtCore.Signal(object)
+    sigDiagnostics = QtCore.Signal(object)
+    sigWarning = QtCore.Signal(object)
 
     def __init__(self, source: Any, parent: QtWidgets.QWidget | None = None,
                  auto_preview: bool = True) -> None:
         super().__init__(parent)
         self.settings = Settings(source, self)
         self.show_dialogs = True
+        self.diagnostics: bool | int = True
         self.failure_box: QtWidgets.QMessageBox | None = None
         self.last_failure: Failure | None = None
         self.last_outcome: RunOutcome | None = None
@@ -152,7 +157,9 @@ class TrainingDashboard(QtWidgets.QWidget):
     def start_training(self, max_batches: int | None = None,
                        callbacks: Sequence[Any] = ()) -> bool:
         """Start a run of the project as it is now; False (with the reason shown) when it
-        cannot start. ``callbacks``: more Trainer callbacks (run on the training thread)."""
+        cannot start. ``callbacks``: more Trainer callbacks (run on the training thread).
+        Layer diagnostics are collected as ``diagnostics`` says (True: as often as their time
+        budget allows; a number: every that many batches)."""
         if self.worker is not None:
             return False
         from engine.graph import CompileError, errors  # noqa: PLC0415
@@ -182,9 +189,12 @@ class TrainingDashboard(QtWidgets.QWidget):
         bridge.sigCheckpoint.connect(self._on_checkpoint, q)
         bridge.sigEvaluation.connect(self._on_evaluation, q)
         bridge.sigMessage.connect(self._on_message, q)
+        bridge.sigDiagnostics.connect(self.sigDiagnostics, q)
+        bridge.sigWarning.connect(self.sigWarning, q)
         bridge.sigFinished.connect(self._on_finished, q)
         overrides = RunOverrides(max_batches=max_batches) if max_batches else None
-        worker = TrainingWorker(snapshot, bridge, overrides, parent=self, callbacks=callbacks)
+        worker = TrainingWorker(snapshot, bridge, overrides, parent=self, callbacks=callbacks,
+                                diagnostics=self.diagnostics)
         self.bridge, self.worker = bridge, worker
         self._training_project = self.project
         self._lock(True)

@@ -58,6 +58,9 @@ class DashboardHost(QtCore.QObject):
         toolbar.addActions([self.act_train, self.act_stop])
         self.toolbar = toolbar
 
+        from .diagnostics_view import DiagnosticsHub  # noqa: PLC0415 - light: no pyqtgraph
+
+        self.diagnostics = DiagnosticsHub(window)
         self.act_train.triggered.connect(self.train)
         self.act_stop.triggered.connect(lambda: self._dashboard and self._dashboard.stop())
         self.act_export.triggered.connect(lambda: self.ensure().open_export())
@@ -83,6 +86,7 @@ class DashboardHost(QtCore.QObject):
             dash.sigTrainingStarted.connect(self._on_started)
             dash.sigTrainingFinished.connect(self._on_finished)
             dash.sigRunRecorded.connect(self._on_run_recorded)
+            self.diagnostics.attach(dash)
             self._dashboard = dash
         return self._dashboard
 

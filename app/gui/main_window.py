@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.view, "Network")
         self.setCentralWidget(self.tabs)
 
+        self._more_editor_docks: list[QDockWidget] = []
         self.palette = PaletteWidget()
         self.inspector = InspectorWidget(self.doc)
         self.problems = ProblemsWidget(self.doc)
@@ -118,9 +119,12 @@ class MainWindow(QMainWindow):
     # ================================================================ extension points
     def add_dock(self, widget: QWidget, title: str,
                  area: Qt.DockWidgetArea = Area.RightDockWidgetArea,
-                 object_name: str | None = None) -> QDockWidget:
-        """Add a panel as a dock (its layout is remembered between runs by ``object_name``)."""
+                 object_name: str | None = None, editor: bool = False) -> QDockWidget:
+        """Add a panel as a dock (its layout is remembered between runs by ``object_name``);
+        ``editor``: it belongs to the Network tab and hides with the editor's docks."""
         dock = QDockWidget(title, self)
+        if editor:
+            self._more_editor_docks.append(dock)
         dock.setObjectName(object_name or f"{title.lower().replace(' ', '')}Dock")
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
@@ -130,7 +134,8 @@ class MainWindow(QMainWindow):
 
     @property
     def editor_docks(self) -> tuple[QDockWidget, ...]:
-        return (self.palette_dock, self.inspector_dock, self.history_dock, self.problems_dock)
+        return (self.palette_dock, self.inspector_dock, self.history_dock, self.problems_dock,
+                *self._more_editor_docks)
 
     def fit_to_screen(self) -> None:
         """Keep the window on its screen: no larger than the screen's free area (a saved size

@@ -1,8 +1,11 @@
-"""The problems panel: every ``validate()`` problem of the project; clicking one selects and
-centres its node.
+"""The problems panel: every ``validate()`` problem of the project and, while a run is watched,
+its training-health warnings (``engine.training.health``: dead or saturated layers, vanishing or
+exploding gradients, a NaN loss, each with its fix); clicking one selects and centres its node.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QStyle, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
@@ -35,12 +38,21 @@ class ProblemsWidget(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tree)
         self._count = 0
+        self._problems: list[Problem] = []
+        self.training_warnings: list[Any] = []
         self.tree.itemClicked.connect(self._on_clicked)
         self.tree.itemActivated.connect(self._on_clicked)
         doc.sigProblemsChanged.connect(self.show_problems)
         self.show_problems(doc.problems)
 
+    def set_training_warnings(self, warnings: list[Any]) -> None:
+        """The run's health warnings in force (``HealthWarning``s), listed after the graph's
+        problems until the next run replaces them."""
+        self.training_warnings = list(warnings)
+        self.show_problems(self._problems)
+
     def show_problems(self, problems: list[Problem]) -> None:
+        self._problems = list(problems)
         style = self.style()
         icons = {"error": style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxCritical),
                  "warning": style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)}
@@ -54,15 +66,22 @@ class ProblemsWidget(QWidget):
             item.setToolTip(2, p.message)
             item.setData(0, NODE_ROLE, p.node)
             self.tree.addTopLevelItem(item)
-        if not problems:
+        for w in self.training_warnings:
+            item = QTreeWidgetItem(["", w.layer or "(loss)", f"Training: {w.message}"])
+            item.setIcon(0, icons["warning"])
+            item.setToolTip(2, f"Training: {w.message}\n(a training-health warning; the "
+                               f"thresholds are in engine/training/health.py)")
+            item.setData(0, NODE_ROLE, w.layer)
+            self.tree.addTopLevelItem(item)
+        if not problems and not self.training_warnings:
             item = QTreeWidgetItem(["", "", "No problems: every shape fits and the graph is "
                                             "ready to train."])
             item.setIcon(0, style.standardIcon(QStyle.StandardPixmap.SP_DialogApplyButton))
             item.setFlags(Qt.ItemFlag.NoItemFlags)
             self.tree.addTopLevelItem(item)
-        self._count = len(problems)
+        self._count = len(problems) + len(self.training_warnings)
         errors = sum(p.severity == "error" for p in problems)
-        self.sigCountChanged.emit(errors, len(problems) - errors)
+        self.sigCountChanged.emit(errors, self._count - errors)
 
     def row_count(self) -> int:
         """The number of problems listed."""

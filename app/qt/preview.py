@@ -218,6 +218,36 @@ def _charts(args: argparse.Namespace) -> QtWidgets.QWidget:
     return charts
 
 
+def _diagnostics(args: argparse.Namespace) -> QtWidgets.QWidget:
+    """The panel on the layers of a short real run of ``args.template`` (sampled every other
+    batch), showing ``args.layer``."""
+    from app.core.layer_history import LayerHistory  # noqa: PLC0415
+    from app.core.project import Project  # noqa: PLC0415
+    from app.core.runner import train  # noqa: PLC0415
+    from app.core.settings import RunOverrides  # noqa: PLC0415
+    from app.dashboard.diagnostics_panel import DiagnosticsPanel  # noqa: PLC0415
+
+    history = LayerHistory()
+
+    def keep(event: Any) -> None:
+        if event.kind.value == "diagnostics":
+            history.add(event.data["diagnostics"])
+        elif event.kind.value == "warning":
+            history.apply_warning(event.data["warning"])
+
+    train(Project.from_template(args.template), RunOverrides(epochs=3),
+          out=Path(tempfile.mkdtemp(prefix="layerforge-preview-")) / "run", listed=False,
+          callbacks=[keep], diagnostics=2)
+    panel = DiagnosticsPanel(history)
+    panel.show_layer(args.layer)
+    return panel
+
+
+def _diagnostics_options(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--template", default="spiral")
+    ap.add_argument("--layer", default="fc1")
+
+
 def _training_panel(args: argparse.Namespace) -> QtWidgets.QWidget:
     from app.dashboard.training_panel import TrainingPanel  # noqa: PLC0415
 
@@ -360,6 +390,8 @@ PREVIEWS: dict[str, Preview] = {
                        lambda ap: ap.add_argument("--kind", default="nan", choices=(
                            "nan", "oom", "data", "worker", "crash"))),
     "runs": Preview(_runs, "runs", (800, 300)),
+    "diagnostics": Preview(_diagnostics, "layer diagnostics (a short real run)", (1100, 260),
+                           _diagnostics_options),
     "export_dialog": Preview(_export, "export", (560, 220)),
     "dashboard": Preview(_dashboard, "training dashboard", (1400, 850), _dashboard_options,
                          delay_ms=6000),

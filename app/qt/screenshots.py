@@ -1,6 +1,9 @@
 """The README's screenshots, rendered from the real window:
-``python -m app.qt.screenshots editor docs/screenshots/editor.png [template] [--dark]`` and
-``python -m app.qt.screenshots dashboard docs/screenshots/dashboard.png [template] [--fraction F]``.
+``python -m app.qt.screenshots editor docs/screenshots/editor.png [template] [--dark]``,
+``python -m app.qt.screenshots dashboard docs/screenshots/dashboard.png [template] [--fraction F]``
+and ``python -m app.qt.screenshots diagnostics docs/screenshots/diagnostics.png [template]
+[--fraction F] [--lr LR|none]`` (the graph with its layer diagnostics while it trains; ``none``
+keeps the template's learning rate).
 
 Runs offscreen unless a display is set (under ``xvfb-run`` it uses the X server).
 """
@@ -107,12 +110,80 @@ def dashboard(out: str | Path, template: str = "mlp_digits", fraction: float = 0
     return out
 
 
+def diagnostics(out: str | Path, template: str = "mlp_digits", fraction: float = 0.3,
+                size: tuple[int, int] = SCREEN, epochs: int = 10, lr: float | None = 0.3,
+                select: str = "relu1") -> Path:
+    """The Network tab mid-training: badges on the cards, wires tinted by gradient, the
+    Diagnostics dock on ``select`` beside the Problems panel with the warnings. ``lr`` (0.3 on
+    the seed MLP kills its ReLUs) makes the picture show what the warnings are for."""
+    from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: PLC0415
+    from PySide6.QtWidgets import QApplication  # noqa: PLC0415
+
+    from app.core.project import Project  # noqa: PLC0415
+    from app.gui.app import create_app  # noqa: PLC0415
+    from app.gui.main_window import MainWindow  # noqa: PLC0415
+
+    app = create_app([])
+    folder = Path(tempfile.mkdtemp(prefix="layerforge-screenshot-"))
+    project = Project.from_template(template)
+    project.training["epochs"] = epochs
+    if lr is not None:
+        project.training["optimizer"]["lr"] = lr
+    project.save(folder / f"{template}.json")
+    win = MainWindow(Project.load(folder / f"{template}.json"), autosave=False)
+    win.resize(*size)
+    win.show()
+    _settle(app)
+    host = win.training
+    hub = host.diagnostics
+    win.splitDockWidget(win.problems_dock, hub.dock, Qt.Orientation.Horizontal)
+    win.resizeDocks([win.problems_dock, hub.dock], [560, size[0] - 560],
+                    Qt.Orientation.Horizontal)
+    win.resizeDocks([win.problems_dock], [260], Qt.Orientation.Vertical)
+    _settle(app)
+    win.auto_layout()  # rows that fit the canvas left above the docks, at full detail
+    dash = host.dashboard
+    dash.show_dialogs = False
+    win.tabs.setCurrentIndex(0)
+    win.scene.select_nodes([select])
+    loop = QEventLoop()
+    QTimer.singleShot(300, dash.start_training)
+    t0 = time.perf_counter()
+    poll = QTimer()
+
+    def check() -> None:
+        planned = dash.charts.expected_steps
+        warned = bool(hub.history.warnings) or lr is None  # a broken run: its warning shown
+        if dash.last_outcome is not None or (planned and len(dash.history) >= fraction *
+                                             planned and warned):
+            loop.quit()
+
+    poll.timeout.connect(check)
+    poll.start(20)
+    QTimer.singleShot(120_000, loop.quit)
+    loop.exec()
+    poll.stop()
+    hub.refresh()
+    _settle(app)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    win.grab().save(str(out))
+    print(f"grabbed after {time.perf_counter() - t0:.1f} s at step {len(dash.history)}",
+          file=sys.stderr)
+    host.shutdown()
+    win.doc.undo_stack.setClean()
+    win.files.ask_save_changes = lambda: "discard"
+    win.close()
+    QApplication.processEvents()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     words = [a for a in args if not a.startswith("--")]
-    if not words or words[0] not in ("editor", "dashboard"):
-        print("usage: python -m app.qt.screenshots editor|dashboard OUT.png [template] "
-              "[--dark] [--fraction F]", file=sys.stderr)
+    if not words or words[0] not in ("editor", "dashboard", "diagnostics"):
+        print("usage: python -m app.qt.screenshots editor|dashboard|diagnostics OUT.png "
+              "[template] [--dark] [--fraction F] [--lr LR]", file=sys.stderr)
         return 2
     if "--dark" in args:
         os.environ["LAYERFORGE_THEME"] = "dark"
@@ -125,13 +196,19 @@ def main(argv: list[str] | None = None) -> int:
         print(editor(rest[0] if rest else "docs/screenshots/editor.png",
                      rest[1] if len(rest) > 1 else "lenet5"))
         return 0
-    fraction = 0.45
-    if "--fraction" in args:
-        value = args[args.index("--fraction") + 1]
-        fraction = float(value)
-        rest = [w for w in rest if w != value]
-    print(dashboard(rest[0] if rest else "docs/screenshots/dashboard.png",
-                    rest[1] if len(rest) > 1 else "mlp_digits", fraction))
+    options = {}
+    for flag in ("--fraction", "--lr"):
+        if flag in args:
+            value = args[args.index(flag) + 1]
+            options[flag[2:]] = None if value == "none" else float(value)
+            rest = [w for w in rest if w != value]
+    template = rest[1] if len(rest) > 1 else "mlp_digits"
+    if kind == "diagnostics":
+        print(diagnostics(rest[0] if rest else "docs/screenshots/diagnostics.png", template,
+                          options.get("fraction", 0.3), lr=options.get("lr", 0.3)))
+        return 0
+    print(dashboard(rest[0] if rest else "docs/screenshots/dashboard.png", template,
+                    options.get("fraction", 0.45)))
     return 0
 
 

@@ -74,6 +74,9 @@ class TrainingBridge(QtCore.QObject):
         sigCheckpoint(dict): ``which`` (last/best), ``path``, ``epoch``, ``step``.
         sigEvaluation(EvalResult): predictions on the validation set after an epoch.
         sigMessage(str): a line for the status bar (early stopping, NaN, checkpoints).
+        sigDiagnostics(list): the layer diagnostics sampled since the last update
+            (``DiagnosticsRecord``s), with the steps, at most ``UPDATES_PER_S`` times a second.
+        sigWarning(HealthWarning): a training-health warning raised or cleared.
         sigFinished(RunOutcome): the run is over (whatever the reason).
     """
 
@@ -84,6 +87,8 @@ class TrainingBridge(QtCore.QObject):
     sigCheckpoint = QtCore.Signal(object)
     sigEvaluation = QtCore.Signal(object)
     sigMessage = QtCore.Signal(str)
+    sigDiagnostics = QtCore.Signal(object)
+    sigWarning = QtCore.Signal(object)
     sigFinished = QtCore.Signal(object)
 
     def __init__(self, updates_per_s: float = UPDATES_PER_S,
@@ -97,6 +102,7 @@ class TrainingBridge(QtCore.QObject):
         self._steps: list[float] = []
         self._losses: list[float] = []
         self._lrs: list[float] = []
+        self._records: list[Any] = []
         self._last_batch: Any = None
         self._last_emit = 0.0
 
@@ -132,12 +138,19 @@ class TrainingBridge(QtCore.QObject):
             self.flush()
             if event.message:
                 self.sigMessage.emit(event.message)
+        elif kind == "diagnostics":
+            self._records.append(event.data["diagnostics"])  # sent with the next steps
+        elif kind == "warning":
+            self.sigWarning.emit(event.data["warning"])
         elif kind == "fit_start":
             self.sigState.emit("running")
 
     def flush(self, now: float | None = None) -> None:
-        """Emit the gathered steps (if any) as one ``sigSteps``."""
+        """Emit the gathered steps (if any) as one ``sigSteps``, and the diagnostics."""
         self._last_emit = time.monotonic() if now is None else now
+        if self._records:
+            records, self._records = self._records, []
+            self.sigDiagnostics.emit(records)
         if not self._steps:
             return
         e = self._last_batch
@@ -159,12 +172,15 @@ class TrainingWorker(QtCore.QThread):
         overrides: what this run changes of the project's settings (tests cap the batches).
         evaluate: compute the confusion matrix after each epoch (classification only).
         callbacks: more Trainer callbacks (they run on the training thread).
+        diagnostics: collect layer diagnostics and warnings (``runner.train``'s).
     """
 
     def __init__(self, project: Project, bridge: TrainingBridge,
                  overrides: RunOverrides | None = None, evaluate: bool = True,
-                 parent: QtCore.QObject | None = None, callbacks: Sequence[Any] = ()) -> None:
+                 parent: QtCore.QObject | None = None, callbacks: Sequence[Any] = (),
+                 diagnostics: bool | int = True) -> None:
         super().__init__(parent)
+        self.diagnostics = diagnostics
         self.project = project
         self.bridge = bridge
         self.overrides = overrides
@@ -200,7 +216,8 @@ class TrainingWorker(QtCore.QThread):
         try:
             result = train(self.project, self.overrides, source="app",
                            callbacks=[self.bridge.on_event, self._on_event, *self.callbacks],
-                           control=self.control, on_ready=self._ready)
+                           control=self.control, on_ready=self._ready,
+                           diagnostics=self.diagnostics)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a dialog
             self.bridge.flush()
             failure = describe_failure(exc, settings=settings)

@@ -125,20 +125,29 @@ def test_layerforge_project_opens_the_gui(qtbot, tmp_path, monkeypatch):
 def test_cards_paint_only_inside_their_bounds_so_a_moved_card_leaves_no_dots(make_window):
     """Qt repaints the old place of a moved item from its boundingRect; ink outside it stays
     on screen as dots. Each card state is painted at zooms from the overview to close up, with
-    its area grown by 12 screen pixels, and nothing may land outside the bounds."""
+    its area grown by 12 screen pixels, and nothing may land outside the bounds. Cards with
+    training diagnostics (a sparkline and a value, a red pill when bad) too."""
     from PySide6.QtCore import QRectF, Qt
     from PySide6.QtGui import QImage, QPainter, QTransform
     from PySide6.QtWidgets import QStyleOptionGraphicsItem
 
+    from app.core.layer_history import Badge
+    from engine.training.health import KeyStatistic
+
     win = make_window("spiral")
     items = list(win.scene.node_items.values())
-    states = [("ok", False), ("ok", True), ("error", False), ("warning", False),
-              ("warning", True)]
+    spark = tuple(float(v) for v in range(40))
+    good = Badge(KeyStatistic("sat", 0.1, "sat 10%", False), spark)
+    bad = Badge(KeyStatistic("grad", 1e-9, "‖g‖ 1.0e-09 and a long tail", True), spark)
+    states = [("ok", False, None), ("ok", True, None), ("error", False, None),
+              ("warning", False, None), ("warning", True, None), ("ok", False, good),
+              ("ok", True, bad), ("warning", False, bad)]
     for zoom in (0.15, 0.3, 0.5, 0.89, 1.0, 2.0):
-        for state, selected in states:
+        for state, selected, badge in states:
             item = items[0]
             item.state = state
             item.setSelected(selected)
+            item.set_badge(badge)
             bounds = item.boundingRect()
             pad = 12 / zoom
             area = bounds.adjusted(-pad, -pad, pad, pad)
@@ -155,5 +164,5 @@ def test_cards_paint_only_inside_their_bounds_so_a_moved_card_leaves_no_dots(mak
                 .mapRect(bounds).adjusted(-1, -1, 1, 1)  # a pixel of antialiasing
             stray = [(x, y) for y in range(image.height()) for x in range(image.width())
                      if image.pixelColor(x, y).alpha() and not inside.contains(x, y)]
-            assert not stray, (zoom, state, selected, stray[:5])
+            assert not stray, (zoom, state, selected, badge, stray[:5])
             assert QRectF(inside).isValid()

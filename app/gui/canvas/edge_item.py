@@ -1,8 +1,15 @@
 """Wires: an edge between two ports, labelled with the tensor it carries, and the rubber-band
-wire that follows the mouse while a connection is dragged."""
+wire that follows the mouse while a connection is dragged.
+
+While a run is watched (layer diagnostics), a wire is tinted by the norm of the gradient that
+flows back along it (``gradient_tint``): its usual colour from 1e-4 to 1e1 (where the gradients
+of the templates' healthy layers lie), turning blue towards 1e-7 (vanishing, the health rules'
+threshold; a dead ReLU's zero gradient is fully blue) and red towards 1e3 (exploding), on a log
+scale, and drawn wider the further it is tinted."""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -27,6 +34,12 @@ if TYPE_CHECKING:
 
 
 LABEL_PT = 8.5  # on-screen size of a wire's shape label when zoomed out
+# Gradient tint: the wire keeps its colour for norms in [1e-4, 1e1] and is fully blue at 1e-7
+# and below, fully red at 1e3 and above (the health rules' thresholds), log-linear in between.
+GRAD_NEUTRAL_LOG10 = (-4.0, 1.0)
+GRAD_FULL_LOG10 = (-7.0, 3.0)
+VANISHING_COLOR = QColor("#2f6fdb")
+EXPLODING_COLOR = QColor("#d1242f")
 LABEL_MIN_LOD = 0.4  # below this zoom the labels are left out (the cards show the shapes)
 RETURN_RADIUS = 22.0
 
@@ -58,6 +71,29 @@ def wire_path(a: QPointF, b: QPointF) -> QPainterPath:
     return path
 
 
+def gradient_strength(norm: float) -> float:
+    """-1 (vanishing) ... 0 (healthy) ... 1 (exploding) for a gradient norm."""
+    if not math.isfinite(norm):
+        return 1.0
+    x = math.log10(max(norm, 1e-30))
+    (lo, hi), (lo_full, hi_full) = GRAD_NEUTRAL_LOG10, GRAD_FULL_LOG10
+    if x < lo:
+        return -min(1.0, (lo - x) / (lo - lo_full))
+    if x > hi:
+        return min(1.0, (x - hi) / (hi_full - hi))
+    return 0.0
+
+
+def gradient_tint(base: QColor, norm: float) -> QColor:
+    """``base`` blended towards blue (vanishing gradient norms) or red (exploding ones)."""
+    t = gradient_strength(norm)
+    target = VANISHING_COLOR if t < 0 else EXPLODING_COLOR
+    a = abs(t)
+    return QColor.fromRgbF(base.redF() + (target.redF() - base.redF()) * a,
+                           base.greenF() + (target.greenF() - base.greenF()) * a,
+                           base.blueF() + (target.blueF() - base.blueF()) * a)
+
+
 def return_lane(a: QPointF, b: QPointF) -> float:
     """The height a returning wire runs back at: half-way between two rows, or below both
     ends when they share a row (a cycle)."""
@@ -77,6 +113,7 @@ class EdgeItem(QGraphicsItem):
         self.bad = False
         self.back = False
         self.drop_target = False  # a dragged layer would be inserted here
+        self.gradient: float | None = None  # norm of the gradient flowing back (diagnostics)
         self._path = QPainterPath()
         self._label_at = QPointF()
         self._room = 0.0  # the width a label may take without covering a card
@@ -106,6 +143,15 @@ class EdgeItem(QGraphicsItem):
         if (label, bad, back) != (self.label, self.bad, self.back):
             self.label, self.bad, self.back = label, bad, back
             self.update_path()
+
+    def set_gradient(self, norm: float | None) -> None:
+        """Tint the wire by the gradient flowing back along it (None: its usual colour)."""
+        if norm != self.gradient:
+            self.gradient = norm
+            self.setToolTip("" if norm is None else
+                            f"{self.edge.src} → {self.edge.dst}: gradient norm {norm:.2e} "
+                            "flowing back (last training sample)")
+            self.update()
 
     def set_drop_target(self, on: bool) -> None:
         if on != self.drop_target:
@@ -164,12 +210,16 @@ class EdgeItem(QGraphicsItem):
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
         color = c.error if (self.bad or self.back) else (c.wire if self.label else
                                                           c.wire_unknown)
+        width = 1.8
+        if self.gradient is not None and not (self.bad or self.back):
+            color = gradient_tint(color, self.gradient)
+            width += 1.4 * abs(gradient_strength(self.gradient))
         wide = self.isSelected() or self.drop_target
         if wide:
             color = c.selected
         if lod >= 0.35:
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        pen = QPen(color, (4.0 if self.drop_target else 2.6 if wide else 1.8)
+        pen = QPen(color, (4.0 if self.drop_target else 2.6 if wide else width)
                    / min(max(lod, 0.3), 1.0))
         if self.back:
             pen.setStyle(Qt.PenStyle.DashLine)

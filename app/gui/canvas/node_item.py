@@ -5,10 +5,15 @@ blocks training) or a dashed orange one (a warning) with the problem as tooltip.
 
 Level of detail: at 90 % zoom and more the whole card; below, a compact card with only the name
 and the output shape, drawn large enough to read (``COMPACT_NAME_PT`` and ``COMPACT_SHAPE_PT`` on
-screen), so a graph zoomed out to fit stays readable instead of turning into blocks."""
+screen), so a graph zoomed out to fit stays readable instead of turning into blocks.
+
+While a run is watched (layer diagnostics), a card's statistics line shows its key statistic
+instead (``set_badge``: a sparkline of the recent samples and the value, red when a health rule
+is broken), and a compact card shows that value in place of the shape, on a red pill when bad."""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -24,6 +29,8 @@ from .port_item import KIND_ANY, KIND_FLOAT, KIND_INT, PortItem
 from .shapes import compact_shape
 
 if TYPE_CHECKING:
+    from app.core.layer_history import Badge
+
     from .edge_item import EdgeItem
 
 _PIXMAPS: dict[str, Any] = {}
@@ -73,6 +80,8 @@ class NodeItem(QGraphicsItem):
         self.shape_text = "→ ?"
         self.compact_shape = "?"  # the shape as a compact card and a wire show it
         self.state = "ok"  # ok / warning / error
+        self.badge: Badge | None = None  # layer diagnostics of the run watched
+        self._base_tip = ""
         self.height = NODE_HEADER + 2 * NODE_PADDING
         self._syncing_pos = False
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable
@@ -132,10 +141,25 @@ class NodeItem(QGraphicsItem):
             self.lines, self.state, self.height = lines, state, height
             self.update()
         self._sync_ports(node, info, n_in, n_out, connected_in, connected_out, moved)
-        tip = self._tooltip(node, info, problems)
+        self._base_tip = self._tooltip(node, info, problems)
+        self._update_tooltip()
+        return moved
+
+    def set_badge(self, badge: Badge | None) -> None:
+        """Show a layer's diagnostics (None: its statistics line again)."""
+        if badge != self.badge:
+            self.badge = badge
+            self._update_tooltip()
+            self.update()
+
+    def _update_tooltip(self) -> None:
+        tip = self._base_tip
+        if self.badge is not None:
+            k = self.badge.key
+            tip += f"\nlast training sample: {k.text}" + (" (see the Problems panel)" if
+                                                          k.bad else "")
         if tip != self.toolTip():
             self.setToolTip(tip)
-        return moved
 
     def _sync_ports(self, node: Node, info: NodeInfo | None, n_in: int, n_out: int,
                     connected_in: set[int], connected_out: set[int], moved: bool) -> None:
@@ -255,6 +279,10 @@ class NodeItem(QGraphicsItem):
         painter.drawText(name_rect, Qt.AlignmentFlag.AlignVCenter, name)
         y = NODE_HEADER + NODE_PADDING
         for style, text in self.lines:
+            if style == "dim" and self.badge is not None:  # the statistics line, live
+                self._paint_badge(painter, QRectF(12, y, NODE_WIDTH - 24, NODE_LINE))
+                y += NODE_LINE
+                continue
             if style == "shape":
                 painter.setFont(f["mono"])
                 painter.setPen(c.error if self.state == "error" else c.text)
@@ -273,6 +301,36 @@ class NodeItem(QGraphicsItem):
             painter.setPen(QPen(c.selected, 2.0))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(rect.adjusted(-2, -2, 2, 2), 8, 8)
+
+    def _paint_badge(self, painter: QPainter, box: QRectF) -> None:
+        """A sparkline of the key statistic's recent samples, then its value (red when bad)."""
+        c = colors()
+        badge = self.badge
+        assert badge is not None
+        color = c.error if badge.key.bad else c.text_dim
+        painter.setFont(fonts()["small"])
+        fm = QFontMetricsF(painter.font())
+        text_w = min(fm.horizontalAdvance(badge.key.text) + 2, box.width() * 0.6)
+        spark = QRectF(box.left(), box.top() + 2, box.width() - text_w - 6, box.height() - 4)
+        values = [v for v in badge.spark if math.isfinite(v)]
+        if len(values) >= 2 and spark.width() > 8:
+            if badge.key.label == "grad":  # norms span decades: a log scale
+                values = [math.log10(max(v, 1e-30)) for v in values]
+            lo, hi = min(values), max(values)
+            span = hi - lo or 1.0
+            step = spark.width() / (len(values) - 1)
+            path = QPainterPath(QPointF(spark.left(), spark.bottom() - (values[0] - lo) / span
+                                        * spark.height()))
+            for i, v in enumerate(values[1:], 1):
+                path.lineTo(spark.left() + i * step,
+                            spark.bottom() - (v - lo) / span * spark.height())
+            painter.setPen(QPen(color, 1.2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawPath(path)
+        painter.setPen(color)
+        painter.drawText(QRectF(box.right() - text_w, box.top(), text_w, box.height()),
+                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                         fm.elidedText(badge.key.text, Qt.TextElideMode.ElideRight, text_w))
 
     def _header_type_width(self) -> tuple[float, str]:
         """The room the layer type takes in the header and its (elided) text: the name comes
@@ -352,8 +410,20 @@ class NodeItem(QGraphicsItem):
                              self.name, Qt.TextElideMode.ElideRight, box.width()))
         if shape_font is not None:
             painter.setFont(shape_font)
-            text = self.compact_shape
-            painter.drawText(QRectF(box.left(), top + name_h, box.width(), shape_h),
-                             Qt.AlignmentFlag.AlignCenter,
-                             QFontMetricsF(shape_font).elidedText(
-                                 text, Qt.TextElideMode.ElideMiddle, box.width()))
+            fm = QFontMetricsF(shape_font)
+            line = QRectF(box.left(), top + name_h, box.width(), shape_h)
+            if self.badge is not None:  # the live statistic in place of the shape
+                text = fm.elidedText(self.badge.key.text, Qt.TextElideMode.ElideRight,
+                                     box.width() - 8 / max(lod, 0.05))
+                if self.badge.key.bad:
+                    w = min(fm.horizontalAdvance(text) + 8 / max(lod, 0.05), box.width())
+                    pill = QRectF(line.center().x() - w / 2, line.top(), w, line.height())
+                    painter.setPen(Qt.PenStyle.NoPen)
+                    painter.setBrush(QBrush(c.error))
+                    painter.drawRoundedRect(pill, pill.height() / 2, pill.height() / 2)
+                    painter.setPen(QColor("#ffffff"))
+                painter.drawText(line, Qt.AlignmentFlag.AlignCenter, text)
+                return
+            painter.drawText(line, Qt.AlignmentFlag.AlignCenter,
+                             fm.elidedText(self.compact_shape, Qt.TextElideMode.ElideMiddle,
+                                           box.width()))
