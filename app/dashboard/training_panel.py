@@ -146,6 +146,11 @@ class TrainingPanel(QtWidgets.QWidget):
         self.optimizer_combo.addItems(OPTIMIZERS)
         self.lr_spin = checked_field(LR)
         self.lr_spin.setToolTip("Learning rate (the schedule starts from it)")
+        self.find_lr_button = QtWidgets.QPushButton("Find…")
+        self.find_lr_button.setToolTip(
+            "Find learning rate: sweep it on a copy of the model, plot the loss against it and "
+            "suggest one (you choose whether to apply it; undoable)")
+        self.lr_finder: Any = None  # the dialog last opened
         self.opt_form = QtWidgets.QFormLayout()
         self.opt_widgets: dict[str, QtWidgets.QWidget] = {}
         self.schedule_combo = narrow_combo()
@@ -194,7 +199,10 @@ class TrainingPanel(QtWidgets.QWidget):
         opt_box = QtWidgets.QGroupBox("Optimizer")
         f = QtWidgets.QFormLayout(opt_box)
         f.addRow("Algorithm", self.optimizer_combo)
-        f.addRow("Learning rate", self.lr_spin)
+        lr_row = QtWidgets.QHBoxLayout()
+        lr_row.addWidget(self.lr_spin, 1)
+        lr_row.addWidget(self.find_lr_button)
+        f.addRow("Learning rate", lr_row)
         f.addRow(self.opt_form)
         sched_box = QtWidgets.QGroupBox("Learning-rate schedule")
         f = QtWidgets.QFormLayout(sched_box)
@@ -222,6 +230,7 @@ class TrainingPanel(QtWidgets.QWidget):
 
         self.optimizer_combo.currentTextChanged.connect(self._on_optimizer)
         self.lr_spin.sigValue.connect(lambda v: self._set_opt("lr", float(v)))
+        self.find_lr_button.clicked.connect(self.find_learning_rate)
         self.schedule_combo.currentTextChanged.connect(self._on_schedule)
         self.batch_spin.sigValue.connect(lambda v: self._set(("batch_size",), int(v)))
         self.epochs_spin.sigValue.connect(lambda v: self._set(("epochs",), int(v)))
@@ -403,6 +412,20 @@ class TrainingPanel(QtWidgets.QWidget):
                 if self.device_list.item(i).checkState() == QtCore.Qt.Checked
                 for d in expand_device_id(self.device_list.item(i).data(QtCore.Qt.UserRole))]
 
+    def find_learning_rate(self) -> Any:
+        """Open the learning-rate finder on the project as it is now (non-modal)."""
+        from .lr_finder_dialog import LRFinderDialog  # noqa: PLC0415
+
+        if self.lr_finder is not None:
+            self.lr_finder.close()
+        dialog = LRFinderDialog(self.settings, self)
+        dialog.setAttribute(QtCore.Qt.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda *_: setattr(self, "lr_finder", None))
+        self.lr_finder = dialog
+        dialog.show()
+        dialog.start()
+        return dialog
+
     # ------------------------------------------------------------------ checks
     def _check(self) -> None:
         """Show why the current choice cannot train (devices, batch size), if it cannot."""
@@ -444,6 +467,7 @@ class TrainingPanel(QtWidgets.QWidget):
             if isinstance(child, QtWidgets.QAbstractSpinBox | QtWidgets.QComboBox |
                           QtWidgets.QCheckBox | QtWidgets.QLineEdit | QtWidgets.QListWidget):
                 child.setEnabled(not locked)
+        self.find_lr_button.setEnabled(not locked)  # the run uses the cores
         if not locked:
             self.refresh()
 

@@ -248,6 +248,14 @@ def _diagnostics_options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--layer", default="fc1")
 
 
+def _lr_finder(args: argparse.Namespace) -> QtWidgets.QWidget:
+    from app.dashboard.lr_finder_dialog import LRFinderDialog  # noqa: PLC0415
+
+    dialog = LRFinderDialog(_settings(args.template))
+    dialog.start()
+    return dialog
+
+
 def _training_panel(args: argparse.Namespace) -> QtWidgets.QWidget:
     from app.dashboard.training_panel import TrainingPanel  # noqa: PLC0415
 
@@ -390,6 +398,8 @@ PREVIEWS: dict[str, Preview] = {
                        lambda ap: ap.add_argument("--kind", default="nan", choices=(
                            "nan", "oom", "data", "worker", "crash"))),
     "runs": Preview(_runs, "runs", (800, 300)),
+    "lr_finder": Preview(_lr_finder, "find learning rate", (640, 440), _template("spiral"),
+                         delay_ms=3000),
     "diagnostics": Preview(_diagnostics, "layer diagnostics (a short real run)", (1100, 260),
                            _diagnostics_options),
     "export_dialog": Preview(_export, "export", (560, 220)),
