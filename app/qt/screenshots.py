@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 SCREEN = (1366, 768)  # the window size most laptops give; the README shows what they see
 
@@ -57,68 +58,10 @@ def _settle(app: object, seconds: float = 0.3) -> None:
         time.sleep(0.02)
 
 
-def dashboard(out: str | Path, template: str = "mlp_digits", fraction: float = 0.45,
-              size: tuple[int, int] = SCREEN, epochs: int = 40) -> Path:
-    """Grab the window once ``fraction`` of the planned steps are done (mid-training)."""
-    from PySide6.QtCore import QEventLoop, QTimer  # noqa: PLC0415
-    from PySide6.QtWidgets import QApplication  # noqa: PLC0415
-
-    from app.core.project import Project  # noqa: PLC0415
-    from app.gui.app import create_app  # noqa: PLC0415
-    from app.gui.main_window import MainWindow  # noqa: PLC0415
-
-    app = create_app([])
-    folder = Path(tempfile.mkdtemp(prefix="layerforge-screenshot-"))  # its runs go here too
-    project = Project.from_template(template)
-    project.training["epochs"] = epochs
-    project.save(folder / f"{template}.json")
-    win = MainWindow(Project.load(folder / f"{template}.json"), autosave=False)
-    win.resize(*size)
-    win.show()  # the Training tab hides the editor's docks itself
-    host = win.training
-    host.show()
-    dash = host.dashboard
-    dash.show_dialogs = False
-    loop = QEventLoop()
-    QTimer.singleShot(300, lambda: host.train())
-    t0 = time.perf_counter()
-    poll = QTimer()
-
-    def check() -> None:
-        planned = dash.charts.expected_steps
-        if dash.last_outcome is not None or (planned and len(dash.history) >= fraction *
-                                             planned):
-            loop.quit()
-
-    poll.timeout.connect(check)
-    poll.start(20)
-    QTimer.singleShot(120_000, loop.quit)
-    loop.exec()
-    poll.stop()
-    dash.charts.refresh(force=True)
-    QApplication.processEvents()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    win.grab().save(str(out))
-    print(f"grabbed after {time.perf_counter() - t0:.1f} s at step {len(dash.history)}",
-          file=sys.stderr)
-    host.shutdown()
-    win.doc.undo_stack.setClean()
-    win.files.ask_save_changes = lambda: "discard"
-    win.close()
-    app.processEvents()
-    return out
-
-
-def diagnostics(out: str | Path, template: str = "mlp_digits", fraction: float = 0.3,
-                size: tuple[int, int] = SCREEN, epochs: int = 10, lr: float | None = 0.3,
-                select: str = "relu1") -> Path:
-    """The Network tab mid-training: badges on the cards, wires tinted by gradient, the
-    Diagnostics dock on ``select`` beside the Problems panel with the warnings. ``lr`` (0.3 on
-    the seed MLP kills its ReLUs) makes the picture show what the warnings are for."""
-    from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: PLC0415
-    from PySide6.QtWidgets import QApplication  # noqa: PLC0415
-
+def _training_window(template: str, epochs: int, size: tuple[int, int],
+                     lr: float | None = None) -> tuple[Any, Any]:
+    """The application and a window on a saved copy of ``template`` (its runs go beside it, in
+    a temporary folder), shown at ``size``."""
     from app.core.project import Project  # noqa: PLC0415
     from app.gui.app import create_app  # noqa: PLC0415
     from app.gui.main_window import MainWindow  # noqa: PLC0415
@@ -133,49 +76,82 @@ def diagnostics(out: str | Path, template: str = "mlp_digits", fraction: float =
     win = MainWindow(Project.load(folder / f"{template}.json"), autosave=False)
     win.resize(*size)
     win.show()
-    _settle(app)
+    win.training.dashboard.show_dialogs = False
+    return app, win
+
+
+def _grab_mid_run(app: Any, win: Any, out: str | Path, start: Any, ready: Any,
+                  before: Any = None) -> Path:
+    """Call ``start``, wait until ``ready()`` (or the run's end, or two minutes), call
+    ``before`` (final redraws), save the window to ``out``, then stop and close it."""
+    from PySide6.QtCore import QEventLoop, QTimer  # noqa: PLC0415
+
+    dash = win.training.dashboard
+    loop = QEventLoop()
+    QTimer.singleShot(300, start)
+    t0 = time.perf_counter()
+    poll = QTimer()
+    poll.timeout.connect(lambda: (dash.last_outcome is not None or ready()) and loop.quit())
+    poll.start(20)
+    QTimer.singleShot(120_000, loop.quit)
+    loop.exec()
+    poll.stop()
+    if before is not None:
+        before()
+    _settle(app, 0.1)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    win.grab().save(str(out))
+    print(f"grabbed after {time.perf_counter() - t0:.1f} s at step {len(dash.history)}",
+          file=sys.stderr)
+    win.training.shutdown()
+    win.doc.undo_stack.setClean()
+    win.files.ask_save_changes = lambda: "discard"
+    win.close()
+    app.processEvents()
+    return out
+
+
+def _done(dash: Any, fraction: float) -> bool:
+    planned = dash.charts.expected_steps
+    return bool(planned) and len(dash.history) >= fraction * planned
+
+
+def dashboard(out: str | Path, template: str = "mlp_digits", fraction: float = 0.45,
+              size: tuple[int, int] = SCREEN, epochs: int = 40) -> Path:
+    """Grab the window once ``fraction`` of the planned steps are done (mid-training)."""
+    app, win = _training_window(template, epochs, size)
     host = win.training
-    hub = host.diagnostics
+    host.show()  # the Training tab hides the editor's docks itself
+    dash = host.dashboard
+    return _grab_mid_run(app, win, out, host.train, lambda: _done(dash, fraction),
+                         lambda: dash.charts.refresh(force=True))
+
+
+def diagnostics(out: str | Path, template: str = "mlp_digits", fraction: float = 0.3,
+                size: tuple[int, int] = SCREEN, epochs: int = 10, lr: float | None = 0.3,
+                select: str = "relu1") -> Path:
+    """The Network tab mid-training: badges on the cards, wires tinted by gradient, the
+    Diagnostics dock on ``select`` beside the Problems panel with the warnings. ``lr`` (0.3 on
+    the seed MLP kills its ReLUs) makes the picture show what the warnings are for; the grab
+    waits for its warning then."""
+    from PySide6.QtCore import Qt  # noqa: PLC0415
+
+    app, win = _training_window(template, epochs, size, lr)
+    _settle(app)
+    hub = win.training.diagnostics
     win.splitDockWidget(win.problems_dock, hub.dock, Qt.Orientation.Horizontal)
     win.resizeDocks([win.problems_dock, hub.dock], [560, size[0] - 560],
                     Qt.Orientation.Horizontal)
     win.resizeDocks([win.problems_dock], [260], Qt.Orientation.Vertical)
     _settle(app)
     win.auto_layout()  # rows that fit the canvas left above the docks, at full detail
-    dash = host.dashboard
-    dash.show_dialogs = False
     win.tabs.setCurrentIndex(0)
     win.scene.select_nodes([select])
-    loop = QEventLoop()
-    QTimer.singleShot(300, dash.start_training)
-    t0 = time.perf_counter()
-    poll = QTimer()
-
-    def check() -> None:
-        planned = dash.charts.expected_steps
-        warned = bool(hub.history.warnings) or lr is None  # a broken run: its warning shown
-        if dash.last_outcome is not None or (planned and len(dash.history) >= fraction *
-                                             planned and warned):
-            loop.quit()
-
-    poll.timeout.connect(check)
-    poll.start(20)
-    QTimer.singleShot(120_000, loop.quit)
-    loop.exec()
-    poll.stop()
-    hub.refresh()
-    _settle(app)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    win.grab().save(str(out))
-    print(f"grabbed after {time.perf_counter() - t0:.1f} s at step {len(dash.history)}",
-          file=sys.stderr)
-    host.shutdown()
-    win.doc.undo_stack.setClean()
-    win.files.ask_save_changes = lambda: "discard"
-    win.close()
-    QApplication.processEvents()
-    return out
+    dash = win.training.dashboard
+    return _grab_mid_run(app, win, out, dash.start_training,
+                         lambda: _done(dash, fraction) and (bool(hub.history.warnings) or
+                                                            lr is None), hub.refresh)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from diagnostics_helpers import relu_spiral
 
 from app.core.layer_history import HIST_KEEP, SPARK_POINTS, LayerHistory
 from app.core.project import Project
@@ -18,28 +19,13 @@ from engine.training.layer_stats import tensor_sums
 pytest.importorskip("app.gui.main_window")
 
 
-def relu_spiral(lr: float) -> Project:
-    """The spiral template with ReLUs and plain SGD (lr 3 kills the ReLUs in an epoch)."""
-    data = Project.from_template("spiral").to_dict()
-    rename = {"tanh1": "relu1", "tanh2": "relu2"}
-    for node in data["graph"]["nodes"]:
-        if node["type"] == "Tanh":
-            node["type"], node["name"] = "ReLU", rename[node["name"]]
-    for edge in data["graph"]["edges"]:
-        edge["src"] = rename.get(edge["src"], edge["src"])
-        edge["dst"] = rename.get(edge["dst"], edge["dst"])
-    data["training"].update(optimizer={"name": "SGD", "lr": lr, "momentum": 0.9}, epochs=4)
-    data["dataset"]["options"]["n_samples"] = 400
-    return Project.from_dict(data)
-
-
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("LAYERFORGE_SETTINGS", str(tmp_path / "settings.ini"))
     monkeypatch.setenv("LAYERFORGE_RECOVERY_DIR", str(tmp_path / "recovery"))
     from app.gui.main_window import MainWindow
 
-    relu_spiral(3.0).save(tmp_path / "relu.json")
+    relu_spiral(3.0, epochs=4).save(tmp_path / "relu.json")
     win = MainWindow(Project.load(tmp_path / "relu.json"), autosave=False)
     win.resize(1366, 768)
     win.show()

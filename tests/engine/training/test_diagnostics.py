@@ -45,6 +45,20 @@ def test_tensor_statistics_equal_a_hand_computation() -> None:
     np.testing.assert_array_equal(s.hist.counts, np.histogram(x, 4, (-2, 3))[0])
 
 
+def test_tensor_statistics_are_the_same_on_every_device(device: str) -> None:
+    """CuPy arrays go through the same statistics (the GPU run where there is one)."""
+    x = np.random.default_rng(2).standard_normal((64, 33)).astype(np.float32)
+    x[:, :5] = 0
+    ref = tensor_sums(x, (-1.0, 1.0), bins=16)
+    on = tensor_sums(engine.tensor(x, device=device)._data, (-1.0, 1.0), bins=16)
+    for attr in ("n", "zeros", "saturated", "low", "high"):
+        assert getattr(on, attr) == getattr(ref, attr)
+    for attr in ("mean", "std", "norm"):
+        assert getattr(on, attr) == pytest.approx(getattr(ref, attr), rel=1e-10)
+    np.testing.assert_array_equal(on.hist.counts, ref.hist.counts)
+    assert isinstance(on.hist.counts, np.ndarray)  # on the host, whatever the device
+
+
 def test_saturation_counts_outputs_within_one_percent_of_the_range_ends() -> None:
     tanh = np.array([-0.99, -0.981, -0.979, 0.0, 0.5, 0.98, 1.0], dtype=np.float32)
     # |y| >= 0.98 (1% of the range 2 is 0.02): -0.99, -0.981, 0.98, 1.0
@@ -219,7 +233,7 @@ def test_cpu_replicas_report_the_first_replicas_share() -> None:
 
 
 def test_the_adaptive_interval_keeps_the_cost_within_the_budget() -> None:
-    c = DiagnosticsCollector(budget=0.02)
+    c = DiagnosticsCollector(budget=0.02)  # (the default is 1.5%)
     assert c._proposal(0.001) == 5  # no step time yet: a short first gap
     c._step_s = 0.001
     assert c._proposal(0.001) == 50  # 1 ms per sample, 1 ms per step, 2%: one in 50

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from diagnostics_helpers import read_events
 
 import engine
 from engine import nn, optim
@@ -20,21 +21,11 @@ from engine.training.tensorboard import (
     scalar_value,
 )
 
-event_accumulator = pytest.importorskip(
-    "tensorboard.backend.event_processing.event_accumulator",
-    reason="the event files are checked with TensorBoard's reader: pip install -e '.[dev]'")
-
-
-def _read(folder: Path):  # noqa: ANN202
-    acc = event_accumulator.EventAccumulator(
-        str(folder), size_guidance={event_accumulator.SCALARS: 0,
-                                    event_accumulator.HISTOGRAMS: 0})
-    acc.Reload()
-    return acc
-
 
 def test_crc32c_matches_tensorboards_at_every_length_around_the_chunk_size() -> None:
-    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import crc32c as reference
+    reference = pytest.importorskip(
+        "tensorboard.compat.tensorflow_stub.pywrap_tensorflow",
+        reason="checked against TensorBoard's crc32c: pip install -e '.[dev]'").crc32c
 
     assert crc32c(b"123456789") == 0xE3069283  # the standard check value
     rng = np.random.default_rng(0)
@@ -51,7 +42,7 @@ def test_written_scalars_and_histograms_read_back(tmp_path: Path) -> None:
                             histogram_value("a/hist", edges * step, counts, 10, 0.5, 3.0)])
     writer.close()
     assert writer.path.name.startswith("events.out.tfevents.")
-    acc = _read(tmp_path)
+    acc = read_events(tmp_path)
     assert [(s.step, s.value) for s in acc.Scalars("a/loss")] == [(1, 0.5), (2, 1.0), (3, 1.5)]
     h = acc.Histograms("a/hist")[-1]
     assert h.step == 3
@@ -67,11 +58,11 @@ def test_a_training_run_logs_metrics_lr_and_layer_histograms(tmp_path: Path) -> 
     data = TensorDataset(engine.tensor(rng.standard_normal((64, 4)).astype(np.float32)),
                          engine.tensor(rng.integers(0, 2, 64)))
     seen = []
-    logger = TensorBoardLogger(tmp_path)
+    logger = TensorBoardLogger(tmp_path, batch_points_per_s=0)  # a point for every batch
     Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
             DataLoader(data, batch_size=16), DataLoader(data, batch_size=32), epochs=2,
             callbacks=[DiagnosticsCollector(every=3), logger, seen.append]).fit()
-    acc = _read(tmp_path)
+    acc = read_events(tmp_path)
     batches = [e for e in seen if e.kind.value == "batch_end"]
     loss = acc.Scalars("batch/loss")
     assert [s.step for s in loss] == [e.step for e in batches] == list(range(1, 9))
@@ -93,3 +84,20 @@ def test_a_training_run_logs_metrics_lr_and_layer_histograms(tmp_path: Path) -> 
     assert list(v.bucket) == pytest.approx(list(last.hist.counts))
     assert len(acc.Histograms("2/output_gradients")) == 3
     assert logger.path is not None and logger.path.parent == tmp_path
+
+
+def test_batch_points_are_thinned_to_the_mean_of_their_batches(tmp_path: Path) -> None:
+    from engine.training import Event, EventKind
+
+    logger = TensorBoardLogger(tmp_path, batch_points_per_s=1e-6)  # the first, then epoch ends
+    for step, loss in enumerate([1.0, 2.0, 3.0, 4.0, 5.0], 1):
+        logger.on_event(None, Event(EventKind.BATCH_END, step=step,
+                                    metrics={"loss": loss, "lr": 0.1 * step}))
+        if step == 3:
+            logger.on_event(None, Event(EventKind.EPOCH_END, step=3, metrics={"val_loss": 9.0}))
+    logger.on_event(None, Event(EventKind.FIT_END, step=5))
+    acc = read_events(tmp_path)
+    assert [(s.step, s.value) for s in acc.Scalars("batch/loss")] == [(1, 1.0), (3, 2.5),
+                                                                       (5, 4.5)]
+    assert [s.value for s in acc.Scalars("batch/lr")] == pytest.approx([0.1, 0.25, 0.45])
+    assert [s.step for s in acc.Scalars("epoch/val_loss")] == [3]
