@@ -13,7 +13,10 @@ over rounds of steps per second, and the overhead is 1 - the median over rounds 
 each "on" round divided by the "off" round just before it: a pair shares the machine's state of
 the moment, so slow drifts cancel. Target: overhead <= 5% on every model.
 
-    python benchmarks/diagnostics_bench.py [--rounds 7] [--steps 600] [--models spiral,...]
+    python benchmarks/diagnostics_bench.py [--rounds 21] [--steps 400] [--models spiral,...]
+
+Many short rounds rather than a few long ones: the noise of a shared machine comes in bursts of
+seconds, so short neighbouring rounds share its state and more pairs narrow the median.
 
 Also printed: how many samples the adaptive interval took, the collector's own account of its
 cost (``DiagnosticsCollector.spent_s``: the time inside its hooks and in handling each record,
@@ -122,8 +125,8 @@ def tensorboard_cost(n: int = 2000) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--steps", type=int, default=600, help="optimizer steps per round")
+    parser.add_argument("--rounds", type=int, default=21)
+    parser.add_argument("--steps", type=int, default=400, help="optimizer steps per round")
     parser.add_argument("--models", default=",".join(MODELS))
     args = parser.parse_args(argv)
     worst = 0.0

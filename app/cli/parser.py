@@ -81,7 +81,7 @@ def command_parser(command: str) -> _Parser:
                        help="collect layer statistics (activations, gradients, updates; also "
                             "in the run's TensorBoard file) and warn about dead, saturated, "
                             "vanishing or exploding layers; every EVERY batches, or as often "
-                            "as 1.5%% of the training time allows when EVERY is left out")
+                            "as 1%% of the training time allows when EVERY is left out")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
     elif command == "lr-find":
         p.description = ("Sweep the learning rate exponentially on a copy of the model and "

@@ -18,6 +18,8 @@ timer). ``python -m app.qt.preview diagnostics`` shows it on a short real run.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -37,22 +39,33 @@ COLORS = {"mean": "#d62728", "frac": "#1f77b4", "grad": "#2ca02c", "update": "#9
 EMPTY_TEXT = "Train the network to see its layers here: select a layer on the graph."
 
 
-def heatmap(hists: list[tuple[int, object]], rows: int = HEATMAP_ROWS
-            ) -> tuple[np.ndarray, float, float] | None:
+def heatmap(hists: list[tuple[int, object]], rows: int = HEATMAP_ROWS,
+            cache: dict[Any, Any] | None = None) -> tuple[np.ndarray, float, float] | None:
     """The histograms as an image (columns = samples, rows = value bins from the lowest edge to
-    the highest of all), each column scaled to its own largest bin so its shape shows."""
+    the highest of all), each column scaled to its own largest bin so its shape shows.
+    ``cache`` keeps the columns already made for the same range (a live redraw then only makes
+    the new samples' columns)."""
     if not hists:
         return None
     low = min(float(h.edges[0]) for _, h in hists)
     high = max(float(h.edges[-1]) for _, h in hists)
     if not (np.isfinite(low) and np.isfinite(high)) or high <= low:
         return None
+    old = cache.get("columns", {}) if cache is not None and \
+        cache.get("range") == (low, high, rows) else {}
+    kept: dict[int, tuple[Any, np.ndarray]] = {}
     edges = np.linspace(low, high, rows + 1)
     image = np.zeros((len(hists), rows))
     for i, (_, h) in enumerate(hists):
-        col = rebin(h, edges)
-        peak = col.max()
-        image[i] = col / peak if peak > 0 else col
+        entry = old.get(id(h))
+        if entry is None or entry[0] is not h:  # (an id is only reused by a new object)
+            col = rebin(h, edges)
+            peak = col.max()
+            entry = (h, col / peak if peak > 0 else col)
+        kept[id(h)] = entry
+        image[i] = entry[1]
+    if cache is not None:  # only the histograms shown now: thinned ones go
+        cache.update(range=(low, high, rows), columns=kept)
     return image, low, high
 
 
@@ -65,6 +78,8 @@ class DiagnosticsPanel(QtWidgets.QWidget):
         self.history = history if history is not None else LayerHistory()
         self.layer: str | None = None
         self._drawn: tuple = ()
+        # the heatmap columns made so far, per (layer, kind)
+        self._columns: dict[tuple[str, str], dict[Any, Any]] = {}
         self.header = QtWidgets.QLabel(EMPTY_TEXT)
         self.header.setWordWrap(True)
         self.header.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
@@ -127,6 +142,7 @@ class DiagnosticsPanel(QtWidgets.QWidget):
     # ------------------------------------------------------------------ what to show
     def set_history(self, history: LayerHistory) -> None:
         self.history = history
+        self._columns.clear()
         self.refresh(force=True)
 
     def show_layer(self, name: str | None) -> None:
@@ -162,7 +178,8 @@ class DiagnosticsPanel(QtWidgets.QWidget):
             return True
         self.header.setText(self._header(series))
         for image, kind in zip(self.images, ("activations", "gradients")):
-            self._draw_heatmap(image, series.histograms[kind])
+            cache = self._columns.setdefault((series.name, kind), {})
+            self._draw_heatmap(image, series.histograms[kind], cache)
         steps, mean = series.series("activation_mean")
         self.mean_curve.setData(steps, mean, connect="finite")
         if series.kind in ("relu", "saturating"):
@@ -200,8 +217,8 @@ class DiagnosticsPanel(QtWidgets.QWidget):
         ticks = [(float(k), f"1e{int(k)}") for k in np.arange(lo, hi + 1, step)]
         self.norm_plot.getAxis("left").setTicks([ticks, []])
 
-    def _draw_heatmap(self, image: pg.ImageItem, hists: list) -> None:
-        made = heatmap(hists)
+    def _draw_heatmap(self, image: pg.ImageItem, hists: list, cache: dict[Any, Any]) -> None:
+        made = heatmap(hists, cache=cache)
         if made is None:
             image.clear()
             return

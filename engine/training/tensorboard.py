@@ -41,44 +41,55 @@ _SPAN = 1024  # bytes per vectorised chunk
 _TABLES: dict[str, Any] = {}
 
 
-def _tables() -> tuple[list[int], np.ndarray]:
-    """The byte table, and for the vectorised path ``C[k][b]``: the CRC register that byte
-    ``b`` followed by ``k`` zero bytes leaves behind (from a zero register). A CRC without
-    its initial and final inversion is linear, so the CRC of ``n`` bytes is the XOR of
-    ``C[n - 1 - i][data[i]]`` over ``i``: one NumPy gather and one XOR reduction."""
-    if not _TABLES:
-        table = np.zeros(256, np.uint32)
+def _byte_table() -> list[int]:
+    """The CRC register after one byte ``b`` from a zero register, for each ``b``."""
+    if "byte" not in _TABLES:
+        table = []
         for i in range(256):
             c = i
             for _ in range(8):
                 c = (c >> 1) ^ _POLY if c & 1 else c >> 1
-            table[i] = c
+            table.append(c)
+        _TABLES["byte"] = table
+    return _TABLES["byte"]
+
+
+def _span_table() -> np.ndarray:
+    """``C[k][b]``: the register that byte ``b`` followed by ``k`` zero bytes leaves behind
+    (from a zero register). A CRC without its initial and final inversion is linear, so the
+    CRC of ``n`` bytes is the XOR of ``C[n - 1 - i][data[i]]`` over ``i``: one NumPy gather and
+    one XOR reduction. Built on first use (1 MiB, a few tens of ms): only long records (layer
+    histograms) need it."""
+    if "span" not in _TABLES:
+        table = np.asarray(_byte_table(), np.uint32)
         spans = np.empty((_SPAN, 256), np.uint32)
         spans[0] = table
         for k in range(1, _SPAN):
             prev = spans[k - 1]
             spans[k] = table[prev & 0xFF] ^ (prev >> 8)
-        _TABLES["byte"], _TABLES["span"] = table.tolist(), spans
-        _TABLES["reverse"] = np.arange(_SPAN - 1, -1, -1)
-    return _TABLES["byte"], _TABLES["span"]
+        _TABLES["span"], _TABLES["reverse"] = spans, np.arange(_SPAN - 1, -1, -1)
+    return _TABLES["span"]
+
+
+def _crc_bytes(state: int, data: Any) -> int:
+    table = _byte_table()
+    for b in data:
+        state = table[(state ^ b) & 0xFF] ^ (state >> 8)
+    return state
 
 
 def crc32c(data: bytes) -> int:
     """CRC-32C (Castagnoli) of ``data``, as TFRecords checksum their lengths and payloads."""
-    table, spans = _tables()
     state = 0xFFFFFFFF
     if len(data) < 128:  # a Python loop beats NumPy's call overhead on short records
-        for b in data:
-            state = table[(state ^ b) & 0xFF] ^ (state >> 8)
-        return state ^ 0xFFFFFFFF
-    arr = np.frombuffer(data, np.uint8)
+        return _crc_bytes(state, data) ^ 0xFFFFFFFF
+    spans = _span_table()
     reverse = _TABLES["reverse"]
+    arr = np.frombuffer(data, np.uint8)
     for start in range(0, len(arr), _SPAN):
         chunk = arr[start:start + _SPAN]
         if len(chunk) < 4:  # too short to carry the register: finish byte by byte
-            for b in chunk.tolist():
-                state = table[(state ^ b) & 0xFF] ^ (state >> 8)
-            return state ^ 0xFFFFFFFF
+            return _crc_bytes(state, chunk.tolist()) ^ 0xFFFFFFFF
         # the register entering a chunk acts as if XORed into its first four bytes
         chunk = chunk.copy()
         chunk[:4] ^= np.frombuffer(state.to_bytes(4, "little"), np.uint8)

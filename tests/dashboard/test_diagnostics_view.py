@@ -196,6 +196,13 @@ def test_the_panel_runs_on_a_history_and_picks_a_layer(qtbot) -> None:
     panel.show_layer("relu")
     assert panel.images[0].image.shape == (5, 48) and panel.frac_line.isVisible()
     assert panel.refresh() is False  # nothing new: nothing drawn
-    image, low, high = heatmap(h.layers["relu"].histograms["activations"])
+    hists = h.layers["relu"].histograms["activations"]
+    image, low, high = heatmap(hists)
     assert image.max() == 1.0 and low <= 0 and high >= 1
     assert heatmap([]) is None
+    cache: dict = {}
+    first = heatmap(hists[:3], cache=cache)[0]
+    np.testing.assert_array_equal(first, image[:3])
+    again = heatmap(hists, cache=cache)[0]  # the first three columns reused
+    np.testing.assert_array_equal(again, image)
+    assert len(cache["columns"]) == 5
