@@ -129,7 +129,7 @@ def dashboard(out: str | Path, template: str = "mlp_digits", fraction: float = 0
 
 
 def diagnostics(out: str | Path, template: str = "mlp_digits", fraction: float = 0.3,
-                size: tuple[int, int] = SCREEN, epochs: int = 10, lr: float | None = 0.3,
+                size: tuple[int, int] = SCREEN, epochs: int = 100, lr: float | None = 0.3,
                 select: str = "relu1") -> Path:
     """The Network tab mid-training: badges on the cards, wires tinted by gradient, the
     Diagnostics dock on ``select`` beside the Problems panel with the warnings. ``lr`` (0.3 on

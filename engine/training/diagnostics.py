@@ -209,8 +209,9 @@ class DiagnosticsCollector(Callback):
         self._next: int | None = 0  # the batch to sample next (None: not decided yet)
         self._last_index = 0
         self._timed = 0
+        self._first = True  # the fit's first sample is still to come
         self._last_end: float | None = None
-        self._step_s: float | None = None  # smoothed duration of an unsampled batch
+        self._steps_s: deque[float] = deque(maxlen=15)  # the last unsampled batches' times
         self._costs: deque[float] = deque(maxlen=5)  # seconds of the last samples
         self._rank, self._world = 0, 1
 
@@ -225,6 +226,9 @@ class DiagnosticsCollector(Callback):
             trainer, "distributed", False) else 1
         self._optimizer = trainer.optimizer
         self._count, self._next, self._timed = 0, 0, 0
+        self._first = True
+        self._costs.clear()
+        self._steps_s.clear()
         self._last_end = time.perf_counter()
         self._sample = None
         self._arm()
@@ -340,7 +344,7 @@ class DiagnosticsCollector(Callback):
         sampled = bool(self._module_handles)
         self._disarm_modules()
         if not sampled and self._last_end is not None:
-            self._step_s = _ema(self._step_s, now - self._last_end)
+            self._steps_s.append(now - self._last_end)
             self._timed += 1
         self._count += 1
         sample = self._sample
@@ -348,7 +352,7 @@ class DiagnosticsCollector(Callback):
             self._finish(trainer, event, sample)
         self._last_end = time.perf_counter()
         if self._next is None and self._timed >= TIMED_BATCHES:  # the steps are timed now
-            self.interval = self._proposal(statistics.median(self._costs))
+            self.interval = self._proposal(self._cost_estimate())
             self._next = max(self._count, self._last_index + self.interval)
         if self._sample is None and self._next is not None and self._count >= self._next:
             self._arm()
@@ -359,7 +363,7 @@ class DiagnosticsCollector(Callback):
         t0 = time.perf_counter()
         parts = [self._payload(sample)]
         # ranks agree on the next sample (a collective): each proposes, the longest wins
-        proposal = self._proposal(statistics.median([*self._costs, sample.hook_s]))
+        proposal = self._proposal(self._cost_estimate(sample.hook_s))
         if self._world > 1:
             from .. import distributed as dist  # noqa: PLC0415
 
@@ -374,18 +378,27 @@ class DiagnosticsCollector(Callback):
             trainer.callbacks(trainer, diag)
             self.records_sent += 1
         # What a sample costs: the hooks' own time and this method's (merging, and every
-        # callback's work on the record: TensorBoard, the window), both measured directly; the
-        # median of the last few, so one sample slowed by another process changes nothing.
-        self._costs.append(sample.hook_s + time.perf_counter() - t0)
+        # callback's work on the record: TensorBoard, the window), both measured directly. A
+        # fit's first record also pays one-time costs downstream (TensorBoard's crc tables,
+        # first imports: ten times a usual record), so it counts as twice its hooks' time.
+        handled = sample.hook_s if self._first else time.perf_counter() - t0
+        self._first = False
+        self._costs.append(sample.hook_s + handled)
         self.spent_s += self._costs[-1]
         self._last_index = sample.batch_index
         if self.every is None and self._world == 1:
             if self._timed < TIMED_BATCHES:  # decided once a few plain steps are timed
                 self._next = None
                 return
-            proposal = self._proposal(statistics.median(self._costs))
+            proposal = self._proposal(self._cost_estimate())
         self.interval = proposal
         self._next = max(self._count, sample.batch_index + proposal)
+
+    def _cost_estimate(self, *more: float) -> float:
+        """What the next sample will cost: the median of the last few (one sample slowed by
+        another process changes nothing)."""
+        costs = [*self._costs, *more]
+        return statistics.median(costs) if costs else 0.0
 
     def _proposal(self, cost_s: float) -> int:
         """The next interval: fixed, or long enough that ``cost_s`` per sample stays within
@@ -393,9 +406,11 @@ class DiagnosticsCollector(Callback):
         agree on the next sample before any of them has timed a step)."""
         if self.every is not None:
             return self.every
-        if self._step_s is None or self._step_s <= 0:
+        # the median batch: an epoch's first (its loader starting) is no guide to the others
+        step_s = statistics.median(self._steps_s) if self._steps_s else 0.0
+        if step_s <= 0:
             return FIRST_GAP
-        return max(1, min(self.max_every, math.ceil(cost_s / (self.budget * self._step_s))))
+        return max(1, min(self.max_every, math.ceil(cost_s / (self.budget * step_s))))
 
     def _payload(self, sample: _Sample) -> dict[str, Any]:
         """This rank's part of the sample, as plain data (what crosses to rank 0)."""
@@ -423,7 +438,3 @@ class DiagnosticsCollector(Callback):
                 stats.update_ratio = first["updates"].get(name)
             record.layers[name] = stats
         return record
-
-
-def _ema(old: float | None, new: float, keep: float = 0.8) -> float:
-    return new if old is None else keep * old + (1 - keep) * new

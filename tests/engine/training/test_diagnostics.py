@@ -235,7 +235,7 @@ def test_cpu_replicas_report_the_first_replicas_share() -> None:
 def test_the_adaptive_interval_keeps_the_cost_within_the_budget() -> None:
     c = DiagnosticsCollector(budget=0.02)  # (the default is 1%)
     assert c._proposal(0.001) == 5  # no step time yet: a short first gap
-    c._step_s = 0.001
+    c._steps_s.extend([0.001, 0.5, 0.001])  # the median batch: one slow one is no guide
     assert c._proposal(0.001) == 50  # 1 ms per sample, 1 ms per step, 2%: one in 50
     assert c._proposal(1.0) == 500  # capped
     assert c._proposal(1e-6) == 1
