@@ -73,17 +73,18 @@ def test_apply_is_one_undoable_edit_in_the_editor(qtbot, tmp_path) -> None:
 
 def test_closing_the_dialog_cancels_the_sweep(qtbot, spiral_project) -> None:
     from app.core.dataset_tools import Cancelled
+    from app.dashboard.lr_finder_dialog import LRFinderDialog
     from app.dashboard.settings import Settings
     from app.dashboard.training_panel import TrainingPanel
 
-    spiral_project.dataset["options"]["n_samples"] = 4000  # a sweep long enough to cancel
     panel = TrainingPanel(Settings(spiral_project))
     qtbot.addWidget(panel)
-    dialog = panel.find_learning_rate()
-    qtbot.waitUntil(lambda: len(dialog._lrs) >= 2, timeout=30000)
+    dialog = LRFinderDialog(panel.settings, panel, steps=100_000)  # long enough to cancel
+    dialog.start()
     task = dialog.task
     failed = []
     task.sigFailed.connect(failed.append)
+    qtbot.waitUntil(lambda: len(dialog._lrs) >= 2, timeout=30000)
     dialog.close()
     qtbot.waitUntil(lambda: bool(failed), timeout=30000)
     assert isinstance(failed[0], Cancelled)
