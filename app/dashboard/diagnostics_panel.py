@@ -92,8 +92,11 @@ class DiagnosticsPanel(QtWidgets.QWidget):
                                       for k, label in (("flow", "back"), ("grad", "grad"),
                                                        ("update", "upd/w"))))
         self.plots = [self.view.addPlot(row=0, col=i, title=t) for i, t in enumerate(titles)]
-        for i in range(len(titles)):
+        for i, plot in enumerate(self.plots):
             self.view.ci.layout.setColumnStretchFactor(i, 1)
+            self.view.ci.layout.setColumnPreferredWidth(i, 200)
+            if i:
+                plot.setXLink(self.plots[0])  # one step axis for the four
         self.plots[3].setToolTip("log scale: the norm of the gradient flowing back from the "
                                  "layer's output (back), of its weights' gradient (grad), and "
                                  "the step's update / weight ratio (upd/w)")

@@ -97,14 +97,19 @@ class DiagnosticsHub(QtCore.QObject):
             item.set_badge(h.badge(name))
         for edge, item in scene.edge_items.items():
             item.set_gradient(h.output_grad_norm(edge.src))
-        if self.history.layers:
+        if self.seen:
             self._show_panel()
-        if self.panel is not None and self.dock.isVisible():
-            self.panel.refresh()
+
+    @property
+    def seen(self) -> bool:
+        """Whether the dock is on screen (a tab behind Problems is "visible" to Qt, but has
+        nothing of itself on screen)."""
+        return self.dock.isVisible() and not self.dock.visibleRegion().isEmpty()
 
     def _show_panel(self) -> None:
-        """Build the panel (pyqtgraph) the first time there is something to show."""
-        if self.panel is None and (self.history.layers or self.dock.isVisible()):
+        """Build the panel (pyqtgraph: a third of a second the first time, which the training
+        thread would wait for) once it is seen, and draw it."""
+        if self.panel is None:
             from .diagnostics_panel import DiagnosticsPanel  # noqa: PLC0415 - heavy
 
             self.panel = DiagnosticsPanel(self.history)

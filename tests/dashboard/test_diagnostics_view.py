@@ -72,12 +72,13 @@ def test_a_dying_network_shows_it_on_the_graph_and_in_the_problems_panel(qtbot, 
     window.problems.activate_row(rows.index(dead[0]))
     layer = dead[0].text(1)
     assert window.scene.selected_nodes() == [layer]
-    # the Diagnostics dock shows the selected layer's histograms and curves
-    panel = hub.panel
-    assert panel is not None and hub.dock.widget() is panel
+    # the Diagnostics dock shows the selected layer's histograms and curves (built when seen)
+    assert hub.panel is None and not hub.seen  # behind the Problems tab
     hub.dock.show()
     hub.dock.raise_()
-    assert panel.layer == layer
+    qtbot.waitUntil(lambda: hub.panel is not None)
+    panel = hub.panel
+    assert hub.dock.widget() is panel and panel.layer == layer
     panel.refresh(force=True)
     assert f"<b>{layer}</b> (ReLU)" in panel.header.text() and "% zero" in panel.header.text()
     assert "% of outputs are zero" in panel.header.text()
