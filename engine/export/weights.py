@@ -23,7 +23,8 @@ from ..errors import FileFormatError
 from .errors import WeightsError
 
 __all__ = ["FORMATS", "atomic_write_bytes", "check_state", "expected_state", "format_of",
-           "load_weights", "read_weights", "save_weights", "to_numpy_state"]
+           "load_weights", "read_weights", "save_weights", "state_differences",
+           "to_numpy_state"]
 
 FORMATS = ("safetensors", "npz")
 
@@ -84,18 +85,29 @@ def read_weights(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
         raise WeightsError(f"{p}: cannot read the file ({exc.strerror or exc})") from None
 
 
+def state_differences(expected: Mapping[str, tuple[int, ...]],
+                      given: Mapping[str, tuple[int, ...]]) -> tuple[list[str], list[str],
+                                                                     list[str]]:
+    """``(names whose shapes differ, names missing from given, names given but not expected)``
+    of two ``{name: shape}`` maps: what every "does this state dict fit?" message lists."""
+    wrong = [k for k in expected if k in given and tuple(given[k]) != tuple(expected[k])]
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
+    return wrong, missing, unexpected
+
+
 def check_state(expected: Mapping[str, tuple[tuple[int, ...], str]],
                 given: Mapping[str, np.ndarray], source: str = "the weights") -> None:
     """Raise WeightsError listing every missing, unexpected and mis-shaped tensor."""
-    missing = [k for k in expected if k not in given]
-    unexpected = [k for k in given if k not in expected]
-    wrong = [f"{k} {tuple(given[k].shape)} (the graph needs {expected[k][0]})"
-             for k in expected if k in given and tuple(given[k].shape) != expected[k][0]]
+    wrong, missing, unexpected = state_differences(
+        {k: shape for k, (shape, _) in expected.items()},
+        {k: tuple(v.shape) for k, v in given.items()})
     if not (missing or unexpected or wrong):
         return
     parts = []
     if wrong:
-        parts.append("wrong shape: " + ", ".join(wrong))
+        parts.append("wrong shape: " + ", ".join(
+            f"{k} {tuple(given[k].shape)} (the graph needs {expected[k][0]})" for k in wrong))
     if missing:
         parts.append("missing: " + ", ".join(missing))
     if unexpected:
