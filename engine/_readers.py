@@ -199,7 +199,7 @@ def read_npz(path: str | os.PathLike[str], keys: Collection[str] | None = None,
             NotImplementedError) as exc:
         if isinstance(exc, FileFormatError):
             raise
-        raise FileFormatError(f"{path}: not a readable npz file ({exc})") from None
+        raise FileFormatError(f"{path}: not a readable .npz file ({exc})") from None
     return list(members), arrays
 
 
