@@ -91,6 +91,7 @@ def check_checkpoint(ck: Any, source: str = "the checkpoint") -> None:
     KeyError, a ValueError from NumPy or a bare StopIteration."""
     where = _Where(source)
     where.mapping(ck, "", ("model", "optimizer", "trainer", "rng"))
+    where.mapping(ck["model"], "model", ())
     for name, value in ck["model"].items():
         if not isinstance(value, Tensor):
             raise where.error(f"model.{name}", f"is a {type(value).__name__}, not a tensor")
@@ -99,6 +100,17 @@ def check_checkpoint(ck: Any, source: str = "the checkpoint") -> None:
     if not isinstance(groups, list) or not all(
             isinstance(g, dict) and isinstance(g.get("params"), list) for g in groups):
         raise where.error("optimizer.param_groups", "is not a list of groups with 'params'")
+    ids = [i for g in groups for i in g["params"]]
+    if not all(_is_count(i) for i in ids) or len(set(ids)) != len(ids):
+        raise where.error("optimizer.param_groups", "'params' are not distinct parameter "
+                                                    "numbers")
+    where.mapping(ck["optimizer"]["state"], "optimizer.state", ())
+    for key, per_param in ck["optimizer"]["state"].items():
+        where.mapping(per_param, f"optimizer.state.{key}", ())
+        for name, value in per_param.items():
+            if isinstance(value, str | dict | bool):
+                raise where.error(f"optimizer.state.{key}.{name}",
+                                  f"is a {type(value).__name__}, not a tensor or a number")
     if ck.get("scheduler") is not None and not isinstance(ck["scheduler"], dict):
         raise where.error("scheduler", f"is a {type(ck['scheduler']).__name__}, not a dict")
     t = ck["trainer"]
@@ -170,10 +182,44 @@ def check_resumable(ck: Any, trainer: Any, source: str = "the checkpoint") -> No
             f"{source} stopped after batch {t['batches_done']} of epoch {t['epoch'] + 1}, but "
             f"an epoch of this data has {batches_per_epoch} batches; resume with the dataset "
             f"and batch size it was trained with, or start a new run")
+    for i, (saved, group) in enumerate(zip(ck["optimizer"]["param_groups"],
+                                           trainer.optimizer.param_groups)):
+        for key in saved.keys() & group.keys() - {"params", "param_names"}:
+            _check_like(saved[key], group[key], f"optimizer.param_groups.{i}.{key}", source)
+    if trainer.scheduler is not None and ck.get("scheduler") is not None:
+        current = trainer.scheduler.state_dict()
+        for key in ck["scheduler"].keys() & current.keys():
+            _check_like(ck["scheduler"][key], current[key], f"scheduler.{key}", source)
     if t["batches_done"] and len(t["train_sums"]["vector"]) != 3 + 2 * len(ks):
         raise CheckpointError(
             f"{source} kept its running metrics for other top-k accuracies than this run's "
             f"{list(ks)}; resume with the topk= it was trained with")
+
+
+def _check_like(saved: Any, current: Any, at: str, source: str) -> None:
+    """A hyperparameter or counter of the checkpoint's optimizer or scheduler must be plain
+    data of the kind this run's holds there (a number for a number, a list as long for a
+    list...): what an edit put in otherwise fails at the first step, as a TypeError."""
+    kinds = ((bool,), (int, float), (str,), (list, tuple), (dict,))
+    if current is None or isinstance(current, Tensor | np.ndarray):
+        return
+    kind = next((k for k in kinds if isinstance(current, k)), None)
+    ok = kind is not None and isinstance(saved, kind) and (kind != (int, float) or not
+                                                           isinstance(saved, bool))
+    if ok and kind == (list, tuple):
+        ok = len(saved) == len(current)
+        for i, (a, b) in enumerate(zip(saved, current) if ok else ()):
+            _check_like(a, b, f"{at}.{i}", source)
+    if not ok:
+        raise CheckpointError(
+            f"{source}: {at} is {_short(saved)} where this run keeps {_short(current)}; the "
+            f"file was edited, or saved with another optimizer or scheduler: resume with the "
+            f"settings it was trained with")
+
+
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _check_random_state(state: Any, at: str, where: _Where) -> None:
@@ -188,7 +234,7 @@ def _check_random_state(state: Any, at: str, where: _Where) -> None:
 
 def _check_bit_generator(state: Any, at: str, where: _Where) -> None:
     name = state.get("bit_generator") if isinstance(state, dict) else None
-    if name not in _BIT_GENERATORS:
+    if not isinstance(name, str) or name not in _BIT_GENERATORS:
         raise where.error(at, f"is not a NumPy generator state (bit_generator "
                               f"{name!r}; expected one of {', '.join(_BIT_GENERATORS)})")
     try:
@@ -196,6 +242,10 @@ def _check_bit_generator(state: Any, at: str, where: _Where) -> None:
     except (ValueError, TypeError, KeyError, OverflowError) as exc:
         raise where.error(at, f"is not a valid {name} state ({type(exc).__name__}: "
                               f"{exc})") from None
+
+
+def _is_count(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
 
 def _is_number(v: Any) -> bool:

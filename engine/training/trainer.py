@@ -230,7 +230,8 @@ class Trainer:
         self.best, self.best_epoch = t["best"], t["best_epoch"]
         self.bad_epochs = int(t["bad_epochs"])
         self.history = list(t["history"])
-        self._train_sums.load_state_dict(t["train_sums"])
+        if self._batches_done:  # (an epoch's start resets them)
+            self._train_sums.load_state_dict(t["train_sums"])
         rng = ck["rng"]
         if isinstance(rng, list):
             rng = rng[self.rank]

@@ -24,6 +24,7 @@ Transform = Callable[[Any], Any] | None
 # always a mistake (an id column, or numeric targets that want task="regression"), and a label
 # like 1e30 would otherwise overflow or ask for a last layer of that many outputs.
 MAX_CLASSES = 1_000_000
+_F32_MAX = float(np.finfo(np.float32).max)  # features and targets are float32: beyond is inf
 
 
 def _is_number(text: str) -> bool:
@@ -35,6 +36,18 @@ def _number(text: str) -> float | None:
         return float(text)
     except ValueError:
         return None
+
+
+def _finite32(value: float) -> bool:
+    return math.isfinite(value) and abs(value) <= _F32_MAX
+
+
+def _not_finite32(value: float) -> str:
+    """Why a value cannot be a float32 sample or target, and the fix."""
+    if not math.isfinite(value):
+        return "not finite; fill in a number or drop the row"
+    return (f"too large for float32, the engine's default float (at most ±{_F32_MAX:.4g}); "
+            f"rescale the column")
 
 
 def _read_rows(path: Path, delimiter: str) -> list[tuple[int, list[str]]]:
@@ -146,10 +159,10 @@ class CSVDataset(ArrayDataset):
                         f"{self.path}: row {line}, column {names[c]!r} (column {c + 1}): "
                         f"{what}. Feature columns must be numeric; fix the value, or leave the "
                         f"column out with feature_columns=") from None
-                if not math.isfinite(value):
+                if not _finite32(value):
                     raise DatasetFormatError(f"{self.path}: row {line}, column {names[c]!r} "
-                                             f"(column {c + 1}): {text!r} is not finite; fill "
-                                             f"in a number or drop the row")
+                                             f"(column {c + 1}): {text!r} is "
+                                             f"{_not_finite32(value)}")
                 features[r, j] = value
             if label_idx is not None:
                 raw_labels.append(row[label_idx].strip())
@@ -191,11 +204,12 @@ class CSVDataset(ArrayDataset):
                 math.isfinite(v) and not v.is_integer() for v in numbers) else "classification"
         if task == "regression":
             for (line, _), text, v in zip(body, raw, numbers):
-                if v is None or not math.isfinite(v):
-                    raise DatasetFormatError(
-                        f"{where(line)}: {text!r} is not a {'finite ' if v is not None else ''}"
-                        f"number; regression targets must be numbers: fill it in or drop the "
-                        f"row")
+                if v is None:
+                    raise DatasetFormatError(f"{where(line)}: {text!r} is not a number; "
+                                             f"regression targets must be numbers: fill it in "
+                                             f"or drop the row")
+                if not _finite32(v):
+                    raise DatasetFormatError(f"{where(line)}: {text!r} is {_not_finite32(v)}")
             return np.asarray(numbers, dtype=np.float32)
         if numeric and classes is None:  # class indices
             for (line, _), text, v in zip(body, raw, numbers):
@@ -262,7 +276,15 @@ class NPZDataset(ArrayDataset):
         elif y is not None:
             _check_finite(y, y_key, self.path, "targets")  # type: ignore[arg-type]
         if x.dtype == np.float64:
-            x = x.astype(np.float32)  # the engine's default float, as the DataLoader expects
+            with np.errstate(over="ignore"):  # (values past float32's range are refused next)
+                x32 = x.astype(np.float32)  # the engine's default float, as the loader expects
+            big = np.argwhere(~np.isfinite(x32))
+            if len(big):
+                at = ", ".join(str(int(i)) for i in big[0])
+                raise DatasetFormatError(
+                    f"{self.path}: {x_key}[{at}] is {x[tuple(big[0])]}, "
+                    f"{_not_finite32(float(x[tuple(big[0])]))}")
+            x = x32
         super().__init__(x, y, transform, target_transform)
 
 

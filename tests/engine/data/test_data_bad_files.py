@@ -5,16 +5,22 @@ labels. Every file is written here in its real format."""
 
 from __future__ import annotations
 
+import csv
 import gzip
+import math
 import os
 import pickle
 import struct
 import time
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from file_properties import bounded, loads_or_refuses
+from hypothesis import given
+from hypothesis import strategies as st
 from test_data_files import idx_bytes, write_cifar_batch
 
 from engine.data import DatasetFormatError
@@ -43,7 +49,8 @@ def csv_file(tmp_path: Path, labels: list[str], **kw: object) -> CSVDataset:
                                r"from 0"),
     (["0", "", "1"], "auto", r"row 3, column 'label' \(column 3\): the label is empty; fill it "
                              r"in or drop the row"),
-    (["0.5", "nan", "1"], "auto", r"row 3, .*'nan' is not a finite number; regression targets"),
+    (["0.5", "nan", "1"], "auto", r"row 3, .*'nan' is not finite; fill in a number or drop "
+                                  r"the row"),
     (["0.5", "x", "1"], "regression", r"row 3, .*'x' is not a number; regression targets"),
 ])
 def test_bad_csv_labels_name_the_row(labels: list[str], task: str, match: str,
@@ -78,6 +85,14 @@ def test_bad_csv_rows_name_the_line(tmp_path: Path) -> None:
     with pytest.raises(DatasetFormatError, match=r"row 2, column 'b' \(column 2\): 'inf' is not "
                                                  r"finite; fill in a number or drop the row"):
         CSVDataset(path)
+    path.write_text("a,b,label\n1,3.5e38,0\n")  # finite, but inf as float32
+    with pytest.raises(DatasetFormatError, match=r"row 2, column 'b' \(column 2\): '3.5e38' is "
+                                                 r"too large for float32, .*rescale the column"):
+        CSVDataset(path)
+    path.write_text("a,label\n1,0.5\n2,-1e39\n")
+    with pytest.raises(DatasetFormatError, match=r"row 3, column 'label' \(column 2\): '-1e39' "
+                                                 r"is too large for float32"):
+        CSVDataset(path)
 
 
 # ----------------------------------------------------------------------------- NPZ
@@ -95,6 +110,8 @@ def test_bad_csv_rows_name_the_line(tmp_path: Path) -> None:
     ({"x": np.ones((3, 2)), "y": np.array([0, 10**7, 2])}, r"y\[1\] is 10000000: class labels"),
     ({"x": np.array([[1.0, 2.0], [np.nan, 1.0], [0.0, np.nan]]), "y": np.zeros(3, int)},
      r"x\[1, 0\] is nan \(2 value\(s\) are not finite\); samples must be finite numbers"),
+    ({"x": np.array([[1.0, 2.0], [0.0, -1e300], [0.0, 0.0]]), "y": np.zeros(3, int)},
+     r"x\[1, 1\] is -1e\+300, too large for float32"),
     ({"x": np.ones((3, 2)), "y": np.array([0.5, np.inf, 1.0])},
      r"y\[1\] is inf \(1 value\(s\) are not finite\); targets must be finite"),
 ])
@@ -211,3 +228,64 @@ def test_cifar_labels_that_are_not_class_indices(labels: object, tmp_path: Path)
     with pytest.raises(DatasetFormatError, match=r"data_batch_1: 'labels' should be a list of "
                                                  r"class indices"):
         load_cifar_batch(path)
+
+
+# ----------------------------------------------------------------------------- properties
+FIELDS = (st.sampled_from(["0", "1", "2", "-1", "1e30", "nan", "inf", "0.5", "", " ", "x",
+                           "cat", '"', "a,b", "1\n2", "\ufeff1"])
+          | st.integers(-5, 5).map(str) | st.floats(allow_nan=True).map(repr)
+          | st.text(max_size=6))
+
+
+@bounded
+@given(rows=st.lists(st.lists(FIELDS, min_size=1, max_size=4), min_size=1, max_size=6),
+       raw=st.booleans(), task=st.sampled_from(["auto", "classification", "regression"]),
+       tail=st.binary(max_size=8))
+def test_any_csv_file_loads_or_raises_a_located_error(rows: list[list[str]], raw: bool,
+                                                      task: str, tail: bytes,
+                                                      tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    if raw:  # written as text joined by commas: quotes and newlines left as they are
+        path.write_bytes("\n".join(",".join(r) for r in rows).encode() + tail)
+    else:
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows(rows)
+    ds = loads_or_refuses(path, lambda p: CSVDataset(p, task=task), DatasetFormatError)
+    if ds is not None:
+        assert ds.data.dtype == np.float32 and np.isfinite(ds.data).all()
+        y = ds.targets
+        assert (y.dtype == np.int64 and ((0 <= y) & (y < MAX_CLASSES)).all()) or (
+            y.dtype == np.float32 and np.isfinite(y).all())
+
+
+# ----------------------------------------------------------------------------- NPZ dataset
+ARRAY_DTYPES = st.sampled_from([np.float64, np.float32, np.int64, np.int8, np.uint8, np.bool_,
+                                np.complex64, "U2", object])
+
+
+@st.composite
+def arrays(draw: Any, n: int) -> np.ndarray:
+    shape = (n, *draw(st.lists(st.integers(1, 3), max_size=2)))
+    dtype = draw(ARRAY_DTYPES)
+    values = np.asarray(draw(st.lists(st.sampled_from([0, 1, 2, -1, 0.5, 1e30]),
+                                      min_size=math.prod(shape), max_size=math.prod(shape))))
+    with np.errstate(invalid="ignore", over="ignore"):  # 1e30 as int8: whatever it gives
+        arr = values.reshape(shape).astype(dtype)
+    if arr.dtype.kind == "f" and arr.size and draw(st.booleans()):
+        arr.flat[draw(st.integers(0, arr.size - 1))] = draw(st.sampled_from([np.nan, np.inf]))
+    return arr
+
+
+@bounded
+@given(data=st.data())
+def test_any_npz_dataset_loads_or_raises_a_located_error(data: Any, tmp_path: Path) -> None:
+    n = data.draw(st.integers(0, 4), "n")
+    x = data.draw(arrays(n), "x")
+    y = data.draw(arrays(data.draw(st.sampled_from([n, n + 1]), "ny")), "y")
+    path = tmp_path / "d.npz"
+    np.savez(path, x=x, y=y)
+    ds = loads_or_refuses(path, NPZDataset, DatasetFormatError)
+    if ds is not None:
+        assert ds.data.dtype.kind in "biuf" and ds.targets.dtype.kind in "biuf"
+        if ds.data.dtype.kind == "f":
+            assert np.isfinite(ds.data).all()

@@ -6,12 +6,16 @@ checkpoint is written keeps the epoch's weights (written first) and leaves no pa
 from __future__ import annotations
 
 import errno
+import io
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from file_properties import loads_or_refuses, mutate
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from trainer_helpers import dataset, setup
 
 import engine
@@ -20,7 +24,13 @@ from engine import _atomic, nn
 from engine.data import DataLoader
 from engine.errors import FileWriteError
 from engine.export import read_weights, save_weights
-from engine.training import CheckpointError, EventKind, Trainer, load_checkpoint
+from engine.training import (
+    CheckpointError,
+    EventKind,
+    Trainer,
+    load_checkpoint,
+    save_checkpoint,
+)
 
 
 def trained(tmp_path: Path, epochs: int = 2, **kw: Any) -> Path:
@@ -189,3 +199,64 @@ def test_a_full_disk_keeps_the_weights_written_before_the_checkpoint(
     saved = read_weights(weights)
     assert all(np.array_equal(saved[k], v.numpy()) for k, v in model.state_dict().items())
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["checkpoints", "weights.safetensors"]
+
+
+# ----------------------------------------------------------------------------- properties
+VALUES = (st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from([10**12, -1, 2**70])
+          | st.floats() | st.text(max_size=4) | st.lists(st.integers(-1, 3), max_size=3)
+          | st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+
+
+def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
+    """Every place in the checkpoint an edit can reach, tensors included."""
+    out = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+@settings(max_examples=60, deadline=10000, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_edited_or_damaged_checkpoint_resumes_or_raises_checkpoint_error(
+        data: Any, tmp_path: Path) -> None:
+    """Tampering anywhere (bytes, or any entry of the structure: deleted, or replaced by a
+    value of another type or range), then load_checkpoint and a resumed fit: either it
+    resumes and trains to the end, or one CheckpointError with a one-line message. (A value
+    inside the optimizer's per-parameter state is only loaded, not trained on: those are the
+    optimizer's own, checked for shape but not kind; a number where SGD keeps its momentum
+    tensor fails at its first step.)"""
+    if not (tmp_path / "base" / "last.safetensors").exists():
+        trained(tmp_path / "base")
+    base = (tmp_path / "base" / "last.safetensors").read_bytes()
+    path = tmp_path / "edited.safetensors"
+    where: tuple = ()
+    if data.draw(st.booleans(), "bytes"):
+        path.write_bytes(mutate(base, data.draw))
+    else:
+        ck = engine.load(io.BytesIO(base))
+        where = data.draw(st.sampled_from(_paths(ck)), "where")
+        node = ck
+        for k in where[:-1]:
+            node = node[k]
+        if data.draw(st.booleans(), "delete"):
+            del node[where[-1]]
+        else:
+            node[where[-1]] = data.draw(VALUES, "value")
+        save_checkpoint(ck, path)
+    optimizer_internal = where[:2] == ("optimizer", "state") and len(where) == 4
+
+    def resume(p: Path) -> Any:
+        m, loss, opt, sched, train, _ = setup()
+        t = Trainer(m, loss, opt, train, epochs=3, scheduler=sched)
+        if optimizer_internal:
+            return t.load_state_dict(load_checkpoint(p))
+        return t.fit(resume_from=p)
+
+    loads_or_refuses(path, load_checkpoint, CheckpointError)
+    result = loads_or_refuses(path, resume, CheckpointError)
+    assert result is None or optimizer_internal or result.reason in ("completed", "nan")
