@@ -15,6 +15,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 # Before anything imports Qt: the tests never open a window.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -153,6 +154,18 @@ def _seed() -> None:
     """Every test starts from the same random state, on the engine and on NumPy's global one."""
     engine.manual_seed(0)
     np.random.seed(0)
+
+
+@pytest.fixture(scope="session")
+def packaging_build() -> ModuleType:
+    """``packaging/build.py`` as a module, loaded by path: ``build`` is also the name of PyPA's
+    build package."""
+    spec = importlib.util.spec_from_file_location("layerforge_packaging_build",
+                                                  _ROOT / "packaging" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
 
 
 @pytest.fixture
