@@ -128,7 +128,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     left = sorted(_temp_dir_entries(session.config))
     if left:
         session.config.stash[_LEFT_IN_TEMP_DIR] = left
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if session.exitstatus == pytest.ExitCode.OK:  # an interrupted run stays interrupted
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
