@@ -95,7 +95,10 @@ def _pin_hwloc_topology(root: Path) -> None:
              "from mpi4py import MPI  # MPI_Init asks the proxy for the topology file\n"
              "fds = f'/proc/{os.getppid()}/fd'\n"
              "for fd in os.listdir(fds):\n"
-             "    path = os.readlink(os.path.join(fds, fd))\n"
+             "    try:\n"
+             "        path = os.readlink(os.path.join(fds, fd))\n"
+             "    except OSError:  # closed meanwhile\n"
+             "        continue\n"
              "    if os.path.basename(path).startswith('hydra_hwloc_xmlfile_'):\n"
              "        shutil.copyfile(path, sys.argv[1])\n")
     try:
