@@ -73,7 +73,8 @@ def read_weights(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
             from safetensors.numpy import load_file  # noqa: PLC0415
 
             return load_file(str(p))
-        with np.load(p, allow_pickle=False) as data:
+        # np.load leaks the handle it opens when the zip is damaged: it is opened here
+        with open(p, "rb") as f, np.load(f, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise WeightsError(f"{p}: not a readable {fmt} file ({exc})") from None
