@@ -182,22 +182,26 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-FAILING_RANK = """
+RANK_ONE_AT_STEP = """
+import os
+import signal
 import sys
 import engine.distributed as dist
 import engine.training.trainer as trainer_module
 
 original = trainer_module.Trainer._train_batch
 
-def failing(self, batch, b):
-    if dist.get_rank() == 1 and self.global_step >= 2:
-        raise RuntimeError("rank one broke on purpose")
+def patched(self, batch, b):
+    if dist.get_rank() == 1 and self.global_step {when}:
+        {action}
     return original(self, batch, b)
 
-trainer_module.Trainer._train_batch = failing
+trainer_module.Trainer._train_batch = patched
 from app.cli import main
 sys.exit(main(sys.argv[1:]))
 """
+FAILING_RANK = RANK_ONE_AT_STEP.format(
+    when=">= 2", action='raise RuntimeError("rank one broke on purpose")')
 
 
 @needs_mpi
@@ -268,24 +272,8 @@ def test_ranks_started_unlike_are_refused_naming_the_rank(tmp_path: Path) -> Non
     assert "batches per epoch" in lines[0] and "Start every rank with the same" in lines[0]
 
 
-STOPPED_RANK = """
-import os
-import signal
-import sys
-import engine.distributed as dist
-import engine.training.trainer as trainer_module
-
-original = trainer_module.Trainer._train_batch
-
-def stopping(self, batch, b):
-    if dist.get_rank() == 1 and self.global_step == 2:
-        os.kill(os.getpid(), signal.SIGSTOP)  # frozen: no error, no exit, no heartbeat
-    return original(self, batch, b)
-
-trainer_module.Trainer._train_batch = stopping
-from app.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
+STOPPED_RANK = RANK_ONE_AT_STEP.format(  # frozen: no error, no exit, no heartbeat
+    when="== 2", action="os.kill(os.getpid(), signal.SIGSTOP)")
 
 
 @needs_mpi
