@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .dataset_options import OPTIONS
 from .datasets import DATASETS
 
 
@@ -107,6 +108,10 @@ OPTIMIZERS: dict[str, tuple[Param, ...]] = {
                 Param("initial_accumulator_value", "Initial accumulator", 0.0, panel=False),
                 _MAXIMIZE),
 }
+# How long a rank of a distributed run waits in a collective for the others: far below
+# PyTorch's 30 minutes (a stopped rank is named in minutes), far above any step, validation
+# or checkpoint a rank does alone. ``layerforge train --timeout`` changes it.
+DEFAULT_RANK_TIMEOUT_S = 300.0
 DEFAULT_LR = {"SGD": 0.01, "Adam": 0.001, "AdamW": 0.001, "RMSprop": 0.001, "Adagrad": 0.01}
 LR = Param("lr", "Learning rate", 0.01, lo=0.0, hi=100.0, open_lo=True)
 
@@ -219,6 +224,8 @@ def check_dataset(d: Mapping[str, Any]) -> list[tuple[str, str]]:
     _need(bad, name in DATASETS, "dataset.name", "one of " + ", ".join(DATASETS), name)
     _need(bad, isinstance(d.get("options"), dict), "dataset.options", "an object",
           d.get("options"))
+    if isinstance(d.get("options"), dict):
+        bad += check_dataset_options(str(name), d["options"])
     vs = d.get("validation_split")
     _need(bad, is_number(vs) and 0 <= vs < 1, "dataset.validation_split",
           "a number in [0, 1)", vs)
@@ -234,6 +241,30 @@ def check_dataset(d: Mapping[str, Any]) -> list[tuple[str, str]]:
               and all(is_number(v) and v > 0 for v in norm["std"]))
         _need(bad, ok, "dataset.normalize", 'null or {"mean": [...], "std": [...]} of finite '
                                             "numbers, equal lengths and std > 0", norm)
+    return bad
+
+
+def check_dataset_options(name: str, options: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The dataset's numbers and choices against the Data panel's table (``OPTIONS``), so a
+    file asking for 10^13 samples is refused when read, not when NumPy tries to allocate."""
+    bad: list[tuple[str, str]] = []
+    for key, _label, kind, _default, extra in OPTIONS.get(name, []):
+        if key not in options:
+            continue
+        value, where = options[key], f"dataset.options.{key}"
+        if kind == "int":
+            lo, hi = extra
+            _need(bad, is_int(value) and lo <= value <= hi, where,
+                  f"a whole number from {lo:,} to {hi:,}", value)
+        elif kind == "float":
+            lo, hi = extra
+            _need(bad, is_number(value) and lo <= value <= hi, where,
+                  f"a number from {lo:g} to {hi:g}", value)
+        elif kind == "choice":
+            _need(bad, value in extra, where,
+                  "one of " + ", ".join(str(c) for c in extra), value)
+        elif kind in ("file", "folder"):
+            _need(bad, isinstance(value, str), where, "a path (a string)", value)
     return bad
 
 

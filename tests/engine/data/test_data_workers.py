@@ -385,16 +385,16 @@ def test_workers_exit_when_main_process_is_killed(tmp_path: Path) -> None:
         print(*it.worker_pids, flush=True)
         time.sleep(60)
     """))
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
-    try:
-        pids = [int(p) for p in proc.stdout.readline().split()]
-        assert len(pids) == 2 and all(_alive(p) for p in pids)
-        proc.kill()
-        proc.wait()
-        assert _wait_gone(pids, seconds=15) == []
-    finally:
-        proc.kill()
-        proc.wait()
+    with subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                          text=True) as proc:
+        try:
+            pids = [int(p) for p in proc.stdout.readline().split()]
+            assert len(pids) == 2 and all(_alive(p) for p in pids)
+            proc.kill()
+            proc.wait()
+            assert _wait_gone(pids, seconds=15) == []
+        finally:
+            proc.kill()
 
 
 def test_invalid_worker_arguments() -> None:
