@@ -21,6 +21,7 @@ from typing import Any
 
 from .. import _cuda_kernels
 from .._backend import xp_of
+from .._blas import op_threads, split_map
 from .._cuda_kernels import on_gpu
 from ..autograd.function import Function
 
@@ -216,14 +217,30 @@ def _input_grad(g_k: Any, w: Any, x_shape: tuple[int, ...], out_hw: tuple[int, i
                    (pads[0], pads[2]), dilation, groups)
 
 
-def batch_chunks(xp: Any, n: int, bytes_per_sample: int) -> list[slice]:
-    """Slices of the batch whose im2col buffers fit ``CHUNK_BYTES`` (CPU only; a GPU takes the
-    whole batch at once). Why: a column buffer larger than the CPU cache makes the copy and every
-    GEMM that reads it memory-bound; a cache-sized chunk is ~2x faster per sample."""
+def batch_chunks(xp: Any, n: int, bytes_per_sample: int, min_chunks: int = 1) -> list[slice]:
+    """Slices of the batch whose im2col buffers fit ``CHUNK_BYTES``, at least ``min_chunks`` of
+    them when the batch allows (CPU only; a GPU takes the whole batch at once). Why: a column
+    buffer larger than the CPU cache makes the copy and every GEMM that reads it memory-bound; a
+    cache-sized chunk is ~2x faster per sample."""
     if xp.__name__ != "numpy":
         return [slice(0, n)]
-    size = max(1, CHUNK_BYTES // max(bytes_per_sample, 1))
+    size = max(1, min(CHUNK_BYTES // max(bytes_per_sample, 1), -(-n // max(min_chunks, 1))))
     return [slice(s, min(s + size, n)) for s in range(0, n, size)]
+
+
+# A convolution splits its batch over ``op_threads()`` threads when its GEMMs do at least this
+# many FLOPs (forward): below, the hand-over costs more than the second core gives.
+SPLIT_MIN_FLOPS = 20e6
+
+
+def _thread_parts(xp: Any, flops: float, n: int, bytes_per_sample: int
+                  ) -> list[list[tuple[int, slice]]]:
+    """The batch chunks (index, slice), dealt round-robin to one part per thread (one part
+    when the op is too small to split): the same parts every call, so sums are reproducible."""
+    threads = op_threads() if xp.__name__ == "numpy" and flops >= SPLIT_MIN_FLOPS else 1
+    chunks = list(enumerate(batch_chunks(xp, n, bytes_per_sample, threads)))
+    threads = min(threads, len(chunks))
+    return [chunks[t::threads] for t in range(threads)]
 
 
 def _group_matmul(a: Any, b: Any) -> Any:
@@ -331,7 +348,7 @@ class Conv2d(Function):
         oh = out_size(h, kh, stride[0], pads[0], pads[1], dilation[0])
         ow = out_size(wd, kw, stride[1], pads[2], pads[3], dilation[1])
         col_bytes = c * kh * kw * oh * ow * x.itemsize  # one sample's columns
-        chunks = batch_chunks(xp, n, col_bytes)
+        parts = _thread_parts(xp, 2.0 * n * oc * (col_bytes // x.itemsize), n, col_bytes)
         ones_row = b is not None
         keep = self.needs[1] and n * col_bytes <= KEEP_COLUMNS_BYTES
         per_sample = not on_gpu(xp, x.dtype) and oh * ow >= PER_SAMPLE_MIN_PIXELS
@@ -339,25 +356,33 @@ class Conv2d(Function):
             else None
         wmat = _weight_matrix(w, b, groups)
         out = xp.empty((n, oc, oh, ow), dtype=x.dtype)
-        kept = []
-        for sl in chunks:
-            if per_sample:
-                cols = _columns(view[sl], groups, ones_row)
-                # Straight into the output: no bias or copy pass.
-                xp.matmul(wmat, cols, out=out[sl].reshape(cols.shape[0], groups, -1, oh * ow))
-            else:
-                cols = _im2col(x[sl], (kh, kw), stride, (pads[0], pads[2]), dilation, (oh, ow),
-                               groups, ones_row)
-                out[sl] = _batch_outside(_group_matmul(wmat, cols), cols.shape[2] // (oh * ow),
-                                         (oh, ow))
-            if keep:
-                kept.append(cols)
-        self.x, self.w, self.kept, self.kept_ones = x, w, kept, ones_row
-        self.cfg = (stride, pads, dilation, groups, chunks, per_sample)
+
+        def run(part: list[tuple[int, slice]]) -> list[Any]:
+            kept = []
+            for _, sl in part:
+                if per_sample:
+                    cols = _columns(view[sl], groups, ones_row)
+                    # Straight into the output: no bias or copy pass.
+                    xp.matmul(wmat, cols,
+                              out=out[sl].reshape(cols.shape[0], groups, -1, oh * ow))
+                else:
+                    cols = _im2col(x[sl], (kh, kw), stride, (pads[0], pads[2]), dilation,
+                                   (oh, ow), groups, ones_row)
+                    out[sl] = _batch_outside(_group_matmul(wmat, cols),
+                                             cols.shape[2] // (oh * ow), (oh, ow))
+                if keep:
+                    kept.append(cols)
+            return kept
+
+        kept_parts = split_map(run, parts)
+        self.x, self.w, self.kept_ones = x, w, ones_row
+        self.kept = dict(zip((k for part in parts for k, _ in part),
+                             (cols for kept in kept_parts for cols in kept))) if keep else None
+        self.cfg = (stride, pads, dilation, groups, parts, per_sample)
         return out
 
     def backward(self, g: Any) -> tuple[Any, ...]:
-        stride, pads, dilation, groups, chunks, per_sample = self.cfg
+        stride, pads, dilation, groups, parts, per_sample = self.cfg
         x, w, kept, needs = self.x, self.w, self.kept, self.needs
         self.kept = None
         xp = xp_of(g)
@@ -366,37 +391,47 @@ class Conv2d(Function):
         view = None
         if per_sample and needs[1] and not kept:  # columns not kept: rebuilt from the input
             view = window_view(pad2d(x, pads), kh, kw, oh, ow, stride, dilation)
-        gx = xp.empty(x.shape, dtype=g.dtype) if needs[0] and len(chunks) > 1 else None
-        full = None  # (G, K [+1], OCg): transposed weight gradient [and bias gradient]
-        for k, sl in enumerate(chunks):
-            x_shape = (sl.stop - sl.start,) + x.shape[1:]
-            if per_sample:
-                g3 = g[sl].reshape(x_shape[0], oc, oh * ow)
-                if needs[1]:
-                    cols = kept[k] if kept else _columns(view[sl], groups, False)
-                    part = _weight_grad(cols, g3, groups)
-                if needs[0]:
-                    gx_part = _per_sample_input_grad(g3, w, x_shape, stride, pads, dilation,
-                                                     groups, (oh, ow))
-            else:
-                g_k = _batch_inside(g[sl], groups)
-                if needs[1]:
-                    cols = kept[k] if kept else _im2col(x[sl], (kh, kw), stride,
-                                                        (pads[0], pads[2]), dilation, (oh, ow),
-                                                        groups, False)
-                    part = _group_matmul(cols, g_k.swapaxes(-1, -2))
-                if needs[0]:
-                    gx_part = _input_grad(g_k, w, x_shape, (oh, ow), stride, pads, dilation,
-                                          groups)
-            if needs[1]:
-                full = part if full is None else full + part  # chunk order: reproducible
-            if needs[0]:
-                if gx is None:
-                    gx = xp.ascontiguousarray(gx_part)
+        whole = len(parts) == 1 and len(parts[0]) == 1
+        gx = xp.empty(x.shape, dtype=g.dtype) if needs[0] and not whole else None
+
+        def run(part: list[tuple[int, slice]]) -> tuple[Any, Any]:
+            """(G, K [+1], OCg): this part's transposed weight gradient [and bias gradient],
+            summed in chunk order; and dx when the batch is one chunk."""
+            full = gx_part = None
+            for k, sl in part:
+                x_shape = (sl.stop - sl.start,) + x.shape[1:]
+                if per_sample:
+                    g3 = g[sl].reshape(x_shape[0], oc, oh * ow)
+                    if needs[1]:
+                        cols = kept[k] if kept else _columns(view[sl], groups, False)
+                        wpart = _weight_grad(cols, g3, groups)
+                    if needs[0]:
+                        gx_part = _per_sample_input_grad(g3, w, x_shape, stride, pads,
+                                                         dilation, groups, (oh, ow))
                 else:
+                    g_k = _batch_inside(g[sl], groups)
+                    if needs[1]:
+                        cols = kept[k] if kept else _im2col(
+                            x[sl], (kh, kw), stride, (pads[0], pads[2]), dilation, (oh, ow),
+                            groups, False)
+                        wpart = _group_matmul(cols, g_k.swapaxes(-1, -2))
+                    if needs[0]:
+                        gx_part = _input_grad(g_k, w, x_shape, (oh, ow), stride, pads,
+                                              dilation, groups)
+                if needs[1]:
+                    full = wpart if full is None else full + wpart
+                if needs[0] and gx is not None:
                     gx[sl] = gx_part
+            return full, gx_part
+
+        results = split_map(run, parts)
         gw = gb = None
+        if needs[0] and gx is None:
+            gx = xp.ascontiguousarray(results[0][1])
         if needs[1]:
+            full = results[0][0]
+            for part_full, _ in results[1:]:  # in part order: the same sum every run
+                full = full + part_full
             if kept and self.kept_ones:
                 gb = full[:, -1].reshape(oc)
                 full = full[:, :-1]
