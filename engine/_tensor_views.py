@@ -241,7 +241,8 @@ class TensorViewMixin:
         data = self.data.copy() if 0 in fn.saves else self.data
         snapshot = _t.Tensor._make(data, self._device, self.requires_grad, self.grad_fn)
         out = fn.apply(snapshot, *args)
-        self._device.xp.copyto(self.data, out.data, casting="unsafe")
+        if out.data is not self.data:  # ops that can write their result in place (Relu) did
+            self._device.xp.copyto(self.data, out.data, casting="unsafe")
         self.grad_fn = out.grad_fn
         self.requires_grad = out.requires_grad
         self._vc.value += 1
