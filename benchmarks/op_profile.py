@@ -108,7 +108,6 @@ def engine_step(which: str, batch: int, device: str) -> Callable[[], None]:
         sequence_data,
         train_step,
     )
-
     from benchmarks.cnn_models import MODELS, cifar_data
 
     engine.manual_seed(0)
