@@ -1,18 +1,19 @@
 """Convolution by im2col + GEMM, and its adjoint (col2im) for input gradients and transposed
 convolution.
 
-Layout: ``cols`` is ``(N, G, Cg*kh*kw, OH*OW)`` — one strided view of the padded input copied once
-into a contiguous buffer — so the forward is a single (batched) matmul whose result is already in
-NCHW order: no transpose of the output, and the weight gradient is another batched matmul summed
-over the batch. The input gradient scatters the column gradient back with one add per kernel
-offset (``kh*kw`` NumPy calls, never a loop over pixels or batch items).
+Two column layouts. Per sample (CPU, output maps of ``PER_SAMPLE_MIN_PIXELS`` or more):
+``(N, G, Cg*kh*kw, OH*OW)``, one GEMM per sample whose result is already in NCHW order. Batch
+inside (GPU, and small maps on the CPU): ``(G, Cg*kh*kw, N*OH*OW)``, one GEMM per group over the
+whole batch, with one transposing copy of the output and of its gradient; made and scattered back
+by the fused kernels of ``_cuda_kernels`` on a GPU (each pass one launch: there the step is bound
+by launches) and by their array-code twins here. Unit-stride input gradients use the flat
+long-run col2im (``_input_grad_flat``) where the zero margins are small.
 
-On the CPU a large batch is cut into a few cache-sized chunks (``CHUNK_BYTES`` of columns each,
-one im2col + one GEMM per chunk): a 20 MB column buffer made every pass over it memory-bound and
-cost LeNet-5 at batch 256 ~20% of its step time. On a GPU (float32/float64) the columns are
-laid out group-major with the whole batch inside, made and scattered back by the fused kernels
-of ``_cuda_kernels``, so each pass is one launch and one GEMM (see "GPU path" below): there the
-step is bound by kernel launches, not by memory.
+On the CPU a large batch is cut into a few cache-sized chunks (``CHUNK_BYTES`` of columns each):
+a 20 MB column buffer made every pass over it memory-bound and cost LeNet-5 at batch 256 ~20% of
+its step time. A large convolution deals its chunks to ``op_threads()`` threads
+(``engine._blas.split_map``: BLAS single-threaded meanwhile), so the memory-bound copies use every
+core as the GEMMs do.
 """
 
 from __future__ import annotations
