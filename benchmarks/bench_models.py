@@ -1,9 +1,11 @@
 """Training throughput of LeNet-5, an LSTM, ResNet-18 and a VGG-style CNN (the last two from
 ``benchmarks/cnn_models.py``), engine against PyTorch in the same run.
 
-``run(quick, threads)`` returns ``(name, engine samples/s, torch samples/s or None)`` rows for
-``benchmarks/engine_bench.py``; ``peak_memory(kind, batch)`` measures whole-process peak RSS of
-training in fresh subprocesses, one per library. Run alone:
+``run(quick, threads)`` returns ``(name, engine samples/s, torch samples/s or None, best-round
+ratio or None)`` rows for ``benchmarks/engine_bench.py`` (medians over alternating rounds; the
+best-round ratio is that of each side's fastest round, see ``_timing.interleaved_stats``);
+``peak_memory(batch, steps, kind)`` measures peak RSS of training in fresh subprocesses, one per
+library. Run alone:
 
     python benchmarks/bench_models.py [--quick] [--threads N] [--memory] [--profile lenet|lstm]
 """
@@ -19,7 +21,7 @@ from pathlib import Path
 _ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(_ROOT))
 
-from benchmarks._timing import interleaved_throughput, set_threads  # noqa: E402
+from benchmarks._timing import interleaved_stats, set_threads  # noqa: E402
 
 Step = Callable[[], None]
 
@@ -171,8 +173,20 @@ def torch_lstm_step(batch: int = 64) -> Step | None:
                        torch.from_numpy(yn))
 
 
+Row = tuple[str, float, float | None, float | None]
+
+
+def _compare(engine_step: Step, torch_step: Step | None, batch: int, n_steps: int,
+             repeats: int) -> tuple[float, float | None, float | None]:
+    """(engine median samples/s, torch median samples/s, ratio of the best rounds)."""
+    eng, ref = interleaved_stats([engine_step, torch_step], batch, n_steps, repeats)
+    if ref is None:
+        return eng[0], None, None
+    return eng[0], ref[0], eng[1] / ref[1]
+
+
 def run(quick: bool = False, threads: int = 2, models: tuple[str, ...] = ("lenet", "lstm", "cnn")
-        ) -> list[tuple[str, float, float | None]]:
+        ) -> list[Row]:
     """Rows (name, engine samples/s, torch samples/s) for LeNet-5 b64/b256, the LSTM, and
     ResNet-18 and the VGG-style CNN at batch 32, each also over ``threads`` CPU replicas."""
     try:
@@ -191,45 +205,45 @@ def run(quick: bool = False, threads: int = 2, models: tuple[str, ...] = ("lenet
     return rows
 
 
-def _lenet_rows(quick: bool, threads: int) -> list[tuple[str, float, float | None]]:
+def _lenet_rows(quick: bool, threads: int) -> list[Row]:
     steps, repeats = (5, 2) if quick else (50, 5)
     rows = []
     for batch in (64, 256):
-        eng, ref = interleaved_throughput([engine_lenet_step(batch), torch_lenet_step(batch)],
-                                          batch, steps, repeats)
-        rows.append((f"LeNet-5 b{batch}", eng, ref))
+        eng, ref, best = _compare(engine_lenet_step(batch), torch_lenet_step(batch), batch,
+                                  steps, repeats)
+        rows.append((f"LeNet-5 b{batch}", eng, ref, best))
         if threads > 1:
             rep = replicas_throughput("lenet", batch, threads, steps, repeats)
             if rep is not None:
-                rows.append((f"LeNet-5 b{batch} {threads} replicas", rep, ref))
+                rows.append((f"LeNet-5 b{batch} {threads} replicas", rep, ref, None))
     return rows
 
 
-def _lstm_rows(quick: bool, threads: int) -> list[tuple[str, float, float | None]]:
+def _lstm_rows(quick: bool, threads: int) -> list[Row]:
     rows = []
     lsteps = (3, 2) if quick else (20, 5)
-    eng, ref = interleaved_throughput([engine_lstm_step(64), torch_lstm_step(64)], 64, *lsteps)
-    rows.append(("LSTM 32-128 T50 b64", eng, ref))
+    eng, ref, best = _compare(engine_lstm_step(64), torch_lstm_step(64), 64, *lsteps)
+    rows.append(("LSTM 32-128 T50 b64", eng, ref, best))
     if threads > 1:
         rep = replicas_throughput("lstm", 64, threads, *lsteps)
         if rep is not None:
-            rows.append((f"LSTM b64 {threads} replicas", rep, ref))
+            rows.append((f"LSTM b64 {threads} replicas", rep, ref, None))
     return rows
 
 
-def _cnn_rows(quick: bool, threads: int) -> list[tuple[str, float, float | None]]:
+def _cnn_rows(quick: bool, threads: int) -> list[Row]:
     from benchmarks.cnn_models import CIFAR_BATCH, engine_cnn_step, torch_cnn_step
 
     rows = []
     for kind, label, steps in (("resnet18", "ResNet-18", 3), ("vgg", "VGG-style", 8)):
         n_steps, repeats = (1, 2) if quick else (steps, 5)
-        eng, ref = interleaved_throughput([engine_cnn_step(kind), torch_cnn_step(kind)],
-                                          CIFAR_BATCH, n_steps, repeats)
-        rows.append((f"{label} b{CIFAR_BATCH}", eng, ref))
+        eng, ref, best = _compare(engine_cnn_step(kind), torch_cnn_step(kind), CIFAR_BATCH,
+                                  n_steps, repeats)
+        rows.append((f"{label} b{CIFAR_BATCH}", eng, ref, best))
         if threads > 1:
             rep = replicas_throughput(kind, CIFAR_BATCH, threads, n_steps, repeats)
             if rep is not None:
-                rows.append((f"{label} b{CIFAR_BATCH} {threads} replicas", rep, ref))
+                rows.append((f"{label} b{CIFAR_BATCH} {threads} replicas", rep, ref, None))
     return rows
 
 
@@ -320,10 +334,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         _profile(args.profile, args.batch)
         return 0
-    print(f"{'model':<24}{'engine/s':>10}{'torch/s':>10}{'ratio':>7}")
-    for name, eng, ref in run(args.quick, args.threads):
+    print(f"{'model':<30}{'engine/s':>10}{'torch/s':>10}{'ratio':>7}{'best':>6}")
+    for name, eng, ref, best in run(args.quick, args.threads):
         ratio = f"{eng / ref:.2f}" if ref else "-"
-        print(f"{name:<24}{eng:>10.0f}{(ref or 0):>10.0f}{ratio:>7}")
+        print(f"{name:<30}{eng:>10.0f}{(ref or 0):>10.0f}{ratio:>7}"
+              f"{(f'{best:.2f}' if best else '-'):>6}")
     if args.memory:
         for line in memory_rows(args.quick):
             print(line)
