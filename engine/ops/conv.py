@@ -235,11 +235,13 @@ def batch_chunks(xp: Any, n: int, bytes_per_sample: int, min_chunks: int = 1) ->
 SPLIT_MIN_FLOPS = 20e6
 
 
-def _thread_parts(xp: Any, flops: float, n: int, bytes_per_sample: int
-                  ) -> list[list[tuple[int, slice]]]:
-    """The batch chunks (index, slice), dealt round-robin to one part per thread (one part
-    when the op is too small to split): the same parts every call, so sums are reproducible."""
-    threads = op_threads() if xp.__name__ == "numpy" and flops >= SPLIT_MIN_FLOPS else 1
+def thread_parts(xp: Any, work: float, n: int, bytes_per_sample: int,
+                 min_work: float | None = None) -> list[list[tuple[int, slice]]]:
+    """The batch chunks (index, slice), dealt round-robin to one part per thread, or one part
+    when ``work`` is below ``min_work`` (default ``SPLIT_MIN_FLOPS``): the same parts every
+    call, so sums are reproducible."""
+    min_work = SPLIT_MIN_FLOPS if min_work is None else min_work
+    threads = op_threads() if xp.__name__ == "numpy" and work >= min_work else 1
     chunks = list(enumerate(batch_chunks(xp, n, bytes_per_sample, threads)))
     threads = min(threads, len(chunks))
     return [chunks[t::threads] for t in range(threads)]
@@ -350,7 +352,7 @@ class Conv2d(Function):
         oh = out_size(h, kh, stride[0], pads[0], pads[1], dilation[0])
         ow = out_size(wd, kw, stride[1], pads[2], pads[3], dilation[1])
         col_bytes = c * kh * kw * oh * ow * x.itemsize  # one sample's columns
-        parts = _thread_parts(xp, 2.0 * n * oc * (col_bytes // x.itemsize), n, col_bytes)
+        parts = thread_parts(xp, 2.0 * n * oc * (col_bytes // x.itemsize), n, col_bytes)
         ones_row = b is not None
         keep = self.needs[1] and n * col_bytes <= KEEP_COLUMNS_BYTES
         per_sample = not on_gpu(xp, x.dtype) and oh * ow >= PER_SAMPLE_MIN_PIXELS

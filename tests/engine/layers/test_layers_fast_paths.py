@@ -69,12 +69,12 @@ def test_conv_split_over_threads_equals_one_thread(L, monkeypatch, xshape, wshap
 def test_thread_parts_deal_every_chunk_once(monkeypatch):
     monkeypatch.setattr(conv_ops, "op_threads", lambda: 2)
     monkeypatch.setattr(conv_ops, "CHUNK_BYTES", 1 << 20)
-    parts = conv_ops._thread_parts(np, 1e9, 7, 1 << 20)
+    parts = conv_ops.thread_parts(np, 1e9, 7, 1 << 20)
     assert len(parts) == 2
     slices = sorted((sl.start, sl.stop) for part in parts for _, sl in part)
     assert slices == [(i, i + 1) for i in range(7)]
     # Too little work: one part, whatever the thread count.
-    assert len(conv_ops._thread_parts(np, 1.0, 7, 1 << 20)) == 1
+    assert len(conv_ops.thread_parts(np, 1.0, 7, 1 << 20)) == 1
 
 
 def test_split_map_runs_parts_on_threads_with_one_blas_thread():
@@ -145,3 +145,27 @@ def test_batch_norm_fused_backward_with_some_inputs_frozen(L, training, needs):
         return F.batch_norm(t["x"], rm, rv, t["w"], t["b"], training=training)
 
     L.gradcheck(fn, [arrays[k] for k in free])
+
+
+@pytest.mark.parametrize("kw", [{"kernel_size": 2}, {"kernel_size": 3, "stride": 2, "padding": 1,
+                                                     "ceil_mode": True}])
+def test_max_pool_split_over_threads_equals_one_thread(L, monkeypatch, kw):
+    """Max pooling's chunks on two threads give the same maxima, the same first-maximum
+    indices on ties, and the same gradient."""
+    from engine.ops import pool as pool_ops
+
+    a = np.round(L.randn(6, 3, 9, 8) * 2)  # rounded: many ties
+    gout = None
+    results = []
+    monkeypatch.setattr(conv_ops, "CHUNK_BYTES", 1)
+    for split in (False, True):
+        monkeypatch.setattr(pool_ops, "POOL_SPLIT_MIN_BYTES", 0 if split else float("inf"))
+        monkeypatch.setattr(conv_ops, "op_threads", lambda: 2)
+        x = L.t(a)
+        out, idx = F.max_pool2d(x, return_indices=True, **kw)
+        if gout is None:
+            gout = L.t(L.randn(*out.shape), grad=False)
+        out.backward(gout)
+        results.append([L.np(out), L.np(idx), L.np(x.grad)])
+    for u, s in zip(*results):
+        np.testing.assert_array_equal(u, s)
