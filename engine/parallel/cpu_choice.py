@@ -2,11 +2,13 @@
 than as one plain model, for an app that picks the CPU device list by default.
 
 Measured on a 2-core machine against the plain model (``benchmarks/engine_bench.py``, engine
-samples/s, same run): LeNet-5 1.9-2.0x at batch 64 and 256, a VGG-style CNN 1.3-1.5x, ResNet-18
-level (0.9-1.05x: its convolutions already split their batch over the cores inside the op);
-the LSTM and small MLPs gain nothing reliable (per-step GEMMs too small to split, measured
-0.7-1.2x across runs). So: convolutional networks without recurrent layers, on several cores,
-with at least two samples per replica.
+samples/s of the replica row over the plain row, six runs with co-tenants loading the machine):
+LeNet-5 1.7-2.8x at batch 64 and 256, a VGG-style CNN 1.3-2.7x, ResNet-18 0.44-1.38x (no
+consistent winner: its convolutions already split their batch over the cores inside the op).
+The LSTM came out 1.2x and more in those loaded runs, but 0.7-0.9x in the quiet runs of earlier
+measurements (its per-step GEMMs are too small to split well), and small MLPs gain nothing.
+So: convolutional networks without recurrent layers, on several cores, with at least two
+samples per replica.
 """
 
 from __future__ import annotations
