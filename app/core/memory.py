@@ -72,7 +72,8 @@ def _per_device(need: int, devices: list[str]) -> int:
 def memory_note(project: Project, devices: list[str] | None = None) -> tuple[str, bool]:
     """A line for the Training panel and whether it is a warning: the estimate for the batch
     size, and the free memory of the (first) device when the estimate does not fit in it."""
-    devices = devices or list(project.training.get("devices") or ["cpu"])
+    devices = ["cpu" if d == "auto" else d
+               for d in devices or list(project.training.get("devices") or ["cpu"])]
     batch = int(project.training.get("batch_size") or 1)
     need = training_bytes(project)
     per_device = _per_device(need, devices)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,13 @@ from .memory import memory_problem
 from .paths import input_file
 from .project import Project
 from .settings import (
+    AUTO_DEVICE,
     CLASSIFICATION_LOSSES,
     LOSS_MODULES,
     RunOverrides,
     TrainingSettings,
     device_problem,
+    resolve_devices,
     schedule_defaults,
     sync_batchnorm_for,
 )
@@ -133,7 +135,8 @@ def _build_run(project: Project, overrides: RunOverrides | None,
         raise CompileError(problems)
     output = _trained_output(snapshot)
     reason = device_problem(settings.devices, settings.batch_size, distributed) or \
-        memory_problem(snapshot, settings.batch_size, list(settings.devices))
+        memory_problem(snapshot, settings.batch_size,
+                       ["cpu" if d == AUTO_DEVICE else d for d in settings.devices])
     if reason:
         raise RunSetupError(reason)
 
@@ -152,6 +155,8 @@ def _build_run(project: Project, overrides: RunOverrides | None,
     if seed is not None:
         engine.manual_seed(seed)
     model = compile_graph(graph, data, seed=seed)
+    settings = replace(settings, devices=resolve_devices(
+        settings.devices, model, settings.batch_size, distributed))
     if init_weights is not None:
         from engine.export import load_weights  # noqa: PLC0415
 

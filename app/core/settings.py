@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -169,10 +170,12 @@ DEFAULT_DATASET: dict[str, Any] = {
     "name": "Digits", "options": {"size": 28}, "validation_split": 0.1, "split_seed": 0,
     "transforms": [], "normalize": None,
 }
+AUTO_DEVICE = "auto"  # the CPU, over one replica per core where that trains faster
+MAX_CPU_REPLICAS = 8
 DEFAULT_TRAINING: dict[str, Any] = {
     "optimizer": {"name": "SGD", "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0},
     "schedule": {"name": "none"},
-    "batch_size": 64, "epochs": 10, "devices": ["cpu"], "seed": 0,
+    "batch_size": 64, "epochs": 10, "devices": [AUTO_DEVICE], "seed": 0,
     "early_stopping": {"enabled": False, "monitor": "val_loss", "patience": 5},
     "grad_accumulation": 1, "grad_clip": None,
 }
@@ -281,7 +284,7 @@ def check_training(t: Mapping[str, Any]) -> list[tuple[str, str]]:
     devices = t.get("devices")
     _need(bad, isinstance(devices, list) and bool(devices)
           and all(isinstance(x, str) and x for x in devices), "training.devices",
-          'a list of device names like ["cpu"] or ["cuda:0", "cuda:1"]', devices)
+          'a list of device names like ["auto"], ["cpu"] or ["cuda:0", "cuda:1"]', devices)
     for key in ("seed", "grad_clip"):
         _need(bad, t.get(key) is None or LOOP[key].check(t.get(key)), f"training.{key}",
               f"null or {LOOP[key].rule()}", t.get(key))
@@ -413,12 +416,32 @@ def schedule_defaults(name: str, args: Mapping[str, Any], epochs: int, steps_per
     return out
 
 
+def resolve_devices(devices: Sequence[str], model: Any, batch_size: int,
+                    distributed: bool = False, cores: int | None = None) -> tuple[str, ...]:
+    """The devices a run trains on: ``["auto"]`` becomes one CPU replica per core when
+    ``engine.parallel.prefer_cpu_replicas`` says the network trains faster so (convolutional
+    networks without recurrent layers), else the plain CPU; a rank of a distributed run is one
+    process already, so it takes the plain CPU. Other lists stand as given."""
+    if list(devices) != [AUTO_DEVICE]:
+        return tuple(devices)
+    from engine.parallel import prefer_cpu_replicas  # noqa: PLC0415
+
+    cores = min(os.cpu_count() or 1, MAX_CPU_REPLICAS) if cores is None else cores
+    if distributed or not prefer_cpu_replicas(model, batch_size, cores):
+        return ("cpu",)
+    return ("cpu",) * cores
+
+
 def device_problem(devices: Sequence[str], batch_size: int,
                    distributed: bool = False) -> str | None:
     """Why these devices cannot train (None when they can): what the Training panel shows under
     the device list and what a run refuses to start with."""
     if not devices:
         return "choose at least one device (the CPU or a GPU)"
+    if AUTO_DEVICE in devices:
+        return None if list(devices) == [AUTO_DEVICE] else (
+            f'"{AUTO_DEVICE}" stands alone (it picks the CPU or its cores itself); choose it '
+            "or a list of devices")
     import engine  # noqa: PLC0415 - only when devices are checked
     from engine.errors import EngineError  # noqa: PLC0415
 

@@ -288,3 +288,21 @@ def test_a_stopped_rank_is_named_after_the_timeout(tmp_path: Path) -> None:
     assert "did not complete within 8 s" in proc.stderr, proc.stderr
     assert "rank 1 of 2 has not been heard from for" in proc.stderr
     assert "--timeout" in proc.stderr
+
+
+def test_auto_devices_resolve_to_replicas_only_where_they_pay() -> None:
+    from app.core.settings import resolve_devices
+    from engine.graph import compile_graph
+
+    def model(template: str):  # noqa: ANN202
+        project = Project.from_template(template)
+        return compile_graph(project.graph, project.data_spec())
+
+    lenet, mlp, lstm = model("lenet5"), model("mlp_digits"), model("lstm_sequence")
+    assert resolve_devices(["auto"], lenet, 64, cores=2) == ("cpu", "cpu")
+    assert resolve_devices(["auto"], lenet, 64, cores=1) == ("cpu",)
+    assert resolve_devices(["auto"], lenet, 3, cores=2) == ("cpu",)  # < 2 samples a replica
+    assert resolve_devices(["auto"], lenet, 64, distributed=True, cores=2) == ("cpu",)
+    assert resolve_devices(["auto"], mlp, 64, cores=2) == ("cpu",)
+    assert resolve_devices(["auto"], lstm, 64, cores=2) == ("cpu",)
+    assert resolve_devices(["cpu"], lenet, 64, cores=2) == ("cpu",)  # a choice stands
