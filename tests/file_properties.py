@@ -1,5 +1,6 @@
-"""Shared by the property-based (hypothesis) tests of files a user gives the engine: bounded
-settings, the "loads or refuses with the typed error" check and a byte mutator."""
+"""Shared by the property-based (hypothesis) tests of files a user gives LayerForge: bounded
+settings, the "loads or refuses with the typed error" check, a byte mutator and the places of a
+nested structure an edit can reach."""
 
 from __future__ import annotations
 
@@ -47,3 +48,16 @@ def mutate(data: bytes, draw: Any) -> bytes:
         else:
             del out[at:]
     return bytes(out)
+
+
+def paths_into(data: Any, where: tuple = ()) -> list[tuple]:
+    """Every path into nested dicts and lists (dict keys, list indices), the root ``()``
+    first: the places an edit of a project or a checkpoint can reach."""
+    out = [where]
+    if isinstance(data, dict):
+        for k, v in data.items():
+            out += paths_into(v, (*where, k))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            out += paths_into(v, (*where, i))
+    return out

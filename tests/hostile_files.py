@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from file_properties import paths_into
 from hypothesis import strategies as st
 
 from app.core.project import TEMPLATES_DIR
@@ -111,19 +112,7 @@ json_values = st.recursive(scalars, lambda inner: st.one_of(
     max_leaves=6)
 
 
-def _places(data: Any, where: tuple = ()) -> list[tuple]:
-    """Every path into the project's JSON tree (dict keys and list indices)."""
-    out = [where]
-    if isinstance(data, dict):
-        for k, v in data.items():
-            out += _places(v, (*where, k))
-    elif isinstance(data, list):
-        for i, v in enumerate(data):
-            out += _places(v, (*where, i))
-    return out
-
-
-PLACES = [p for p in _places(spiral()) if p]
+PLACES = [p for p in paths_into(spiral()) if p]
 
 
 @st.composite

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from file_properties import bounded, loads_or_refuses, mutate
 from hypothesis import given
 from hypothesis import strategies as st
@@ -53,17 +54,6 @@ def safetensors_files(draw: Any) -> bytes:
     return _safetensors(header, draw(st.binary(max_size=64)))
 
 
-@bounded
-@given(raw=safetensors_files())
-def test_any_safetensors_bytes_load_or_raise_the_typed_error(raw: bytes, tmp_path: Path) -> None:
-    path = tmp_path / "w.safetensors"
-    path.write_bytes(raw)
-    got = loads_or_refuses(path, read_weights, WeightsError)
-    if got is not None:
-        assert all(isinstance(v, np.ndarray) and v.dtype.kind in "biuf" for v in got.values())
-    loads_or_refuses(path, engine.load, FileFormatError)
-
-
 # ----------------------------------------------------------------------------- npz
 NPY_DESCR = st.sampled_from(["<f4", ">f8", "<i8", "|u1", "|b1", "<f2", "<U3", "|S2", "|O",
                              "<c8", "|V4", "<M8[D]"])
@@ -90,11 +80,16 @@ def npz_files(draw: Any) -> bytes:
     return buf.getvalue()
 
 
+@pytest.mark.parametrize(("suffix", "files"), [(".safetensors", safetensors_files()),
+                                               (".npz", npz_files())])
 @bounded
-@given(raw=npz_files())
-def test_any_npz_bytes_load_or_raise_the_typed_error(raw: bytes, tmp_path: Path) -> None:
-    path = tmp_path / "w.npz"
-    path.write_bytes(raw)
+@given(data=st.data())
+def test_any_weights_bytes_load_or_raise_the_typed_error(suffix: str, files: Any, data: Any,
+                                                         tmp_path: Path) -> None:
+    path = tmp_path / f"w{suffix}"
+    path.write_bytes(data.draw(files))
     got = loads_or_refuses(path, read_weights, WeightsError)
     if got is not None:
-        assert all(v.dtype.kind in "biuf" for v in got.values())
+        assert all(isinstance(v, np.ndarray) and v.dtype.kind in "biuf" for v in got.values())
+    if suffix == ".safetensors":
+        loads_or_refuses(path, engine.load, FileFormatError)

@@ -67,31 +67,24 @@ def test_good_csv_labels_still_load(tmp_path: Path) -> None:
     assert csv_file(tmp_path, ["b", "a", "b"]).classes == ["a", "b"]
 
 
-def test_bad_csv_rows_name_the_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("content", "match"), [
+    (b"a,b,label\n1,2,0\n3,4,1,9\n",
+     r"row 3 has 4 fields but the header has 3; fix that row \(a missing or extra ','"),
+    (b'a,b,label\n1,2,0\n\n3,"4\n' + b"x" * 200_000 + b"\n",
+     r"line 4: field larger than field limit .*a quote that is never closed"),
+    (b"a,b,label\n1,2,0\n3,4,\xe9t\xe9\n",  # Latin-1, not UTF-8
+     r"line 3: not UTF-8 text \(byte 0xe9 at offset 20\); save the file as UTF-8"),
+    (b"a,b,label\n1,inf,0\n",
+     r"row 2, column 'b' \(column 2\): 'inf' is not finite; fill in a number or drop the row"),
+    (b"a,b,label\n1,3.5e38,0\n",  # finite, but inf as float32
+     r"row 2, column 'b' \(column 2\): '3.5e38' is too large for float32, .*rescale the column"),
+    (b"a,label\n1,0.5\n2,-1e39\n",
+     r"row 3, column 'label' \(column 2\): '-1e39' is too large for float32"),
+])
+def test_bad_csv_rows_name_the_line(content: bytes, match: str, tmp_path: Path) -> None:
     path = tmp_path / "rows.csv"
-    path.write_text("a,b,label\n1,2,0\n3,4,1,9\n")
-    with pytest.raises(DatasetFormatError, match=r"rows.csv: row 3 has 4 fields but the header "
-                                                 r"has 3; fix that row \(a missing or extra ','"):
-        CSVDataset(path)
-    path.write_text('a,b,label\n1,2,0\n\n3,"4\n' + "x" * 200_000 + "\n")
-    with pytest.raises(DatasetFormatError, match=r"rows.csv: line 4: field larger than field "
-                                                 r"limit .*a quote that is never closed"):
-        CSVDataset(path)
-    path.write_bytes(b"a,b,label\n1,2,0\n3,4,\xe9t\xe9\n")  # Latin-1, not UTF-8
-    with pytest.raises(DatasetFormatError, match=r"rows.csv: line 3: not UTF-8 text \(byte 0xe9 "
-                                                 r"at offset 20\); save the file as UTF-8"):
-        CSVDataset(path)
-    path.write_text("a,b,label\n1,inf,0\n")
-    with pytest.raises(DatasetFormatError, match=r"row 2, column 'b' \(column 2\): 'inf' is not "
-                                                 r"finite; fill in a number or drop the row"):
-        CSVDataset(path)
-    path.write_text("a,b,label\n1,3.5e38,0\n")  # finite, but inf as float32
-    with pytest.raises(DatasetFormatError, match=r"row 2, column 'b' \(column 2\): '3.5e38' is "
-                                                 r"too large for float32, .*rescale the column"):
-        CSVDataset(path)
-    path.write_text("a,label\n1,0.5\n2,-1e39\n")
-    with pytest.raises(DatasetFormatError, match=r"row 3, column 'label' \(column 2\): '-1e39' "
-                                                 r"is too large for float32"):
+    path.write_bytes(content)
+    with pytest.raises(DatasetFormatError, match=f"rows.csv: {match}"):
         CSVDataset(path)
 
 
