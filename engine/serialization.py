@@ -91,6 +91,9 @@ def load(path: Any, map_location: Any = None) -> Any:
         if os.path.isdir(source):
             raise IsADirectoryError(f"engine.load: {source!r} is a folder; give the path of a "
                                     f"file")
+        if not os.path.isfile(source):  # a pipe or a device: reading it could wait for ever
+            raise FileFormatError(f"engine.load: {source!r} is not a regular file (a pipe or a "
+                                  f"device); give the path of a file")
     meta, arrays = read_safetensors(source, name)
     tree_text = meta.get(TREE_KEY)
     if tree_text is None:  # a plain safetensors file (e.g. from PyTorch)

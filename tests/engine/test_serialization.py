@@ -14,7 +14,7 @@ from torch_reference import torch_or_skip
 import engine
 import engine.optim as optim
 from engine import _atomic, serialization
-from engine.errors import FileWriteError
+from engine.errors import FileFormatError, FileWriteError
 from engine.nn.parameter import Parameter
 
 DTYPES = [np.float32, np.float64, np.float16, np.int64, np.int32, np.int16, np.int8, np.uint8,
@@ -236,6 +236,9 @@ def test_missing_paths(tmp_path) -> None:
         engine.save({"a": engine.zeros(1)}, tmp_path / "no" / "such" / "x.safetensors")
     with pytest.raises(IsADirectoryError, match="is a folder"):
         engine.load(tmp_path)
+    os.mkfifo(tmp_path / "pipe.safetensors")
+    with pytest.raises(FileFormatError, match="is not a regular file \\(a pipe or a device\\)"):
+        engine.load(tmp_path / "pipe.safetensors")  # refused, not waited on
 
 
 def test_unsupported_objects_are_refused_with_their_path(tmp_path) -> None:

@@ -72,7 +72,10 @@ def _walk_once(top: Path) -> Iterator[tuple[str, list[str]]]:
         files, subfolders = [], []
         for e in entries:
             try:
-                (subfolders if e.is_dir() else files).append(e.name)
+                if e.is_dir():
+                    subfolders.append(e.name)
+                elif e.is_file():  # (not a pipe or a device: opening one could wait for ever)
+                    files.append(e.name)
             except OSError:
                 continue  # a link loop or a file removed meanwhile
         yield folder, files
