@@ -33,6 +33,8 @@ from .settings import (
     sync_batchnorm_for,
 )
 
+TOPK = (1,)  # the accuracies a run keeps (top-1): the Trainer's and a checkpoint's alike
+
 
 @dataclass
 class Run:
@@ -96,7 +98,7 @@ class Run:
             seed=s.seed, monitor=self.monitor,
             early_stopping_patience=s.patience if s.early_stopping else None,
             checkpoint_dir=checkpoint_dir, callbacks=list(callbacks), batch_fn=self.batch_fn,
-            topk=(1,))
+            topk=TOPK)
 
 
 def build_run(project: Project, overrides: RunOverrides | None = None, *,

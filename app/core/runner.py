@@ -29,7 +29,7 @@ from engine.training import LAST, Callback
 from .errors import RunSetupError
 from .paths import input_file
 from .project import Project, atomic_write_text, dumps
-from .run import Run, build_run
+from .run import TOPK, Run, build_run
 from .runs import (
     CHECKPOINT_DIR,
     SNAPSHOT_FILE,
@@ -138,8 +138,10 @@ def train(project: Project, overrides: RunOverrides | None = None, *,
     main = group is None or group.rank == 0
     run = folder = None
     try:
-        _check_resume(resume, group.size if group is not None else 1)
+        if resume is not None:
+            input_file(resume, "--resume")
         run = build_run(project, overrides, init_weights=init_weights, distributed=distributed)
+        _check_resume(resume, run, group.size if group is not None else 1)
         if main:
             folder = _claim_folder(project, out, resume, source if not distributed else "mpi")
         error = None
@@ -417,19 +419,26 @@ def _shared_path(group: Any, folder: RunFolder | None) -> Path:
     return Path(paths[0])
 
 
-def _check_resume(path: Any, world: int) -> None:
-    """Refuse a ``--resume`` file that cannot continue this run, before anything is built."""
+def _check_resume(path: Any, run: Run, world: int) -> None:
+    """Refuse a ``--resume`` file that cannot continue this run (damaged, another network,
+    other ranks, no epochs left...), before a run folder is claimed for it."""
     if path is None:
         return
-    from engine.training import CheckpointError, load_checkpoint  # noqa: PLC0415
+    from types import SimpleNamespace  # noqa: PLC0415
 
-    input_file(path, "--resume")
+    from engine.training import CheckpointError, load_checkpoint  # noqa: PLC0415
+    from engine.training.checkpoint import check_resumable  # noqa: PLC0415
+
     try:
-        trainer_state = load_checkpoint(path)["trainer"]
+        checkpoint = load_checkpoint(path)
     except CheckpointError as exc:
         raise RunSetupError(f"--resume: {exc}; to start from plain weights use "
                             "--init-weights") from None
-    ranks = int(trainer_state.get("world_size", 1))
-    if ranks != world:
-        raise RunSetupError(f"--resume: {path} was written by a run of {ranks} rank(s) but "
-                            f"this run has {world}; resume with the same number of processes")
+    # what check_resumable reads of a Trainer, without building one (replicas, devices)
+    trainer = SimpleNamespace(model=run.model, epochs=run.settings.epochs, ks=TOPK,
+                              train_loader=run.train_loader, world=world,
+                              optimizer=run.optimizer, scheduler=run.scheduler)
+    try:
+        check_resumable(checkpoint, trainer, f"--resume: {path}")
+    except CheckpointError as exc:
+        raise RunSetupError(str(exc)) from None

@@ -106,3 +106,27 @@ def test_a_bug_keeps_its_traceback_and_the_log_has_it(capsys, tmp_path, monkeypa
     assert code == 1
     logfile.close_log()
     assert "missing.json: no such file" in log.read_text(encoding="utf-8")
+
+
+def test_a_checkpoint_that_cannot_continue_is_refused_before_a_run_folder_is_made(capsys,
+                                                                                  tmp_path):
+    from hostile_files import spiral
+
+    data = spiral()
+    data["training"]["epochs"] = 2
+    first = tmp_path / "a.json"
+    first.write_text(__import__("json").dumps(data))
+    assert run(capsys, "train", str(first), "--quiet", "--no-record", "--out",
+               str(tmp_path / "r"))[0] == 0
+    ckpt = tmp_path / "r" / "checkpoints" / "last.safetensors"
+    data["graph"]["nodes"][1]["params"]["out_features"] = 32  # the graph was edited since
+    edited = tmp_path / "b.json"
+    edited.write_text(__import__("json").dumps(data))
+    for project, words in ((edited, "was saved from a different network: fc1.weight is "
+                                    "(16, 2) there and (32, 2) here"),
+                           (first, "has already trained 2 epoch(s) and this run is set to 2")):
+        code, _, err = run(capsys, "train", str(project), "--quiet", "--no-record", "--out",
+                           str(tmp_path / "again"), "--resume", str(ckpt))
+        line = at_most_one_line(err)
+        assert code == 1 and words in line, line
+        assert not (tmp_path / "again").exists()
