@@ -1,8 +1,11 @@
-"""Training throughput of LeNet-5 and an LSTM, engine against PyTorch in the same run.
+"""Training throughput of LeNet-5, an LSTM, ResNet-18 and a VGG-style CNN (the last two from
+``benchmarks/cnn_models.py``), engine against PyTorch in the same run.
 
-``run(quick, threads)`` returns ``(name, engine samples/s, torch samples/s or None)`` rows for
-``benchmarks/engine_bench.py``; ``peak_memory(batch)`` measures whole-process peak RSS of LeNet
-training in fresh subprocesses. Run alone:
+``run(quick, threads)`` returns ``(name, engine samples/s, torch samples/s or None, best-round
+ratio or None)`` rows for ``benchmarks/engine_bench.py`` (medians over alternating rounds; the
+best-round ratio is that of each side's fastest round, see ``_timing.interleaved_stats``);
+``peak_memory(batch, steps, kind)`` measures peak RSS of training in fresh subprocesses, one per
+library. Run alone:
 
     python benchmarks/bench_models.py [--quick] [--threads N] [--memory] [--profile lenet|lstm]
 """
@@ -18,7 +21,7 @@ from pathlib import Path
 _ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(_ROOT))
 
-from benchmarks._timing import interleaved_throughput, set_threads  # noqa: E402
+from benchmarks._timing import interleaved_stats, set_threads  # noqa: E402
 
 Step = Callable[[], None]
 
@@ -92,20 +95,23 @@ def engine_lenet_step(batch: int) -> Step:
 
 
 def engine_replicas_step(kind: str, batch: int, replicas: int) -> Step:
-    """LeNet-5 or the LSTM as ``DataParallel`` over ``replicas`` CPU replicas: the engine's way
-    to use several cores (one thread per replica; NumPy's BLAS goes single-threaded)."""
+    """LeNet-5, the LSTM or a CIFAR CNN (``cnn_models.MODELS``) as ``DataParallel`` over
+    ``replicas`` CPU replicas: the engine's other way to use several cores (one thread per
+    replica; NumPy's BLAS goes single-threaded)."""
     import engine
     import engine.nn
     import engine.optim
+    from benchmarks.cnn_models import MODELS, cifar_data
     from engine.parallel import DataParallel
 
     engine.manual_seed(0)
     if kind == "lstm":
-        xn, yn = sequence_data(batch)
-        model = DataParallel(lstm_classifier(engine.nn), devices=["cpu"] * replicas)
+        (xn, yn), net = sequence_data(batch), lstm_classifier(engine.nn)
+    elif kind in MODELS:
+        (xn, yn), net = cifar_data(batch), MODELS[kind](engine.nn)
     else:
-        xn, yn = image_data(batch)
-        model = DataParallel(lenet(engine.nn), devices=["cpu"] * replicas)
+        (xn, yn), net = image_data(batch), lenet(engine.nn)
+    model = DataParallel(net, devices=["cpu"] * replicas)
     return train_step(engine, model, engine.from_numpy(xn), engine.from_numpy(yn))
 
 
@@ -167,59 +173,138 @@ def torch_lstm_step(batch: int = 64) -> Step | None:
                        torch.from_numpy(yn))
 
 
-def run(quick: bool = False, threads: int = 2) -> list[tuple[str, float, float | None]]:
-    """Rows (name, engine samples/s, torch samples/s) for LeNet-5 b64/b256 and the LSTM."""
+Row = tuple[str, float, float | None, float | None]
+
+
+def _compare(engine_step: Step, torch_step: Step | None, batch: int, n_steps: int,
+             repeats: int) -> tuple[float, float | None, float | None]:
+    """(engine median samples/s, torch median samples/s, ratio of the best rounds)."""
+    eng, ref = interleaved_stats([engine_step, torch_step], batch, n_steps, repeats)
+    if ref is None:
+        return eng[0], None, None
+    return eng[0], ref[0], eng[1] / ref[1]
+
+
+def run(quick: bool = False, threads: int = 2, models: tuple[str, ...] = ("lenet", "lstm", "cnn")
+        ) -> list[Row]:
+    """Rows (name, engine samples/s, torch samples/s) for LeNet-5 b64/b256, the LSTM, and
+    ResNet-18 and the VGG-style CNN at batch 32, each also over ``threads`` CPU replicas."""
     try:
         import torch
 
         torch.set_num_threads(threads)
     except ImportError:
         pass
+    rows = []
+    if "lenet" in models:
+        rows += _lenet_rows(quick, threads)
+    if "lstm" in models:
+        rows += _lstm_rows(quick, threads)
+    if "cnn" in models:
+        rows += _cnn_rows(quick, threads)
+    return rows
+
+
+def _lenet_rows(quick: bool, threads: int) -> list[Row]:
     steps, repeats = (5, 2) if quick else (50, 5)
     rows = []
     for batch in (64, 256):
-        eng, ref = interleaved_throughput([engine_lenet_step(batch), torch_lenet_step(batch)],
-                                          batch, steps, repeats)
-        rows.append((f"LeNet-5 b{batch}", eng, ref))
+        eng, ref, best = _compare(engine_lenet_step(batch), torch_lenet_step(batch), batch,
+                                  steps, repeats)
+        rows.append((f"LeNet-5 b{batch}", eng, ref, best))
         if threads > 1:
             rep = replicas_throughput("lenet", batch, threads, steps, repeats)
             if rep is not None:
-                rows.append((f"LeNet-5 b{batch} {threads} replicas", rep, ref))
+                rows.append((f"LeNet-5 b{batch} {threads} replicas", rep, ref, None))
+    return rows
+
+
+def _lstm_rows(quick: bool, threads: int) -> list[Row]:
+    rows = []
     lsteps = (3, 2) if quick else (20, 5)
-    eng, ref = interleaved_throughput([engine_lstm_step(64), torch_lstm_step(64)], 64, *lsteps)
-    rows.append(("LSTM 32-128 T50 b64", eng, ref))
+    eng, ref, best = _compare(engine_lstm_step(64), torch_lstm_step(64), 64, *lsteps)
+    rows.append(("LSTM 32-128 T50 b64", eng, ref, best))
     if threads > 1:
         rep = replicas_throughput("lstm", 64, threads, *lsteps)
         if rep is not None:
-            rows.append((f"LSTM b64 {threads} replicas", rep, ref))
+            rows.append((f"LSTM b64 {threads} replicas", rep, ref, None))
+    return rows
+
+
+def _cnn_rows(quick: bool, threads: int) -> list[Row]:
+    from benchmarks.cnn_models import CIFAR_BATCH, engine_cnn_step, torch_cnn_step
+
+    rows = []
+    for kind, label, steps in (("resnet18", "ResNet-18", 3), ("vgg", "VGG-style", 8)):
+        n_steps, repeats = (1, 2) if quick else (steps, 5)
+        eng, ref, best = _compare(engine_cnn_step(kind), torch_cnn_step(kind), CIFAR_BATCH,
+                                  n_steps, repeats)
+        rows.append((f"{label} b{CIFAR_BATCH}", eng, ref, best))
+        if threads > 1:
+            rep = replicas_throughput(kind, CIFAR_BATCH, threads, n_steps, repeats)
+            if rep is not None:
+                rows.append((f"{label} b{CIFAR_BATCH} {threads} replicas", rep, ref, None))
     return rows
 
 
 # Peak RSS from /proc's VmHWM where there is one: Linux carries ru_maxrss across execve, so a
 # child started by a parent that already holds torch (~390 MB) would report the parent's peak.
+# The child prints its RSS once the library, model and data are loaded, then its peak: the
+# difference is what training adds (activations, gradients, optimizer state, workspaces),
+# without the libraries' own code and import-time buffers (PyTorch's ~300 MB against NumPy's).
 _MEMORY_CHILD = """
 import resource, sys
 sys.path.insert(0, {root!r})
-from benchmarks import bench_models as b
-step = b.{fn}({batch})
+from benchmarks import bench_models as b, cnn_models as c
+
+def status(key):
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith(key))
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+step = {fn}({batch})
+base = status("VmRSS:")
 for _ in range({steps}):
     step()
-try:
-    with open("/proc/self/status") as f:
-        print(next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")))
-except OSError:
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(base, status("VmHWM:"))
 """
 
 
-def peak_memory(batch: int = 256, steps: int = 5) -> dict[str, int | None]:
-    """Whole-process peak RSS (KiB) of LeNet training, each library in a fresh interpreter."""
-    out: dict[str, int | None] = {}
-    for lib, fn in (("engine", "engine_lenet_step"), ("torch", "torch_lenet_step")):
-        kib = _child_number(_MEMORY_CHILD.format(root=str(_ROOT), fn=fn, batch=batch,
-                                                 steps=steps))
-        out[lib] = int(kib) if kib is not None else None
+def peak_memory(batch: int = 256, steps: int = 5, kind: str = "lenet"
+                ) -> dict[str, tuple[int, int] | None]:
+    """(RSS before the first step, peak RSS), KiB, of training LeNet-5 or a
+    ``cnn_models.MODELS`` network, each library in a fresh interpreter (so neither library's
+    allocator, BLAS buffers or imported code count for the other)."""
+    out: dict[str, tuple[int, int] | None] = {}
+    for lib in ("engine", "torch"):
+        fn = (f"b.{lib}_lenet_step" if kind == "lenet"
+              else f"(lambda n: c.{lib}_cnn_step({kind!r}, n))")
+        code = _MEMORY_CHILD.format(root=str(_ROOT), fn=fn, batch=batch, steps=steps)
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=False)
+        fields = res.stdout.split()
+        out[lib] = (int(fields[-2]), int(fields[-1])) if res.returncode == 0 and fields else None
     return out
+
+
+def memory_rows(quick: bool = False) -> list[str]:
+    """Printable peak-RSS comparisons (whole process, and what training adds to the RSS after
+    loading): LeNet-5 at batch 256 and ResNet-18 at batch 32."""
+    lines = []
+    for kind, batch, label in (("lenet", 256, "LeNet-5 b256"), ("resnet18", 32, "ResNet-18 b32")):
+        mem = peak_memory(batch, 2 if quick else 4, kind)
+        eng, ref = mem["engine"], mem["torch"]
+        if eng is None or ref is None:
+            lines.append(f"{label} peak RSS: engine {eng}, torch {ref} (a child failed)")
+            continue
+        lines.append(
+            f"{label} peak RSS, MiB: engine {eng[1] / 1024:.0f}, torch {ref[1] / 1024:.0f} "
+            f"(ratio {eng[1] / ref[1]:.2f}); added by training: engine "
+            f"{(eng[1] - eng[0]) / 1024:.0f}, torch {(ref[1] - ref[0]) / 1024:.0f} "
+            f"(ratio {(eng[1] - eng[0]) / max(ref[1] - ref[0], 1):.2f}; goal <= 1.5)")
+    return lines
 
 
 def _profile(which: str, batch: int = 64) -> None:
@@ -249,15 +334,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         _profile(args.profile, args.batch)
         return 0
-    print(f"{'model':<24}{'engine/s':>10}{'torch/s':>10}{'ratio':>7}")
-    for name, eng, ref in run(args.quick, args.threads):
+    print(f"{'model':<30}{'engine/s':>10}{'torch/s':>10}{'ratio':>7}{'best':>6}")
+    for name, eng, ref, best in run(args.quick, args.threads):
         ratio = f"{eng / ref:.2f}" if ref else "-"
-        print(f"{name:<24}{eng:>10.0f}{(ref or 0):>10.0f}{ratio:>7}")
+        print(f"{name:<30}{eng:>10.0f}{(ref or 0):>10.0f}{ratio:>7}"
+              f"{(f'{best:.2f}' if best else '-'):>6}")
     if args.memory:
-        mem = peak_memory(256, 3 if args.quick else 10)
-        eng, ref = mem["engine"], mem["torch"]
-        ratio = f"{eng / ref:.2f}" if eng and ref else "-"
-        print(f"LeNet-5 b256 peak RSS: engine {eng} KiB, torch {ref} KiB, ratio {ratio}")
+        for line in memory_rows(args.quick):
+            print(line)
     return 0
 
 

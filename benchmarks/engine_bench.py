@@ -2,10 +2,11 @@
 
 Prints samples/s (median of several timed runs) for the seed MLP at batch 64 and 256, a
 hand-written NumPy step with no autograd as the floor autograd must approach, PyTorch's figure
-when torch is installed, and the ratios. Vision and sequence models (LeNet-5, LSTM) are measured
-by ``benchmarks/bench_models.py``, whose data and training step the MLP rows share.
+when torch is installed, the ratios and each row's goal. Vision and sequence models (LeNet-5,
+LSTM, ResNet-18, VGG-style) are measured by ``benchmarks/bench_models.py``, whose data and
+training step the MLP rows share; ``--memory`` adds peak RSS against PyTorch.
 
-    python benchmarks/engine_bench.py [--quick] [--threads N]
+    python benchmarks/engine_bench.py [--quick] [--threads N] [--only mlp|models|cnn] [--memory]
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import bench_models  # noqa: E402
-from benchmarks._timing import interleaved_throughput, set_threads  # noqa: E402
+from benchmarks._timing import interleaved_stats, set_threads  # noqa: E402
 from benchmarks.bench_models import image_data, train_step  # noqa: E402
 
 
@@ -92,7 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few steps (smoke run)")
     parser.add_argument("--threads", type=int, default=2, help="BLAS/torch threads (default 2)")
-    parser.add_argument("--only", choices=["mlp", "models"], default=None)
+    parser.add_argument("--only", choices=["mlp", "models", "cnn"], default=None,
+                        help="models: LeNet-5, LSTM and the CNNs; cnn: ResNet-18 and VGG only")
+    parser.add_argument("--memory", action="store_true",
+                        help="also peak RSS (LeNet-5 b256, ResNet-18 b32), one child per library")
     args = parser.parse_args(argv)
     set_threads(args.threads)
     try:
@@ -107,20 +111,40 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     if args.only in (None, "mlp"):
         for batch in (64, 256):
-            eng, hand, ref = interleaved_throughput(
+            eng, hand, ref = interleaved_stats(
                 [engine_mlp_step(batch), numpy_mlp_step(batch), torch_mlp_step(batch)], batch,
                 steps, repeats)
-            rows.append((f"MLP 784-128-10 b{batch}", eng, ref, hand))
-    if args.only in (None, "models"):
-        for name, eng, ref in bench_models.run(quick=args.quick, threads=args.threads):
-            rows.append((name, eng, ref, None))
+            rows.append((f"MLP 784-128-10 b{batch}", eng[0], ref and ref[0], hand[0],
+                         ref and eng[1] / ref[1]))
+    if args.only in (None, "models", "cnn"):
+        models = ("cnn",) if args.only == "cnn" else ("lenet", "lstm", "cnn")
+        for name, eng, ref, best in bench_models.run(args.quick, args.threads, models):
+            rows.append((name, eng, ref, None, best))
     print()
-    print(f"{'model':<28}{'engine/s':>12}{'torch/s':>12}{'ratio':>8}{'numpy/s':>12}")
-    for name, eng, ref, hand in rows:
+    print("ratio: engine/PyTorch of the medians over alternating rounds; best: of each side's "
+          "fastest round (steadier when co-tenants load the machine)")
+    print(f"{'model':<30}{'engine/s':>10}{'torch/s':>10}{'ratio':>7}{'best':>6}{'goal':>6}"
+          f"{'numpy/s':>10}")
+    for name, eng, ref, hand, best in rows:
         ratio = f"{eng / ref:.2f}" if ref else "-"
-        print(f"{name:<28}{eng:>12.0f}{(ref or 0):>12.0f}{ratio:>8}"
-              f"{(f'{hand:.0f}' if hand else '-'):>12}")
+        print(f"{name:<30}{eng:>10.0f}{(ref or 0):>10.0f}{ratio:>7}"
+              f"{(f'{best:.2f}' if best else '-'):>6}{_goal(name):>6}"
+              f"{(f'{hand:.0f}' if hand else '-'):>10}")
+    if args.memory:
+        print()
+        for line in bench_models.memory_rows(args.quick):
+            print(line)
     return 0
+
+
+# Issue 21's goals for the engine/PyTorch ratio of each plain row (replica rows have none).
+GOALS = {"MLP": 1.0, "LeNet-5": 0.9, "LSTM": 0.8, "ResNet-18": 0.6, "VGG-style": 0.6}
+
+
+def _goal(name: str) -> str:
+    if "replicas" in name:
+        return ""
+    return next((f">={g:.1f}" for key, g in GOALS.items() if name.startswith(key)), "")
 
 
 if __name__ == "__main__":

@@ -431,23 +431,24 @@ def _sync(lib: str, device: str) -> None:
 
 def _models(nn: Any) -> dict[str, Callable[[], Any]]:
     from benchmarks.bench_models import lenet
+    from benchmarks.cnn_models import resnet18
 
     return {"MLP 784-128-10": lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 128),
                                                      nn.ReLU(), nn.Linear(128, 10)),
-            "LeNet-5": lambda: lenet(nn)}
+            "LeNet-5": lambda: lenet(nn),
+            "ResNet-18": lambda: resnet18(nn)}
 
 
 def time_training(device: str, batch: int = 256, steps: int = 40, rounds: int = 5) -> list[Row]:
-    """Training samples/s of the MLP and LeNet-5 at ``batch``, engine vs PyTorch CUDA, in
-    alternating rounds (median)."""
+    """Training samples/s of the MLP and LeNet-5 at ``batch`` and of ResNet-18 (CIFAR form) at
+    batch 32, engine vs PyTorch CUDA, in alternating rounds (median)."""
     import engine
     import engine.nn
     import engine.optim
     from benchmarks._timing import interleaved_rates
+    from benchmarks.bench_models import image_data
+    from benchmarks.cnn_models import CIFAR_BATCH, cifar_data
 
-    rng = np.random.default_rng(0)
-    xn = rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)
-    yn = rng.integers(0, 10, batch).astype(np.int64)
     try:
         import torch
 
@@ -457,6 +458,10 @@ def time_training(device: str, batch: int = 256, steps: int = 40, rounds: int = 
         has_torch = False
     rows = []
     for name, build in _models(engine.nn).items():
+        cnn = name == "ResNet-18"
+        n = CIFAR_BATCH if cnn else batch
+        xn, yn = cifar_data(n) if cnn else image_data(n)
+        n_steps = max(1, steps // 8) if cnn and device == "cpu" else steps  # a CPU dry run
         engine.manual_seed(0)
         model = build().to(device)
         opt = engine.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
@@ -488,7 +493,7 @@ def time_training(device: str, batch: int = 256, steps: int = 40, rounds: int = 
         # sensitive to whatever else the machine's CPUs do).
         libs = list(steps_by_lib)
         rates = dict(zip(libs, interleaved_rates(
-            [steps_by_lib[lib] for lib in libs], batch, steps, rounds, settle_s=0.1,
+            [steps_by_lib[lib] for lib in libs], n, n_steps, rounds, settle_s=0.1,
             syncs=[functools.partial(_sync, lib, device) for lib in libs])))
         eng = statistics.median(rates["engine"])
         text = f"engine {eng:.0f}"
@@ -497,7 +502,7 @@ def time_training(device: str, batch: int = 256, steps: int = 40, rounds: int = 
             per_round = [e / t for e, t in zip(rates["engine"], rates["torch"])]
             text += (f", torch {ref:.0f}, ratio {eng / ref:.2f} (rounds "
                      f"{min(per_round):.2f}-{max(per_round):.2f})")
-        rows.append(("speed", f"{name} b{batch} samples/s", text + f", median of {rounds}"))
+        rows.append(("speed", f"{name} b{n} samples/s", text + f", median of {rounds}"))
     return rows
 
 

@@ -130,8 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     # a dataset whose shape is only known once loaded, so the check is the graph's alone
     project = Project(graph, name="bench", dataset={"name": "ImageFolder",
                                                     "options": {"root": "images"}})
-    folder = Path(tempfile.mkdtemp())
-    path = project.save(folder / "big.json")
+    with tempfile.TemporaryDirectory(prefix="layerforge-graph-bench-") as folder:
+        return _measure(args, graph, project.save(Path(folder) / "big.json"))
+
+
+def _measure(args: argparse.Namespace, graph: Graph, path: Path) -> int:
     data = graph.to_dict()
     rows = []
 

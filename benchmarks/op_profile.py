@@ -6,7 +6,7 @@ Why: on a GPU a step is either bound by the host (Python and kernel launches: th
 close to the synchronised time) or by the kernels; the per-op table says which ops to fuse or
 hand to a vendor library. ``benchmarks/gpu_check.py`` prints it for LeNet-5; on the CPU:
 
-    python benchmarks/op_profile.py [lenet|lstm] [--batch 256] [--device cpu]
+    python benchmarks/op_profile.py [lenet|lstm|resnet18|vgg] [--batch 256] [--device cpu]
 """
 
 from __future__ import annotations
@@ -97,7 +97,8 @@ def op_times(step: Callable[[], None], sync: Callable[[], None], steps: int = 10
 
 
 def engine_step(which: str, batch: int, device: str) -> Callable[[], None]:
-    """A training step of LeNet-5 (images) or the benchmark LSTM on ``device``."""
+    """A training step of LeNet-5 (images), the benchmark LSTM, or one of the CIFAR CNNs of
+    ``benchmarks.cnn_models`` on ``device``."""
     import engine
     import engine.nn
     from benchmarks.bench_models import (
@@ -107,9 +108,12 @@ def engine_step(which: str, batch: int, device: str) -> Callable[[], None]:
         sequence_data,
         train_step,
     )
+    from benchmarks.cnn_models import MODELS, cifar_data
 
     engine.manual_seed(0)
-    if which == "lenet":
+    if which in MODELS:
+        model, (xn, yn) = MODELS[which](engine.nn), cifar_data(batch)
+    elif which == "lenet":
         model, (xn, yn) = lenet(engine.nn), image_data(batch)
     else:
         model, (xn, yn) = lstm_classifier(engine.nn), sequence_data(batch)
@@ -135,7 +139,8 @@ def summary(report: dict[str, Any], top: int = 6) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", nargs="?", choices=["lenet", "lstm"], default="lenet")
+    parser.add_argument("model", nargs="?", choices=["lenet", "lstm", "resnet18", "vgg"],
+                        default="lenet")
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--steps", type=int, default=10)

@@ -251,7 +251,8 @@ class TensorViewMixin:
         out = fn(src)
         if src is self and out.grad_fn is not None:  # another operand brought in the graph
             self._check_leaf_inplace(name)
-        self._device.xp.copyto(self._data, out._data, casting="unsafe")
+        if out._data is not self._data:  # ops that can write their result in place (Relu) did
+            self._device.xp.copyto(self._data, out._data, casting="unsafe")
         if out.grad_fn is not None:
             self.grad_fn = out.grad_fn
             self.requires_grad = True

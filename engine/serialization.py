@@ -8,7 +8,10 @@ Layout: every tensor is stored under its dotted path (``"fc1.weight"`` for a mod
 keys. The structure around the tensors (nesting, int vs str keys, order, tuples, numbers,
 strings, None) is kept as JSON in the file's metadata under ``layerforge.tree``, so ``load``
 rebuilds exactly what was saved. Files without that entry (written by other tools) load as a
-flat ``{name: Tensor}`` dict.
+flat ``{name: Tensor}`` dict; their BF16 and FP8 tensors (PyTorch's half-size floats, which
+NumPy has no type for) arrive widened to float32. Every file is checked before it is read (see
+``engine._readers``): a damaged or edited one raises ``engine.errors.FileFormatError`` (a
+ValueError) naming the file and the entry.
 
 Writes are atomic: the file is written to a temporary file in the same folder, flushed to disk
 and renamed over the target, so a crash or error mid-write leaves the old file intact.
@@ -16,18 +19,17 @@ and renamed over the target, so a crash or error mid-write leaves the old file i
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import stat
-import uuid
 from typing import Any
 
 import numpy as np
 import safetensors.numpy
-from safetensors import SafetensorError, safe_open
 
+from ._atomic import atomic_write_bytes
 from ._backend import CPU, Device, get_device, to_device_array
+from ._readers import read_safetensors
+from .errors import FileFormatError
 from .tensor import Tensor
 
 __all__ = ["load", "save"]
@@ -62,10 +64,11 @@ def save(obj: Any, path: Any) -> None:
         FORMAT_KEY: FORMAT_VERSION,
         TREE_KEY: json.dumps(tree, separators=(",", ":"), allow_nan=True),
     }
+    data = safetensors.numpy.save(arrays, metadata=metadata)
     if hasattr(path, "write"):  # a binary file object (io.BytesIO, open(..., "wb"))
-        path.write(safetensors.numpy.save(arrays, metadata=metadata))
+        path.write(data)
         return
-    _atomic_write(os.fspath(path), arrays, metadata)
+    atomic_write_bytes(path, data)
 
 
 def load(path: Any, map_location: Any = None) -> Any:
@@ -79,31 +82,28 @@ def load(path: Any, map_location: Any = None) -> Any:
     """
     device = _resolve_device(map_location)
     if hasattr(path, "read"):
-        return _load_bytes(path.read(), device, getattr(path, "name", "<file object>"))
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"engine.load: no such file: {path!r}")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"engine.load: {path!r} is a folder; give the path of a file")
+        source: Any = path.read()
+        name = getattr(path, "name", "<file object>")
+    else:
+        source = name = os.fspath(path)
+        if not os.path.exists(source):
+            raise FileNotFoundError(f"engine.load: no such file: {source!r}")
+        if os.path.isdir(source):
+            raise IsADirectoryError(f"engine.load: {source!r} is a folder; give the path of a "
+                                    f"file")
+        if not os.path.isfile(source):  # a pipe or a device: reading it could wait for ever
+            raise FileFormatError(f"engine.load: {source!r} is not a regular file (a pipe or a "
+                                  f"device); give the path of a file")
+    meta, arrays = read_safetensors(source, name)
+    tree_text = meta.get(TREE_KEY)
+    if tree_text is None:  # a plain safetensors file (e.g. from PyTorch)
+        return {k: _to_tensor(v, device) for k, v in arrays.items()}
     try:
-        with safe_open(path, framework="numpy") as f:
-            meta = f.metadata() or {}
-            tree_text = meta.get(TREE_KEY)
-            if tree_text is None:  # a plain safetensors file (e.g. from PyTorch)
-                return {k: _to_tensor(f.get_tensor(k), device) for k in f.keys()}
-            try:
-                tree = json.loads(tree_text)
-            except json.JSONDecodeError as exc:
-                raise ValueError(
-                    f"engine.load: the structure stored in {path!r} is corrupt ({exc}); the file "
-                    "was damaged or edited"
-                ) from None
-            return _decode(tree, f, set(f.keys()), device, path)
-    except SafetensorError as exc:
-        raise ValueError(
-            f"not a safetensors file: {path!r} ({exc}); it is truncated or corrupt, or was "
-            "written in another format (e.g. torch.save's pickle)"
-        ) from None
+        return _decode(json.loads(tree_text), arrays, device, name)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise FileFormatError(f"engine.load: the structure stored in {name!r} is corrupt "
+                              f"({type(exc).__name__}: {exc}); the file was damaged or "
+                              f"edited") from None
 
 
 # --------------------------------------------------------------------- encoding
@@ -166,77 +166,7 @@ def _where(path: tuple[Any, ...]) -> str:
     return repr(".".join(str(k) for k in path)) if path else "the top level"
 
 
-def _atomic_write(path: str, arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
-    """Write to a temporary file beside ``path``, fsync it, then rename it over ``path``."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(
-            f"engine.save: the folder {folder!r} does not exist; create it first "
-            "(os.makedirs(folder, exist_ok=True))"
-        )
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"engine.save: {path!r} is a folder; give a file name")
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
-    # Created with mode 0o666 so the process umask applies, as for an ordinary new file.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    os.close(fd)
-    try:
-        safetensors.numpy.save_file(arrays, tmp, metadata=metadata)
-        with open(tmp, "r+b") as f:
-            os.fsync(f.fileno())
-        with contextlib.suppress(FileNotFoundError):
-            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))  # keep the old file's mode
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_folder(folder)
-
-
-def _fsync_folder(folder: str) -> None:
-    """Make the rename itself durable (POSIX); a no-op where folders can't be opened."""
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 # --------------------------------------------------------------------- decoding
-
-
-def _load_bytes(data: bytes, device: Device, name: str) -> Any:
-    """``load`` from bytes: safetensors' numpy API reads the tensors, the metadata (our tree)
-    comes from the header (an 8-byte length, then JSON)."""
-    try:
-        n = int.from_bytes(data[:8], "little")
-        header = json.loads(data[8:8 + n])
-        arrays = safetensors.numpy.load(data)
-    except (ValueError, SafetensorError) as exc:
-        raise ValueError(f"not a safetensors file: {name!r} ({exc}); it is truncated or corrupt, "
-                         f"or was written in another format (e.g. torch.save's pickle)") from None
-    tree_text = (header.get("__metadata__") or {}).get(TREE_KEY)
-    if tree_text is None:
-        return {k: _to_tensor(v, device) for k, v in arrays.items()}
-    return _decode(json.loads(tree_text), _ArrayReader(arrays), set(arrays), device, name)
-
-
-class _ArrayReader:
-    """What ``_decode`` reads tensors from, over arrays already in memory."""
-
-    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
-        self.arrays = arrays
-
-    def get_tensor(self, key: str) -> np.ndarray:
-        return self.arrays[key]
 
 
 def _resolve_device(map_location: Any) -> Device:
@@ -256,26 +186,33 @@ def _to_tensor(arr: np.ndarray, device: Device) -> Tensor:
     return Tensor._make(arr, device)
 
 
-def _decode(node: Any, f: Any, keys: set[str], device: Device, path: str) -> Any:
+def _decode(node: Any, arrays: dict[str, np.ndarray], device: Device, path: str) -> Any:
     if isinstance(node, list):
-        return [_decode(v, f, keys, device, path) for v in node]
+        return [_decode(v, arrays, device, path) for v in node]
     if not isinstance(node, dict):
         return node
     if len(node) == 1:
         tag, value = next(iter(node.items()))
         if tag in (_TENSOR, _ARRAY):
-            if value not in keys:
-                raise ValueError(
+            if not isinstance(value, str) or value not in arrays:
+                raise FileFormatError(
                     f"engine.load: {path!r} refers to tensor {value!r}, which the file does not "
                     "hold; the file was damaged or edited"
                 )
-            arr = f.get_tensor(value)
+            arr = arrays[value]
             return _to_tensor(arr, device) if tag == _TENSOR else arr
-        if tag == _DICT:
-            return {k: _decode(v, f, keys, device, path) for k, v in value}
-        if tag == _TUPLE:
-            return tuple(_decode(v, f, keys, device, path) for v in value)
-    raise ValueError(
-        f"engine.load: unexpected entry {node!r} in the structure stored in {path!r}; the file "
-        "was damaged, edited, or written by a newer LayerForge"
+        if tag == _DICT and isinstance(value, list) and all(
+                isinstance(kv, list) and len(kv) == 2 and isinstance(kv[0], _JSON_KEY_TYPES)
+                for kv in value):
+            return {k: _decode(v, arrays, device, path) for k, v in value}
+        if tag == _TUPLE and isinstance(value, list):
+            return tuple(_decode(v, arrays, device, path) for v in value)
+    raise FileFormatError(
+        f"engine.load: unexpected entry {_short(node)} in the structure stored in {path!r}; the "
+        "file was damaged, edited, or written by a newer LayerForge"
     )
+
+
+def _short(node: Any) -> str:
+    text = repr(node)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -1,10 +1,14 @@
 """Build the desktop bundle, run its self-test, print its size: one command for people and CI.
 
     python packaging/build.py                      one folder in dist/layerforge/
-    python packaging/build.py --onefile            one file, dist/layerforge(.exe)
+    python packaging/build.py --onefile            one file, dist/onefile/layerforge(.exe)
     python packaging/build.py --cuda               with CuPy (needs cupy-cuda12x installed)
     python packaging/build.py --dist D --work W    build somewhere else (the tests use a temp dir)
     python packaging/build.py --no-self-test       build only
+
+The one-file build goes to its own folder because PyInstaller, asked to write the file
+``dist/layerforge``, deletes a one-folder build ``dist/layerforge/`` without a word; with ``--dist``
+pointing at a folder that holds the other kind of build, nothing is built (exit status 2).
 
 Needs PyInstaller (``pip install -e ".[packaging]"``). Exit status: PyInstaller's, else the
 self-test's. The last lines are machine-readable: ``bundle: PATH``, ``size_mb: N``,
@@ -63,16 +67,42 @@ def self_test(exe: Path, timeout: float = 300) -> subprocess.CompletedProcess[st
                           timeout=timeout, cwd=exe.parent.parent)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--dist", type=Path, default=ROOT / "dist")
-    p.add_argument("--work", type=Path, default=ROOT / "build")
-    p.add_argument("--onefile", action="store_true")
-    p.add_argument("--cuda", action="store_true")
-    p.add_argument("--windowed", action="store_true")
-    p.add_argument("--no-self-test", action="store_true")
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python packaging/build.py",
+                                description=__doc__.splitlines()[0])
+    p.add_argument("--dist", type=Path, help="where the bundle goes (default: dist/, "
+                                             "dist/onefile/ with --onefile)")
+    p.add_argument("--work", type=Path, default=ROOT / "build",
+                   help="PyInstaller's work folder (default: build/)")
+    p.add_argument("--onefile", action="store_true", help="one executable file")
+    p.add_argument("--cuda", action="store_true", help="bundle CuPy for NVIDIA GPUs")
+    p.add_argument("--windowed", action="store_true",
+                   help="no console window (prints nothing: the self-test is not run)")
+    p.add_argument("--no-self-test", action="store_true", help="build only")
     p.add_argument("--quiet", action="store_true", help="PyInstaller's warnings only")
-    args = p.parse_args(argv)
+    return p
+
+
+def other_kind_in_the_way(dist: Path, onefile: bool) -> Path | None:
+    """The bundle of the other kind that PyInstaller would delete to write this one, if any
+    (on Windows the one file is ``layerforge.exe`` beside the folder: nothing is in the way)."""
+    folder = dist / NAME
+    if executable(dist, onefile=True) != folder:
+        return None
+    in_the_way = folder.is_dir() if onefile else folder.is_file()
+    return folder if in_the_way else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.dist is None:
+        args.dist = ROOT / "dist" / ("onefile" if args.onefile else "")
+    in_the_way = other_kind_in_the_way(args.dist, args.onefile)
+    if in_the_way is not None:
+        kind = "one-folder" if args.onefile else "one-file"
+        print(f"{in_the_way} is a {kind} build, which this build would delete: pass another "
+              "--dist, or remove it first", file=sys.stderr)
+        return 2
     status, seconds = build(args.dist, args.work, args.onefile, args.cuda, args.windowed,
                             args.quiet)
     if status:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -93,13 +94,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not devices:
             raise UsageError("--devices: give cpu, cuda:0, or a list like cuda:0,cuda:1")
     overrides = RunOverrides(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                             seed=args.seed, devices=devices)
+                             seed=args.seed, devices=devices, max_batches=args.max_batches)
     presenter = TerminalPresenter(project.name, progress=not args.quiet)
     control = RunControl()
     with stop_on_signals(control, presenter):
         result = train(project, overrides, out=args.out, resume=args.resume,
                        init_weights=args.init_weights, distributed=args.distributed,
-                       source="cli", callbacks=[presenter], control=control,
+                       timeout=args.timeout, source="cli", callbacks=[presenter], control=control,
                        on_ready=presenter.ready, listed=not args.no_record,
                        diagnostics=args.diagnostics)
     presenter.report_end(result)
@@ -200,8 +201,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail("interrupted")
         return 130
     except Exception as exc:  # noqa: BLE001 - the one place that turns errors into a line
-        if not _expected(exc):
-            raise
+        from app.core.logfile import bug_report_hint, log_bug, log_problem  # noqa: PLC0415
+
+        if not _expected(exc):  # a bug: its traceback, kept in the log too
+            path = log_bug(exc, f"layerforge {' '.join(argv)}")
+            traceback.print_exc()
+            _fail(bug_report_hint(path))
+            return 1
+        log_problem(f"layerforge {argv[0] if argv else ''}: {exc}")
         _fail(str(exc))
         return 1
 

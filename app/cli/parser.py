@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any, NoReturn
 
+from app.core.settings import DEFAULT_RANK_TIMEOUT_S
 from engine import __version__
 
 PROG = "layerforge"
@@ -71,8 +72,15 @@ def command_parser(command: str) -> _Parser:
         p.add_argument("--init-weights", type=Path, metavar="FILE",
                        help="start from these weights (.safetensors/.npz, e.g. saved by "
                             "PyTorch for the same graph) to fine-tune")
+        p.add_argument("--max-batches", type=_positive_int, metavar="N",
+                       help="stop each epoch after N batches (a quick check that a project "
+                            "trains)")
         p.add_argument("--distributed", action="store_true",
                        help="one process per rank under mpiexec")
+        p.add_argument("--timeout", type=_positive_float, metavar="S",
+                       help="--distributed: seconds a rank waits for the others before the "
+                            f"run is declared stuck, naming the silent ranks (default: "
+                            f"{DEFAULT_RANK_TIMEOUT_S:g})")
         p.add_argument("--no-record", action="store_true",
                        help="do not list the run with the project's runs (the project file "
                             "is never written either way)")

@@ -104,6 +104,8 @@ class TerminalPresenter(Callback):
         info = run.describe()
         where = (f"{trainer.world} ranks" if run.distributed
                  else ", ".join(run.settings.devices))
+        if run.ranks:  # a launcher's "BAD TERMINATION ... PID n" can then be read as a rank
+            where += " (" + ", ".join(f"rank {i}: {at}" for i, at in enumerate(run.ranks)) + ")"
         print(f"training {self.name!r}: {info['train_samples']} training / "
               f"{info['val_samples']} validation samples, {info['parameters']:,} parameters, on "
               f"{where}; writing to {folder}", flush=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -222,6 +223,18 @@ def looks_like_image(sample: Any) -> bool:
     return sample.ndim >= 2 and min(sample.shape[-2:]) > 4
 
 
+def _refuse_special(path: Path, where: str) -> None:
+    """A pipe, socket or device in place of a data file would block or never end (a FIFO
+    waits for a writer, /dev/zero reads forever): only files and folders are data."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # missing: the dataset says so, with what to do
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise ProjectError(None, where, f"{path} is not a regular file or folder (a pipe, "
+                                        "socket or device); choose a data file")
+
+
 def resolve_data_path(value: str, base_dir: str | os.PathLike[str] | None) -> Path:
     """A data path of the settings: relative to the project's folder, or, for a project never
     saved, to the user's data folder (never the current directory, which the window's user
@@ -261,6 +274,7 @@ def build_datasets(dataset: dict[str, Any], base_dir: Any = None) -> tuple[Any, 
                                f"(Browse…), or set dataset.options.{key}")
         if isinstance(options.get(key), str):
             options[key] = str(resolve_data_path(options[key], base_dir))
+            _refuse_special(Path(options[key]), f"dataset.options.{key}")
 
     def make(augment: bool) -> Any:
         steps = []

@@ -49,6 +49,11 @@ class RunSetupError(AppError, ValueError):
     run folder); the message says which and what to change."""
 
 
+class InputFileError(AppError, ValueError):
+    """A file given to a command (weights to start from or export, a checkpoint) that is
+    missing, a folder, or not a regular file (a pipe would block, a device never end)."""
+
+
 class ExportRefusedError(AppError, ValueError):
     """An export that must not be written as asked: it would overwrite its own source (the
     project file, the weights being exported) or the format is unknown."""

@@ -22,6 +22,7 @@ from engine.export import (
 from engine.graph import compile_graph
 
 from .errors import ExportRefusedError
+from .paths import input_file
 from .project import Project
 from .runs import latest_weights
 
@@ -37,7 +38,7 @@ def trained_state(project: Project, weights: str | Path | None = None) -> dict[s
         raise WeightsError("the project has no trained weights yet; train it first "
                            "('layerforge train') or give --weights FILE")
     model = compile_graph(project.graph)
-    load_weights(model, path)
+    load_weights(model, input_file(path, "--weights"))
     return to_numpy_state(model.state_dict())
 
 

@@ -120,8 +120,10 @@ def describe_failure(exc: BaseException | None = None, *, reason: str | None = N
         return Failure("settings", "Training cannot start with these settings", text,
                        ["Change the setting named above in the training or data panel."],
                        details, w)
+    from .logfile import bug_report_hint, log_bug  # noqa: PLC0415
+
+    log = log_bug(exc, "training")
     return Failure("crash", "Training stopped because of an unexpected error",
                    f"{type(exc).__name__}: {text}",
-                   ["Save the project, then try again.",
-                    "If it happens again, report it with the details below (Show Details)."],
+                   ["Save the project, then try again.", bug_report_hint(log)],
                    details, w)

@@ -181,7 +181,8 @@ class RunHistory:
 
     def mark_checkpoint(self, epoch: int, step: float) -> None:
         """Where the Trainer wrote its best checkpoint (drawn as a star). The Trainer writes it
-        just before it reports the epoch, so the epoch's record may come after this call."""
+        just after it reports the epoch (the run's weights are written first, so a full disk
+        keeps them), so the epoch's record is already here."""
         self._checkpoint_epoch = int(epoch)
         self.version += 1
 

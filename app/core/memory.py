@@ -63,13 +63,20 @@ def _total_ram() -> int | None:
         return None
 
 
+def _per_device(need: int, devices: list[str]) -> int:
+    """What one device holds when ``devices`` share the batch: its part of the activations,
+    plus the whole model, gradients and optimizer state (counted as half the estimate)."""
+    return need if len(devices) == 1 else need // len(devices) + need // 2
+
+
 def memory_note(project: Project, devices: list[str] | None = None) -> tuple[str, bool]:
     """A line for the Training panel and whether it is a warning: the estimate for the batch
     size, and the free memory of the (first) device when the estimate does not fit in it."""
-    devices = devices or list(project.training.get("devices") or ["cpu"])
+    devices = ["cpu" if d == "auto" else d
+               for d in devices or list(project.training.get("devices") or ["cpu"])]
     batch = int(project.training.get("batch_size") or 1)
     need = training_bytes(project)
-    per_device = need if len(devices) == 1 else need // len(devices) + need // 2
+    per_device = _per_device(need, devices)
     free, _total = device_memory(devices[0])
     text = f"Training memory ≈ {human_bytes(need)} for batch {batch}"
     if free is not None and per_device > free:
@@ -83,7 +90,7 @@ def memory_problem(project: Project, batch_size: int, devices: list[str]) -> str
     has, which no swapping or waiting can change."""
     need = training_bytes(project, batch_size)
     _free, total = device_memory(devices[0])
-    if total is None or need <= total:
+    if total is None or _per_device(need, devices) <= total:
         return None
     return (f"training would need about {human_bytes(need)} (the estimate for batch "
             f"{batch_size}) but {devices[0]} has {human_bytes(total)} in all; lower the batch "

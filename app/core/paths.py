@@ -10,6 +10,7 @@ window on these places without importing Qt, so the platform rule is written out
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -33,6 +34,28 @@ def user_data_dir() -> Path:
         return home / "Library" / "Application Support" / APP_DIR_NAME
     base = os.environ.get("XDG_DATA_HOME")
     return (Path(base) if base else home / ".local" / "share") / APP_DIR_NAME.lower()
+
+
+def input_file(path: str | os.PathLike[str], what: str) -> Path:
+    """``path`` if it is a regular file to read ``what`` from, else an ``InputFileError`` that
+    says what it is instead (missing, a folder, a pipe or device, unreadable)."""
+    from .errors import InputFileError  # noqa: PLC0415 - errors is a leaf; keep paths one too
+
+    p = Path(path)
+    try:
+        mode = p.stat().st_mode
+    except FileNotFoundError:
+        raise InputFileError(f"{what}: no such file: {p}") from None
+    except OSError as exc:
+        raise InputFileError(f"{what}: {p} cannot be read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(mode):
+        raise InputFileError(f"{what}: {p} is a folder; give the file inside it")
+    if not stat.S_ISREG(mode):
+        raise InputFileError(f"{what}: {p} is not a regular file (a pipe, socket or device); "
+                             "give a file")
+    if not os.access(p, os.R_OK):
+        raise InputFileError(f"{what}: {p} cannot be read (permission denied)")
+    return p
 
 
 def is_installed_resource(path: str | os.PathLike[str]) -> bool:

@@ -132,6 +132,12 @@ class Project:
         if not isinstance(data, dict):
             raise ProjectError(path, "", "expected a JSON object at the top level; is this a "
                                          "LayerForge project?")
+        bad = _unencodable(data)
+        if bad is not None:
+            location, text = bad
+            raise ProjectError(path, location, f"{text!r} holds a lone surrogate (an invalid "
+                                               "\\u escape) that no UTF-8 file can store; "
+                                               "retype that text")
         version = data.get("format_version")
         if version is None:
             raise ProjectError(path, "format_version", "missing; is this a LayerForge project?")
@@ -193,6 +199,10 @@ class Project:
                                f"invalid JSON ({exc.msg})") from None
         except RecursionError:
             raise ProjectError(p, "", "the JSON is nested too deeply to be a project") from None
+        except ValueError:  # Python's cap on digits (int_max_str_digits)
+            raise ProjectError(p, "", "a number in the file is thousands of digits long; no "
+                                      "setting needs more than a few digits (was the file "
+                                      "damaged?)") from None
         project = cls.from_dict(data, p)
         project.path = p.absolute()  # kept whole: a relative path would move with the cwd
         project.base = project.to_dict()
@@ -355,6 +365,28 @@ def template_title(name: str) -> str:
         return name
     title = data.get("name") if isinstance(data, dict) else None
     return title if isinstance(title, str) and title else name
+
+
+def _unencodable(data: Any) -> tuple[str, str] | None:
+    """The location and text of the first string (or key) that cannot be written as UTF-8:
+    JSON's "\\ud800" escapes parse into lone surrogates, which pass every check and then
+    fail a summary, a save or an export half-way."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return where or "(top level)", value
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                at = f"{where}.{key}" if where else str(key)
+                stack.append((at, key))
+                stack.append((at, item))
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", item) for i, item in enumerate(value))
+    return None
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:

@@ -12,22 +12,28 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from .datasets import build_datasets, class_names_of, described_spec, source_name, spec_of
-from .errors import RunSetupError
+from .errors import ProjectError, RunSetupError
+from .memory import memory_problem
+from .paths import input_file
 from .project import Project
 from .settings import (
+    AUTO_DEVICE,
     CLASSIFICATION_LOSSES,
     LOSS_MODULES,
     RunOverrides,
     TrainingSettings,
     device_problem,
+    resolve_devices,
     schedule_defaults,
     sync_batchnorm_for,
 )
+
+TOPK = (1,)  # the accuracies a run keeps (top-1): the Trainer's and a checkpoint's alike
 
 
 @dataclass
@@ -50,6 +56,7 @@ class Run:
     data: Any  # the DataSpec of what the dataset gives
     class_names: list[str] | None
     distributed: bool = False
+    ranks: list[str] | None = None  # where each rank runs (distributed runs, after start-up)
 
     @property
     def is_classification(self) -> bool:
@@ -74,7 +81,8 @@ class Run:
                 "batches": len(self.train_loader), "steps_per_epoch": self.steps_per_epoch,
                 "classes": self.class_names, "classification": self.is_classification,
                 "monitor": self.monitor, "devices": list(self.settings.devices),
-                "parameters": sum(p.numel() for p in self.model.parameters())}
+                "parameters": sum(p.numel() for p in self.model.parameters()),
+                **({"ranks": self.ranks} if self.ranks else {})}
 
     def trainer(self, checkpoint_dir: str | Path | None, callbacks: Sequence[Any] = ()) -> Any:
         from engine.training import Trainer  # noqa: PLC0415
@@ -90,11 +98,22 @@ class Run:
             seed=s.seed, monitor=self.monitor,
             early_stopping_patience=s.patience if s.early_stopping else None,
             checkpoint_dir=checkpoint_dir, callbacks=list(callbacks), batch_fn=self.batch_fn,
-            topk=(1,))
+            topk=TOPK)
 
 
 def build_run(project: Project, overrides: RunOverrides | None = None, *,
               init_weights: str | Path | None = None, distributed: bool = False) -> Run:
+    """See ``_build_run``; a setting's error names the project file it is in."""
+    try:
+        return _build_run(project, overrides, init_weights, distributed)
+    except ProjectError as exc:
+        if exc.path is not None or project.path is None:
+            raise
+        raise type(exc)(project.path, exc.location, exc.detail) from None
+
+
+def _build_run(project: Project, overrides: RunOverrides | None,
+               init_weights: str | Path | None, distributed: bool) -> Run:
     """Assemble the run of ``project`` with ``overrides``: settings, datasets, the network
     checked against them, the compiled model (seeded), loss, optimizer, schedule and loaders.
 
@@ -117,7 +136,9 @@ def build_run(project: Project, overrides: RunOverrides | None = None, *,
     if problems:
         raise CompileError(problems)
     output = _trained_output(snapshot)
-    reason = device_problem(settings.devices, settings.batch_size, distributed)
+    reason = device_problem(settings.devices, settings.batch_size, distributed) or \
+        memory_problem(snapshot, settings.batch_size,
+                       ["cpu" if d == AUTO_DEVICE else d for d in settings.devices])
     if reason:
         raise RunSetupError(reason)
 
@@ -136,10 +157,13 @@ def build_run(project: Project, overrides: RunOverrides | None = None, *,
     if seed is not None:
         engine.manual_seed(seed)
     model = compile_graph(graph, data, seed=seed)
+    settings = replace(settings, devices=resolve_devices(
+        settings.devices, model, settings.batch_size, distributed))
     if init_weights is not None:
         from engine.export import load_weights  # noqa: PLC0415
 
-        load_weights(model, init_weights)  # names and shapes checked, every mismatch listed
+        # names and shapes checked, every mismatch listed
+        load_weights(model, input_file(init_weights, "--init-weights"))
     loss_name = output.values()[0]["loss"]
     loss_fn = getattr(engine.nn, LOSS_MODULES[loss_name])()
     input_type = model.input_types[0]

@@ -12,6 +12,8 @@ a run that fails says so in its record, and keeps weights only if it trained at 
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -25,8 +27,9 @@ import numpy as np
 from engine.training import LAST, Callback
 
 from .errors import RunSetupError
+from .paths import input_file
 from .project import Project, atomic_write_text, dumps
-from .run import Run, build_run
+from .run import TOPK, Run, build_run
 from .runs import (
     CHECKPOINT_DIR,
     SNAPSHOT_FILE,
@@ -35,7 +38,7 @@ from .runs import (
     read_record,
     runs_root,
 )
-from .settings import RunOverrides, cpu_replicas
+from .settings import DEFAULT_RANK_TIMEOUT_S, RunOverrides, cpu_replicas
 
 RECORD_EVERY_S = 2.0  # a running run's record is rewritten at most this often
 REASON_TEXT = {"completed": "training finished", "early_stopped": "early stopping",
@@ -125,9 +128,9 @@ OnReady = Callable[[Run, Path, Any], None]
 def train(project: Project, overrides: RunOverrides | None = None, *,
           out: str | Path | None = None, resume: str | Path | None = None,
           init_weights: str | Path | None = None, distributed: bool = False,
-          source: str = "cli", callbacks: Sequence[Any] = (), control: RunControl | None = None,
-          on_ready: OnReady | None = None, listed: bool = True,
-          diagnostics: bool | int = False) -> RunResult:
+          timeout: float | None = None, source: str = "cli", callbacks: Sequence[Any] = (),
+          control: RunControl | None = None, on_ready: OnReady | None = None,
+          listed: bool = True, diagnostics: bool | int = False) -> RunResult:
     """Train ``project`` (see the module docstring); raises what ``build_run`` raises when the
     run cannot start, and re-raises an error that ends training after recording it.
 
@@ -138,19 +141,23 @@ def train(project: Project, overrides: RunOverrides | None = None, *,
     file gets their scalars and histograms. Every rank of an ``mpiexec`` run must pass the
     same value (rank 0 merges the ranks' statistics)."""
     control = RunControl() if control is None else control
-    group = _process_group() if distributed else None
+    group = _process_group(timeout) if distributed else None
     main = group is None or group.rank == 0
     run = folder = None
     try:
-        _check_resume(resume, group.size if group is not None else 1)
+        if resume is not None:
+            input_file(resume, "--resume")
         run = build_run(project, overrides, init_weights=init_weights, distributed=distributed)
+        _check_resume(resume, run, group.size if group is not None else 1)
         if main:
             folder = _claim_folder(project, out, resume, source if not distributed else "mpi")
         error = None
     except Exception as exc:  # noqa: BLE001 - every rank must hear of it; see _agree_to_start
         error = exc
-    _agree_to_start(group, error, folder)
+    ranks = _agree_to_start(group, error, folder,
+                            run_fingerprint(run) if run is not None else None)
     assert run is not None
+    run.ranks = ranks
     path = _shared_path(group, folder)
     if folder is not None:
         _start_record(folder, run, project, listed)
@@ -326,30 +333,47 @@ def _save_if_finite(model: Any, path: Path) -> bool:
 
 
 # -------------------------------------------------------------------- ranks
-def _process_group() -> Any:
+def _process_group(timeout: float | None) -> Any:
     """The ranks started by mpiexec (joined here, before the model is built, so that a rank
-    that cannot start is known to every rank); the Trainer reuses this group."""
+    that cannot start is known to every rank); the Trainer reuses this group. A collective
+    waits at most ``timeout`` seconds (``DEFAULT_RANK_TIMEOUT_S``): a stopped rank is named
+    within minutes, not after PyTorch's half hour."""
     from engine import distributed as dist  # noqa: PLC0415
 
-    if not dist.is_initialized():
-        dist.init_process_group("mpi")
+    dist.init_process_group("mpi", timeout=DEFAULT_RANK_TIMEOUT_S if timeout is None else
+                            timeout)
     return dist.default_group()
 
 
-def _agree_to_start(group: Any, error: Exception | None, folder: RunFolder | None) -> None:
+def _agree_to_start(group: Any, error: Exception | None, folder: RunFolder | None,
+                    fingerprint: dict[str, Any] | None = None) -> list[str] | None:
     """Raise ``error`` so that one line reaches the user, whichever rank it happened on: rank 0
     raises it (or one naming the failing rank); the other ranks end quietly (exit status 1),
-    or with their traceback when the error is a bug. Without distribution: just raise it."""
+    or with their traceback when the error is a bug. Without distribution: just raise it.
+
+    When every rank could start, their ``fingerprint``s must agree: ranks that would train
+    different graphs, epochs or batch counts would wait for each other in a collective until
+    the timeout (or, with different optimizers, train to the end without a word).
+
+    Returns where each rank runs ("pid 4242 on node1"), so that a launcher's message naming
+    a process id can be matched to a rank; None without distribution."""
     if group is None or group.size == 1:
         if error is not None:
             raise error
-        return
+        return None
+    import socket  # noqa: PLC0415
+
     import engine  # noqa: PLC0415
 
-    reports = group.all_gather_object(None if error is None else str(error))
-    failed = [(rank, text) for rank, text in enumerate(reports) if text is not None]
+    here = f"pid {os.getpid()} on {socket.gethostname()}"
+    reports = group.all_gather_object((None if error is None else str(error), fingerprint,
+                                       here))
+    failed = [(rank, text) for rank, (text, _fp, _at) in enumerate(reports) if text is not None]
     if not failed:
-        return
+        differ = fingerprint_differences([fp for _text, fp, _at in reports])
+        if not differ:
+            return [at for _text, _fp, at in reports]
+        failed = [(None, differ)]
     if folder is not None:  # rank 0 claimed a folder for a run that will not happen
         folder.update(status="failed", message=failed[0][1])
         folder.release()
@@ -357,6 +381,8 @@ def _agree_to_start(group: Any, error: Exception | None, folder: RunFolder | Non
         if error is not None:
             raise error
         rank, text = failed[0]
+        if rank is None:
+            raise RunSetupError(text)
         raise RunSetupError(f"rank {rank} of {group.size} could not start: {text}")
     from .errors import AppError  # noqa: PLC0415
 
@@ -364,6 +390,46 @@ def _agree_to_start(group: Any, error: Exception | None, folder: RunFolder | Non
                                             ValueError):
         raise error
     raise SystemExit(1)
+
+
+def run_fingerprint(run: Run) -> dict[str, Any]:
+    """What every rank of one run must have alike, by the words a message uses for each."""
+    import hashlib  # noqa: PLC0415
+
+    layout = run.project.graph.to_dict()
+    for node in layout.get("nodes", []):
+        node.pop("pos", None)  # where a card sits on the canvas does not change the network
+    graph = json.dumps(layout, sort_keys=True, default=str)
+    s = run.settings
+    return {"graph": hashlib.sha1(graph.encode("utf-8")).hexdigest()[:12],
+            "optimizer": f"{s.optimizer} {json.dumps(s.optimizer_args, sort_keys=True)}",
+            "learning rate": s.lr,
+            "schedule": f"{s.schedule} {json.dumps(s.schedule_args, sort_keys=True)}",
+            "epochs": s.epochs, "batch size": s.batch_size, "seed": s.seed,
+            "gradient accumulation": s.grad_accumulation,
+            "dataset length": len(run.train_set),
+            "batches per epoch": len(run.train_loader),
+            "validation length": 0 if run.val_set is None else len(run.val_set)}
+
+
+def fingerprint_differences(prints: list[dict[str, Any] | None]) -> str | None:
+    """One sentence naming each rank whose fingerprint differs from rank 0's, and how; None
+    when all agree."""
+    first = prints[0]
+    if first is None:
+        return None
+    parts = []
+    for rank, fp in enumerate(prints[1:], 1):
+        if fp is None:
+            continue
+        diffs = [f"{key} {fp[key]} (rank 0: {first[key]})" for key in first
+                 if fp.get(key) != first[key]]
+        if diffs:
+            parts.append(f"rank {rank} has " + ", ".join(diffs))
+    if not parts:
+        return None
+    return (f"the {len(prints)} ranks were not started alike: " + "; ".join(parts) +
+            ". Start every rank with the same project file and options")
 
 
 def _shared_path(group: Any, folder: RunFolder | None) -> Path:
@@ -375,20 +441,26 @@ def _shared_path(group: Any, folder: RunFolder | None) -> Path:
     return Path(paths[0])
 
 
-def _check_resume(path: Any, world: int) -> None:
-    """Refuse a ``--resume`` file that cannot continue this run, before anything is built."""
+def _check_resume(path: Any, run: Run, world: int) -> None:
+    """Refuse a ``--resume`` file that cannot continue this run (damaged, another network,
+    other ranks, no epochs left...), before a run folder is claimed for it."""
     if path is None:
         return
-    from engine.training import CheckpointError, load_checkpoint  # noqa: PLC0415
+    from types import SimpleNamespace  # noqa: PLC0415
 
-    if not Path(path).is_file():
-        raise RunSetupError(f"--resume: no checkpoint at {path}")
+    from engine.training import CheckpointError, load_checkpoint  # noqa: PLC0415
+    from engine.training.checkpoint import check_resumable  # noqa: PLC0415
+
     try:
-        trainer_state = load_checkpoint(path)["trainer"]
+        checkpoint = load_checkpoint(path)
     except CheckpointError as exc:
         raise RunSetupError(f"--resume: {exc}; to start from plain weights use "
                             "--init-weights") from None
-    ranks = int(trainer_state.get("world_size", 1))
-    if ranks != world:
-        raise RunSetupError(f"--resume: {path} was written by a run of {ranks} rank(s) but "
-                            f"this run has {world}; resume with the same number of processes")
+    # what check_resumable reads of a Trainer, without building one (replicas, devices)
+    trainer = SimpleNamespace(model=run.model, epochs=run.settings.epochs, ks=TOPK,
+                              train_loader=run.train_loader, world=world,
+                              optimizer=run.optimizer, scheduler=run.scheduler)
+    try:
+        check_resumable(checkpoint, trainer, f"--resume: {path}")
+    except CheckpointError as exc:
+        raise RunSetupError(str(exc)) from None

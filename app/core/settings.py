@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .dataset_options import OPTIONS
 from .datasets import DATASETS
 
 
@@ -107,6 +109,10 @@ OPTIMIZERS: dict[str, tuple[Param, ...]] = {
                 Param("initial_accumulator_value", "Initial accumulator", 0.0, panel=False),
                 _MAXIMIZE),
 }
+# How long a rank of a distributed run waits in a collective for the others: far below
+# PyTorch's 30 minutes (a stopped rank is named in minutes), far above any step, validation
+# or checkpoint a rank does alone. ``layerforge train --timeout`` changes it.
+DEFAULT_RANK_TIMEOUT_S = 300.0
 DEFAULT_LR = {"SGD": 0.01, "Adam": 0.001, "AdamW": 0.001, "RMSprop": 0.001, "Adagrad": 0.01}
 LR = Param("lr", "Learning rate", 0.01, lo=0.0, hi=100.0, open_lo=True)
 
@@ -164,10 +170,12 @@ DEFAULT_DATASET: dict[str, Any] = {
     "name": "Digits", "options": {"size": 28}, "validation_split": 0.1, "split_seed": 0,
     "transforms": [], "normalize": None,
 }
+AUTO_DEVICE = "auto"  # the CPU, over one replica per core where that trains faster
+MAX_CPU_REPLICAS = 8
 DEFAULT_TRAINING: dict[str, Any] = {
     "optimizer": {"name": "SGD", "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0},
     "schedule": {"name": "none"},
-    "batch_size": 64, "epochs": 10, "devices": ["cpu"], "seed": 0,
+    "batch_size": 64, "epochs": 10, "devices": [AUTO_DEVICE], "seed": 0,
     "early_stopping": {"enabled": False, "monitor": "val_loss", "patience": 5},
     "grad_accumulation": 1, "grad_clip": None,
 }
@@ -219,6 +227,8 @@ def check_dataset(d: Mapping[str, Any]) -> list[tuple[str, str]]:
     _need(bad, name in DATASETS, "dataset.name", "one of " + ", ".join(DATASETS), name)
     _need(bad, isinstance(d.get("options"), dict), "dataset.options", "an object",
           d.get("options"))
+    if isinstance(d.get("options"), dict):
+        bad += check_dataset_options(str(name), d["options"])
     vs = d.get("validation_split")
     _need(bad, is_number(vs) and 0 <= vs < 1, "dataset.validation_split",
           "a number in [0, 1)", vs)
@@ -237,6 +247,30 @@ def check_dataset(d: Mapping[str, Any]) -> list[tuple[str, str]]:
     return bad
 
 
+def check_dataset_options(name: str, options: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The dataset's numbers and choices against the Data panel's table (``OPTIONS``), so a
+    file asking for 10^13 samples is refused when read, not when NumPy tries to allocate."""
+    bad: list[tuple[str, str]] = []
+    for key, _label, kind, _default, extra in OPTIONS.get(name, []):
+        if key not in options:
+            continue
+        value, where = options[key], f"dataset.options.{key}"
+        if kind == "int":
+            lo, hi = extra
+            _need(bad, is_int(value) and lo <= value <= hi, where,
+                  f"a whole number from {lo:,} to {hi:,}", value)
+        elif kind == "float":
+            lo, hi = extra
+            _need(bad, is_number(value) and lo <= value <= hi, where,
+                  f"a number from {lo:g} to {hi:g}", value)
+        elif kind == "choice":
+            _need(bad, value in extra, where,
+                  "one of " + ", ".join(str(c) for c in extra), value)
+        elif kind in ("file", "folder"):
+            _need(bad, isinstance(value, str), where, "a path (a string)", value)
+    return bad
+
+
 def check_training(t: Mapping[str, Any]) -> list[tuple[str, str]]:
     bad: list[tuple[str, str]] = []
     opt = t.get("optimizer")
@@ -250,7 +284,7 @@ def check_training(t: Mapping[str, Any]) -> list[tuple[str, str]]:
     devices = t.get("devices")
     _need(bad, isinstance(devices, list) and bool(devices)
           and all(isinstance(x, str) and x for x in devices), "training.devices",
-          'a list of device names like ["cpu"] or ["cuda:0", "cuda:1"]', devices)
+          'a list of device names like ["auto"], ["cpu"] or ["cuda:0", "cuda:1"]', devices)
     for key in ("seed", "grad_clip"):
         _need(bad, t.get(key) is None or LOOP[key].check(t.get(key)), f"training.{key}",
               f"null or {LOOP[key].rule()}", t.get(key))
@@ -382,12 +416,32 @@ def schedule_defaults(name: str, args: Mapping[str, Any], epochs: int, steps_per
     return out
 
 
+def resolve_devices(devices: Sequence[str], model: Any, batch_size: int,
+                    distributed: bool = False, cores: int | None = None) -> tuple[str, ...]:
+    """The devices a run trains on: ``["auto"]`` becomes one CPU replica per core when
+    ``engine.parallel.prefer_cpu_replicas`` says the network trains faster so (convolutional
+    networks without recurrent layers), else the plain CPU; a rank of a distributed run is one
+    process already, so it takes the plain CPU. Other lists stand as given."""
+    if list(devices) != [AUTO_DEVICE]:
+        return tuple(devices)
+    from engine.parallel import prefer_cpu_replicas  # noqa: PLC0415
+
+    cores = min(os.cpu_count() or 1, MAX_CPU_REPLICAS) if cores is None else cores
+    if distributed or not prefer_cpu_replicas(model, batch_size, cores):
+        return ("cpu",)
+    return ("cpu",) * cores
+
+
 def device_problem(devices: Sequence[str], batch_size: int,
                    distributed: bool = False) -> str | None:
     """Why these devices cannot train (None when they can): what the Training panel shows under
     the device list and what a run refuses to start with."""
     if not devices:
         return "choose at least one device (the CPU or a GPU)"
+    if AUTO_DEVICE in devices:
+        return None if list(devices) == [AUTO_DEVICE] else (
+            f'"{AUTO_DEVICE}" stands alone (it picks the CPU or its cores itself); choose it '
+            "or a list of devices")
     import engine  # noqa: PLC0415 - only when devices are checked
     from engine.errors import EngineError  # noqa: PLC0415
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
+from app.core.dataset_options import AUGMENTATIONS, DOWNLOADABLE, LABELS, OPTIONS, default_options
 from app.core.dataset_tools import (
     Cancelled,
     DatasetPreview,
@@ -30,7 +31,6 @@ from app.core.datasets import DATASETS, IMAGE_SETS, described_spec, resolve_data
 from app.gui.fields import narrow_combo
 from app.qt.tasks import BackgroundTask
 
-from .data_options import AUGMENTATIONS, DOWNLOADABLE, LABELS, OPTIONS, default_options
 from .data_preview import PreviewView, describe_preview, read_csv_header
 from .settings import Settings
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from .autosave import Recovery, find_recoveries
 from .constants import APP_NAME, ORG_NAME
@@ -115,10 +116,46 @@ def start(project_path: str | Path | None = None, argv: list[str] | None = None,
         win.files.open_path(project_path)
     else:
         win.files.new_from_template(STARTER_TEMPLATE)
+    install_bug_handler()
     if offer_recovery:
         QTimer.singleShot(0, manager.offer_recovery)
     app._layerforge_manager = manager  # type: ignore[attr-defined] - keep it alive
     return app, manager
+
+
+def install_bug_handler() -> None:
+    """A bug in a slot must not vanish into a terminal nobody looks at: it is logged with its
+    traceback and a dialog says so, naming the log file; the window goes on running."""
+    previous = sys.excepthook
+
+    def handle(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            previous(kind, exc, tb)
+            return
+        show_bug(exc.with_traceback(tb))
+
+    sys.excepthook = handle
+
+
+def show_bug(exc: BaseException, parent: QWidget | None = None) -> QMessageBox:
+    """Log ``exc`` and show a dialog naming the log (non-blocking)."""
+    from app.core.logfile import bug_report_hint, log_bug  # noqa: PLC0415
+
+    path = log_bug(exc, "window")
+    box = QMessageBox(QMessageBox.Icon.Critical, f"{APP_NAME}: something went wrong",
+                      f"{type(exc).__name__}: {exc}", QMessageBox.StandardButton.Close,
+                      parent)
+    box.setInformativeText(bug_report_hint(path) + " Your project is still open; save it "
+                           "under a new name if in doubt.")
+    box.setObjectName("bugDialog")
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    _SHOWN_BUGS.append(box)  # kept alive until closed: nothing else holds a parentless box
+    box.finished.connect(lambda _result: _SHOWN_BUGS.remove(box))
+    box.open()
+    return box
+
+
+_SHOWN_BUGS: list[QMessageBox] = []
 
 
 def main(project_path: str | Path | None = None, argv: list[str] | None = None) -> int:

@@ -24,7 +24,10 @@ class _MapFetcher:
                           if auto_collation and collate_fn is None else None)
         self.getitems = getattr(dataset, "__getitems__", None)
 
+        self.current: Any = None  # the sample being read, for messages when that fails
+
     def fetch(self, index: Any) -> Any:
+        self.current = None
         if not self.auto_collation:
             return self.collate_fn(self.dataset[index])
         if self.get_batch is not None:
@@ -36,9 +39,16 @@ class _MapFetcher:
         if self.getitems is not None:
             data = self.getitems(index)
         else:
-            dataset = self.dataset
-            data = [dataset[i] for i in index]
+            dataset, data = self.dataset, []
+            for i in index:
+                self.current = i
+                data.append(dataset[i])
+            self.current = None
         return self.collate_fn(data)
+
+    def where(self, index: Any) -> str:
+        """The samples a failed ``fetch(index)`` was loading, as a message names them."""
+        return index_words(index if self.current is None else self.current, False)
 
 
 class _IterableFetcher:
@@ -53,6 +63,9 @@ class _IterableFetcher:
         self.drop_last = drop_last
         self.iterator: Iterator[Any] = iter(dataset)
         self.ended = False
+
+    def where(self, index: Any) -> str:
+        return index_words(index, True)
 
     def fetch(self, index: int | None) -> Any:
         if self.ended:
@@ -69,6 +82,22 @@ class _IterableFetcher:
         if not data or (self.drop_last and len(data) < index):
             raise StopIteration
         return self.collate_fn(data)
+
+
+def index_words(index: Any, iterable: bool) -> str:
+    """"dataset index 13", "dataset indices [12, 13, 14, 15]" (the first few of a long batch),
+    or, for an iterable dataset (whose tasks are batch sizes), "a batch of its samples"."""
+    if iterable:
+        return "a batch of the iterable dataset's samples"
+    if isinstance(index, int | np.integer):
+        return f"dataset index {int(index)}"
+    try:
+        items = [int(i) for i in index]
+    except (TypeError, ValueError):
+        return f"dataset index {index!r}"
+    shown = ", ".join(map(str, items[:8])) + (f", ... ({len(items)} in all)"
+                                               if len(items) > 8 else "")
+    return f"dataset indices [{shown}]"
 
 
 def create_fetcher(is_iterable: bool, dataset: Any, auto_collation: bool,

@@ -18,6 +18,7 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from . import _transport
+from ._fetch import index_words
 from ._worker import ExceptionWrapper, IterableEnd, ResumeIteration, worker_loop
 from .errors import WorkerError
 from .sampler import draw_seed
@@ -90,6 +91,7 @@ class MultiProcessIter:
         self._send_idx = 0
         self._rcvd_idx = 0
         self._task_info: dict[int, tuple[Any, ...]] = {}
+        self._task_index: dict[int, tuple[int, Any]] = {}
         self._tasks_outstanding = 0
         self._workers_status = [True] * self._num_workers
         self._worker_cycle = itertools.cycle(range(self._num_workers))
@@ -125,6 +127,7 @@ class MultiProcessIter:
             self._raise_if_dead(closed_pipe=False)  # a dead worker: say so, not "broken pipe"
             raise
         self._task_info[self._send_idx] = (worker_id,)
+        self._task_index[self._send_idx] = (worker_id, index)  # named when it fails
         self._tasks_outstanding += 1
         self._send_idx += 1
 
@@ -154,16 +157,14 @@ class MultiProcessIter:
                 info = self._task_info[self._rcvd_idx]
                 if len(info) == 2 or self._workers_status[info[0]]:
                     break
-                del self._task_info[self._rcvd_idx]  # its worker ran out of data
-                self._rcvd_idx += 1
+                self._advance()  # its worker ran out of data
             else:
                 if not self._persistent:
                     self._shutdown_workers()
                 raise StopIteration
             info = self._task_info[self._rcvd_idx]
             if len(info) == 2:
-                del self._task_info[self._rcvd_idx]
-                self._rcvd_idx += 1
+                self._advance()
                 return self._process(info[1])
             kind, idx, data = self._get_message()
             if kind != "data":
@@ -176,9 +177,23 @@ class MultiProcessIter:
             if idx != self._rcvd_idx:
                 self._task_info[idx] += (data,)
                 continue
-            del self._task_info[idx]
-            self._rcvd_idx += 1
+            self._advance()
             return self._process(data)
+
+    def _advance(self) -> None:
+        """The task at ``_rcvd_idx`` is done (handed out, or its worker ran out of data)."""
+        del self._task_info[self._rcvd_idx]
+        self._task_index.pop(self._rcvd_idx, None)
+        self._rcvd_idx += 1
+
+    def _loading(self, worker_ids: list[int]) -> str:
+        """" while loading dataset indices [...]": the tasks of ``worker_ids`` not handed out
+        yet (a dead worker may have sent some of them before it died; which one killed it
+        only it knew)."""
+        tasks = [index_words(index, self._is_iterable)
+                 for idx, (worker_id, index) in sorted(self._task_index.items())
+                 if worker_id in worker_ids and len(self._task_info.get(idx, ())) == 1]
+        return f" while loading {' or '.join(tasks)}" if tasks else ""
 
     def _process(self, data: Any) -> Any:
         self._try_put_index()
@@ -196,10 +211,13 @@ class MultiProcessIter:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             ready = wait(conns + list(sentinels), remaining)
             if not ready:
+                waited = self._task_index.get(self._rcvd_idx)
+                which = "" if waited is None else \
+                    f" (worker {waited[0]} loading {index_words(waited[1], self._is_iterable)})"
                 raise WorkerError(
                     f"DataLoader timed out after {self._timeout} seconds waiting for a batch "
-                    f"from its {self._num_workers} worker processes. Fix: raise timeout=, or "
-                    f"look at what makes loading a batch so slow")
+                    f"from its {self._num_workers} worker processes{which}. Fix: raise "
+                    f"timeout=, or look at what makes loading a batch so slow")
             for obj in ready:
                 if obj in sentinels:
                     continue
@@ -216,9 +234,12 @@ class MultiProcessIter:
         if not dead:
             return
         details = ", ".join(f"pid {w.pid}: {_describe_exit(w.exitcode)}" for w in dead)
+        ids = [self._workers.index(w) for w in dead]
+        loading = self._loading(ids)
         self._shutdown_workers()
         raise WorkerError(
-            f"DataLoader worker{'s' if len(dead) > 1 else ''} exited unexpectedly ({details}). "
+            f"DataLoader worker{'s' if len(dead) > 1 else ''} {', '.join(map(str, ids))} exited "
+            f"unexpectedly ({details}){loading}. "
             f"The batch it was loading is lost. Run with num_workers=0 to see the error in the "
             f"main process")
 

@@ -191,7 +191,8 @@ def worker_loop(is_iterable: bool, payload: _transport.Payload, index_conn: Conn
                 data = IterableEnd(worker_id)
                 iteration_end = True
             except Exception:
-                data = ExceptionWrapper(where=f"in DataLoader worker process {worker_id}")
+                loading = "" if fetcher is None else f" while loading {fetcher.where(index)}"
+                data = ExceptionWrapper(where=f"in DataLoader worker process {worker_id}{loading}")
         out.put(_encode(send_idx, data, worker_id))
         del data
     out.put(None)

@@ -10,7 +10,9 @@ Example:
 from __future__ import annotations
 
 import itertools
+import math
 import multiprocessing as mp
+import numbers
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -87,11 +89,22 @@ class DataLoader:
                  worker_init_fn: Callable[[int], None] | None = None,
                  multiprocessing_context: Any = None, generator: Any = None, *,
                  prefetch_factor: int | None = 2, persistent_workers: bool = False) -> None:
-        if not isinstance(num_workers, int) or num_workers < 0:
+        # PyTorch's checks and wording, plus what its comparisons let through: a num_workers
+        # of another type (PyTorch: a bare "'<' not supported") and a NaN timeout (accepted
+        # there, and then waited on for ever).
+        if not isinstance(num_workers, numbers.Integral):
+            raise TypeError(f"num_workers option should be an int, got "
+                            f"{type(num_workers).__name__} {num_workers!r}")
+        num_workers = int(num_workers)
+        if num_workers < 0:
             raise ValueError("num_workers option should be non-negative; use num_workers=0 to "
                              "disable multiprocessing.")
-        if timeout < 0:
-            raise ValueError("timeout option should be non-negative")
+        if not isinstance(timeout, numbers.Real):
+            raise TypeError(f"timeout option should be a number of seconds, got "
+                            f"{type(timeout).__name__} {timeout!r}")
+        if not timeout >= 0 or math.isinf(timeout):  # (not >= also catches NaN)
+            raise ValueError(f"timeout option should be non-negative, got {timeout}; it is the "
+                             f"seconds to wait for a worker's batch (0: no limit)")
         if prefetch_factor is None:
             prefetch_factor = 2
         if num_workers == 0 and prefetch_factor != 2:
@@ -230,4 +243,9 @@ class _SingleProcessIter:
 
     def __next__(self) -> Any:
         index = next(self._index_iter)  # StopIteration ends the epoch
-        return self._fetcher.fetch(index)
+        try:
+            return self._fetcher.fetch(index)
+        except Exception as exc:  # the dataset's own error, told which sample it was loading
+            if not isinstance(exc, StopIteration):
+                exc.add_note(f"(DataLoader: while loading {self._fetcher.where(index)})")
+            raise

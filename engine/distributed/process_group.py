@@ -33,7 +33,12 @@ DEFAULT_TIMEOUT_S = 1800.0  # PyTorch's default process-group timeout (30 minute
 FAILURE_GRACE_S = 5.0  # how long a failing rank waits for the others to acknowledge
 _FAIL_TAG = 7001
 _ACK_TAG = 7002
+_BEAT_TAG = 7003
 WATCH_INTERVAL_S = 0.1  # how often an idle rank looks for failure notices
+# Each rank's watcher thread tells the others it is alive this often. A rank stopped by a
+# signal, frozen, or cut off sends nothing, so a collective that times out can name it.
+HEARTBEAT_S = 1.0
+SILENT_AFTER_S = 5.0  # heard from longer ago than this: reported as silent
 # Waiting: busy-poll (every Test also drives MPI's progress) for a spin time, then nap _NAP_S
 # between polls, then after _IDLE_S sleep longer so a long wait costs no CPU.
 # The spin time depends on whether this node's ranks each have a core:
@@ -116,6 +121,7 @@ class ProcessGroup:
         world = MPI.COMM_WORLD
         self.comm = world.Dup()  # data collectives
         self.ctl = world.Dup()  # failure notices and acknowledgements only
+        self.beats = world.Dup()  # heartbeats (see HEARTBEAT_S)
         self.rank = int(world.Get_rank())
         self.size = int(world.Get_size())
         node = world.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)
@@ -131,6 +137,10 @@ class ProcessGroup:
                        else _SPIN_SHARED_S)
         self.backend = backend
         self.timeout_s = float(timeout_s)
+        self._heard = {r: time.monotonic() for r in range(self.size) if r != self.rank}
+        self._beat_reqs: list[Any] = []
+        self._next_beat = 0.0
+        self._watching = False
         self.stats = CollectiveStats()
         self.device: Device = CPU
         self.nccl: Any = None
@@ -176,15 +186,52 @@ class ProcessGroup:
             elapsed = now - start
             if elapsed > self.timeout_s:
                 raise CollectiveTimeoutError(
-                    f"rank {self.rank}: {what} did not complete within {self.timeout_s:g} s; some "
-                    f"other rank is stuck, has died, or never called {what}. Fix: make every "
-                    f"rank run the same collectives in the same order, or raise the timeout "
-                    f"(init_process_group(timeout=...))"
+                    f"rank {self.rank}: {what} did not complete within {self.timeout_s:g} s; "
+                    f"{self._who_is_missing(what)}. Fix: end the job and start it again; if "
+                    f"the ranks are only slow, raise the timeout (layerforge train --timeout, "
+                    f"or init_process_group(timeout=...))"
                 )
             if elapsed > _IDLE_S:
                 time.sleep(0.001)  # a long wait (another rank validating, loading data...)
             elif elapsed > self.spin_s:
                 time.sleep(_NAP_S)  # leave the core to ranks (or tenants) that compute
+
+    def silent_ranks(self, after_s: float = SILENT_AFTER_S) -> list[tuple[int, float]]:
+        """(rank, seconds) for every rank not heard from for more than ``after_s`` seconds;
+        empty when no heartbeats are kept (an MPI without thread support)."""
+        if not self._watching:
+            return []
+        now = time.monotonic()
+        return [(r, now - t) for r, t in sorted(self._heard.items()) if now - t > after_s]
+
+    def _who_is_missing(self, what: str) -> str:
+        if not self._watching:
+            return f"some other rank is stuck, has died, or never called {what}"
+        silent = self.silent_ranks()
+        if silent:
+            return "; ".join(f"rank {r} of {self.size} has not been heard from for {s:.0f} s"
+                             for r, s in silent) + \
+                " (stopped by a signal, frozen, or its machine cannot be reached)"
+        return (f"every other rank is alive, so one of them is busy with something else or "
+                f"the ranks run different steps (every rank must call {what} in the same "
+                f"order)")
+
+    def _heartbeat(self) -> None:
+        """Take the heartbeats that arrived and, every HEARTBEAT_S, send this rank's own."""
+        MPI = self.MPI  # noqa: N806
+        status = MPI.Status()
+        now = time.monotonic()
+        while True:
+            msg = self.beats.improbe(source=MPI.ANY_SOURCE, tag=_BEAT_TAG, status=status)
+            if msg is None:
+                break
+            msg.recv()
+            self._heard[status.Get_source()] = now
+        if now >= self._next_beat:
+            self._next_beat = now + HEARTBEAT_S
+            self._beat_reqs = [r for r in self._beat_reqs if not r.Test()]
+            self._beat_reqs += [self.beats.isend(None, dest=r, tag=_BEAT_TAG)
+                                for r in range(self.size) if r != self.rank]
 
     def _take_failure_notice(self) -> RankFailedError | None:
         """Receive one pending failure notice, if any. A matched probe removes the message
@@ -211,6 +258,8 @@ class ProcessGroup:
         if self.MPI.Query_thread() < self.MPI.THREAD_MULTIPLE:
             return  # this MPI cannot take calls from two threads: collectives still watch
         self._watch_stop = threading.Event()
+        self._watching = True
+        self._heard = dict.fromkeys(self._heard, time.monotonic())
         self._watcher = threading.Thread(target=self._watch, name="rank-failure-watcher",
                                          daemon=True)
         self._watcher.start()
@@ -220,7 +269,9 @@ class ProcessGroup:
         while not self._watch_stop.wait(WATCH_INTERVAL_S):
             try:
                 notice = self._take_failure_notice()
+                self._heartbeat()
             except Exception:  # noqa: BLE001 - MPI shutting down under us: stop watching
+                self._watching = False
                 return
             if notice is not None:
                 fail_all_ranks(self, notice)
@@ -230,6 +281,7 @@ class ProcessGroup:
         if stop is not None and not stop.is_set():
             stop.set()
             self._watcher.join(timeout=2 * WATCH_INTERVAL_S + 1.0)
+            self._watching = False
 
     def notify_failure(self, summary: str, grace_s: float = FAILURE_GRACE_S) -> None:
         """Tell every other rank that this one failed, then wait (at most ``grace_s``) until
@@ -395,7 +447,7 @@ class ProcessGroup:
         if self.nccl is not None:
             self.nccl.destroy()
             self.nccl = None
-        for c in (self.comm, self.ctl):
+        for c in (self.comm, self.ctl, self.beats):
             try:
                 c.Free()
             except Exception:  # noqa: BLE001 - best effort at shutdown
@@ -427,10 +479,14 @@ def fail_all_ranks(group: ProcessGroup, exc: BaseException, tb: Any = None) -> N
         err.flush()
         time.sleep(0.5)  # let every rank print before the first exit ends the job
         os._exit(1)
-    text = "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
-    err.write(f"[rank {group.rank}] failed:\n{text}")
-    err.write(f"[rank {group.rank}] aborting all {group.size} ranks because rank {group.rank} "
-              f"failed: {summary}\n")
+    if isinstance(exc, CollectiveTimeoutError):
+        # Not this rank's bug: the message names the silent ranks; a traceback would bury it.
+        err.write(f"[rank {group.rank}] ending all {group.size} ranks: {exc}\n")
+    else:
+        text = "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
+        err.write(f"[rank {group.rank}] failed:\n{text}")
+        err.write(f"[rank {group.rank}] aborting all {group.size} ranks because rank "
+                  f"{group.rank} failed: {summary}\n")
     err.flush()
     try:
         group.notify_failure(summary)

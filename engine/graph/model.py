@@ -9,6 +9,7 @@ touches, and ``infer()`` recomputes that node and only as much downstream as act
 from __future__ import annotations
 
 import keyword
+import math
 from collections.abc import Iterable, Iterator
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -23,6 +24,14 @@ from .errors import (
 )
 from .registry import LayerSpec, TensorType, get_spec
 from .shapes import NodeInfo, ShapeInference
+
+MAX_POS = 1e7  # canvas units: far beyond any graph, still exact in a view's float math
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr`` of a bad value, cut to fit a one-line message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 # Attributes of nn.Module (engine and PyTorch) and names the generated code uses: a node with one
 # of these names would clash with them as a submodule attribute or a local variable.
@@ -466,8 +475,11 @@ class Graph:
             if not isinstance(params, dict):
                 raise GraphError(f"{at}.params: expected an object")
             if (not isinstance(pos, list | tuple) or len(pos) != 2
-                    or not all(isinstance(v, int | float) for v in pos)):
-                raise GraphError(f"{at}.pos: expected [x, y] numbers, got {pos!r}")
+                    or not all(isinstance(v, int | float) and not isinstance(v, bool)
+                               and math.isfinite(v) and abs(v) <= MAX_POS for v in pos)):
+                raise GraphError(f"{at}.pos: expected [x, y] numbers within ±{MAX_POS:g} "
+                                 f"(the node's place on the canvas), got {_short(pos)}; "
+                                 f"set it to [0, 0] and use Auto Layout")
             g._insert(Node(d["name"], d["type"], dict(params), tuple(pos)))
         for i, e in enumerate(edges):
             g._load_edge(e, f"{where}.edges[{i}]")
@@ -478,7 +490,10 @@ class Graph:
             raise GraphError(f"{at}: expected an object with 'src' and 'dst'")
         src, dst = e.get("src"), e.get("dst")
         sp, dp = e.get("src_port", 0), e.get("dst_port", 0)
-        for end in (src, dst):
+        for key, end in (("src", src), ("dst", dst)):
+            if not isinstance(end, str):
+                raise GraphError(f"{at}.{key}: expected a node's name (a string), got "
+                                 f"{_short(end)}")
             if end not in self._nodes:
                 raise GraphError(f"{at}: no node named {end!r}")
         if not all(isinstance(p, int) and not isinstance(p, bool) and p >= 0 for p in (sp, dp)):

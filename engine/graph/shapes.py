@@ -151,7 +151,9 @@ class ShapeInference:
             count -= 1
             if old is None or old.outputs != new.outputs:
                 for e in g._out[name]:
-                    j = index[e.dst]
+                    j = index.get(e.dst)
+                    if j is None:  # caught in a cycle downstream: it has no shapes to update
+                        continue
                     if not pending[j]:
                         pending[j] = True
                         count += 1

@@ -80,11 +80,11 @@ def summarize(graph: Graph, batch_size: int = 64, optimizer: str = "adam") -> Su
 
 
 def human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(n) < 1024 or unit == "PiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
-    return f"{n:.1f} GiB"  # pragma: no cover - loop always returns
+    return f"{n:.1f} PiB"  # pragma: no cover - loop always returns
 
 
 def human_count(n: float, unit: str = "") -> str:

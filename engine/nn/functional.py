@@ -138,7 +138,8 @@ def _inplace_or_not(fn: type[Function], input: Tensor, args: tuple[Any, ...], in
     if is_grad_enabled() and input.requires_grad:
         return input._inplace(fn, *args, name=name)
     out = fn.apply(input, *args)
-    input._device.xp.copyto(input._data, out._data, casting="unsafe")
+    if out._data is not input._data:  # ops that can write their result in place (Relu) did
+        input._device.xp.copyto(input._data, out._data, casting="unsafe")
     input._vc.value += 1
     return input
 
@@ -146,7 +147,7 @@ def _inplace_or_not(fn: type[Function], input: Tensor, args: tuple[Any, ...], in
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     if not inplace:
         return M.Relu.apply(input)
-    return _inplace_or_not(M.Relu, input, (), inplace, "relu_")
+    return _inplace_or_not(M.Relu, input, (True,), inplace, "relu_")
 
 
 def relu_(input: Tensor) -> Tensor:

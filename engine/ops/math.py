@@ -242,18 +242,21 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    def forward(self, a: Any) -> Any:
+    """``max(a, 0)``; the backward keeps only the mask. With ``in_place`` (``relu_``, and
+    ``ReLU(inplace=True)``) the result is written into ``a`` itself: no output allocation and
+    no copy back (the op never saves its input, so autograd allows it)."""
+
+    def forward(self, a: Any, in_place: bool = False) -> Any:
         xp = xp_of(a)
         if self.needs[0] and on_gpu(xp, a.dtype):  # output and mask in one launch
             out, self.mask = _cuda_kernels.relu_with_mask(a)
             return out
-        out = xp.maximum(a, 0)
         if self.needs[0]:
             self.mask = a > 0
-        return out
+        return xp.maximum(a, 0, out=a if in_place else None)
 
-    def backward(self, g: Any) -> tuple[Any]:
-        return (g * self.mask,)
+    def backward(self, g: Any) -> tuple[Any, None]:
+        return g * self.mask, None
 
 
 class Clamp(Function):

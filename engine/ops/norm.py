@@ -35,69 +35,85 @@ def _norm_backward(dxhat: Any, xhat: Any, invstd: Any, axes: tuple[int, ...]) ->
     return dx
 
 
+def _channel_dot(a: Any, b: Any) -> Any:
+    """Per channel, the sum over N and L of ``a * b`` for (N, C, L) arrays, with no (N, C, L)
+    temporary: one batched dot per (n, c), then a sum over n (half the time of
+    ``(a * b).sum(axis=(0, 2))`` for a ResNet activation)."""
+    return (a[:, :, None, :] @ b[:, :, :, None]).reshape(a.shape[:2]).sum(axis=0)
+
+
 class BatchNorm(Function):
     """Batch normalisation over every axis but 1 (channels).
 
     Training: normalise with the batch statistics and update ``running_mean``/``running_var``
     (raw arrays, updated in place; the running variance uses the unbiased estimate, as PyTorch).
-    Evaluation: normalise with the running statistics (an affine map)."""
+    Evaluation: normalise with the running statistics (an affine map).
+
+    Works on the input viewed (N, C, L) with per-channel vectors, and keeps only the centred
+    input ``xc`` and ``invstd`` for the backward: the forward is a sum, the centring, one
+    batched dot for the variance and the scale-and-shift (5 passes over memory, was 7 with 3
+    temporaries); the backward is a sum, one batched dot, and ``dx = g*A + xc*B + C`` with
+    per-channel A, B, C (was ~11 passes), from
+    ``dx = invstd*w * (g - mean(g) - xhat*mean(g*xhat))``."""
 
     saves = (1,)
 
     def forward(self, x: Any, weight: Any, bias: Any, running_mean: Any, running_var: Any,
                 training: bool, momentum: float, eps: float) -> Any:
         xp = xp_of(x)
-        axes = (0,) + tuple(range(2, x.ndim))
-        bshape = (1, -1) + (1,) * (x.ndim - 2)
+        x3 = x.reshape(x.shape[0], x.shape[1], -1)
         if training:
-            n = x.size // x.shape[1]
-            if n <= 1:
+            m = x3.shape[0] * x3.shape[2]
+            if m <= 1:
                 raise ValueError(
                     f"batch_norm: expected more than 1 value per channel when training, got input "
                     f"of shape {tuple(x.shape)}; use a batch larger than 1 or call model.eval()"
                 )
-            mean, var, invstd, xhat = _standardize(x, axes, eps)
+            mean = x3.sum(axis=(0, 2)) / x.dtype.type(m)
+            xc = x3 - mean[:, None]
+            var = _channel_dot(xc, xc) / x.dtype.type(m)
             if running_mean is not None:
                 running_mean *= 1.0 - momentum
-                running_mean += momentum * mean.reshape(-1).astype(running_mean.dtype)
+                running_mean += momentum * mean.astype(running_mean.dtype)
             if running_var is not None:
-                unbiased = var.reshape(-1) * (n / (n - 1))
+                unbiased = var * (m / (m - 1))
                 running_var *= 1.0 - momentum
                 running_var += momentum * unbiased.astype(running_var.dtype)
-            self.xhat = xhat
-            out = xhat * weight.reshape(bshape) if weight is not None else xhat.copy()
+            self.m = m
         else:
-            mean = running_mean.reshape(bshape).astype(x.dtype, copy=False)
-            invstd = (1.0 / xp.sqrt(running_var.astype(x.dtype, copy=False) + eps)).reshape(bshape)
-            if self.needs[1]:
-                self.xhat = (x - mean) * invstd
-                out = self.xhat * weight.reshape(bshape)
-            else:  # one affine pass: x * scale + shift
-                scale = invstd if weight is None else invstd * weight.reshape(bshape)
-                out = x * scale
-                out -= mean * scale
-        self.training, self.axes, self.bshape = training, axes, bshape
-        self.invstd = invstd
-        self.weight = weight
+            mean = running_mean.astype(x.dtype, copy=False)
+            var = running_var.astype(x.dtype, copy=False)
+            xc = x3 - mean[:, None] if self.needs[1] else None
+        invstd = 1.0 / xp.sqrt(var + eps)
+        scale = invstd if weight is None else invstd * weight
+        if xc is not None:
+            out = xc * scale[:, None]
+        else:  # one affine pass: x * scale + shift
+            out = x3 * scale[:, None]
+            out -= (mean * scale)[:, None]
         if bias is not None:
-            out += bias.reshape(bshape)
-        return out
+            out += bias[:, None]
+        self.training, self.xc, self.invstd, self.scale = training, xc, invstd, scale
+        return out.reshape(x.shape)
 
     def backward(self, g: Any) -> tuple[Any, ...]:
-        axes, bshape, w = self.axes, self.bshape, self.weight
-        needs = self.needs
+        needs, xc, invstd, a = self.needs, self.xc, self.invstd, self.scale
+        g3 = g.reshape(g.shape[0], g.shape[1], -1)
         gx = gw = gb = None
-        if needs[1]:
-            gw = (g * self.xhat).sum(axis=axes)
-        if needs[2]:
-            gb = g.sum(axis=axes)
+        batch_terms = needs[0] and self.training
+        if needs[2] or batch_terms:
+            gb = g3.sum(axis=(0, 2))
+        if needs[1] or batch_terms:
+            gw = _channel_dot(g3, xc) * invstd  # sum of g * xhat
         if needs[0]:
-            dxhat = g if w is None else g * w.reshape(bshape)
-            if self.training:
-                gx = _norm_backward(dxhat, self.xhat, self.invstd, axes)
-            else:
-                gx = dxhat * self.invstd
-        return gx, gw, gb, None, None, None, None, None
+            gx = g3 * a[:, None]
+            if batch_terms:
+                m = g.dtype.type(self.m)
+                gx += (-a * gb / m)[:, None]
+                gx += xc * (-a * invstd * gw / m)[:, None]
+            gx = gx.reshape(g.shape)
+        return (gx, gw if needs[1] else None, gb if needs[2] else None, None, None, None, None,
+                None)
 
 
 class LayerNorm(Function):

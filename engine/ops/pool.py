@@ -19,9 +19,14 @@ import numpy as np
 
 from .. import _cuda_kernels
 from .._backend import xp_of
+from .._blas import split_map
 from .._cuda_kernels import on_gpu
 from ..autograd.function import Function
-from .conv import pad2d
+from .conv import pad2d, thread_parts
+
+# Max pooling splits its batch chunks over the op threads (as convolution does) when its window
+# copies take at least this many bytes: LeNet-5's pools at batch 64 (2.4 MB and 0.8 MB) and up.
+POOL_SPLIT_MIN_BYTES = 512 << 10
 
 
 def pool_out_size(size: int, k: int, stride: int, pad: int, dilation: int, ceil_mode: bool) -> int:
@@ -103,47 +108,52 @@ def _max_windows(x: Any, k: tuple[int, int], stride: tuple[int, int], pad: tuple
 class MaxPool2d(Function):
     """Max over windows; the gradient goes to the first maximum of each window. On the CPU the
     batch is processed in cache-sized chunks (like convolution): the window copy and the
-    per-offset passes then stay in cache."""
+    per-offset passes then stay in cache; large batches deal the chunks to the op threads."""
 
     def forward(self, x: Any, k: tuple[int, int], stride: tuple[int, int], pad: tuple[int, int],
                 dilation: tuple[int, int], ceil_mode: bool) -> Any:
-        from .conv import batch_chunks  # noqa: PLC0415
-
         xp = xp_of(x)
         n, c, h, w = x.shape
         oh = pool_out_size(h, k[0], stride[0], pad[0], dilation[0], ceil_mode)
         ow = pool_out_size(w, k[1], stride[1], pad[1], dilation[1], ceil_mode)
-        chunks = batch_chunks(xp, n, 2 * c * k[0] * k[1] * oh * ow * x.itemsize)
+        kk = k[0] * k[1]
+        idx_dtype = xp.uint8 if kk < 256 else xp.int32
+        sample_bytes = 2 * c * kk * oh * ow * x.itemsize
+        parts = thread_parts(xp, n * sample_bytes, n, sample_bytes, POOL_SPLIT_MIN_BYTES)
         if on_gpu(xp, x.dtype):  # one kernel, same maxima and indices (~20 launches in array form)
-            kk = k[0] * k[1]
-            out, idx = _cuda_kernels.max_pool2d(x, k, stride, pad, dilation, (oh, ow),
-                                                xp.uint8 if kk < 256 else xp.int32)
-        elif len(chunks) == 1:
+            out, idx = _cuda_kernels.max_pool2d(x, k, stride, pad, dilation, (oh, ow), idx_dtype)
+        elif len(parts) == 1 and len(parts[0]) == 1:
             out, idx = _max_windows(x, k, stride, pad, dilation, (oh, ow))
         else:
             out = xp.empty((n, c, oh, ow), dtype=x.dtype)
-            idx = None
-            for sl in chunks:
-                out[sl], part = _max_windows(x[sl], k, stride, pad, dilation, (oh, ow))
-                if idx is None:
-                    idx = xp.empty((n, c, oh, ow), dtype=part.dtype)
-                idx[sl] = part
-        self.idx, self.chunks = idx, chunks
+            idx = xp.empty((n, c, oh, ow), dtype=idx_dtype)
+
+            def run(part: list[tuple[int, slice]]) -> None:
+                for _, sl in part:
+                    out[sl], idx[sl] = _max_windows(x[sl], k, stride, pad, dilation, (oh, ow))
+
+            split_map(run, parts)
+        self.idx, self.parts = idx, parts
         self.cfg = (x.shape, k, stride, pad, dilation, (oh, ow))
         return out
 
     def backward(self, g: Any) -> tuple[Any, ...]:
         x_shape, k, stride, pad, dilation, out_hw = self.cfg
         xp = xp_of(g)
+        parts = self.parts
         if on_gpu(xp, g.dtype):
             gx = _cuda_kernels.max_pool2d_backward(g, self.idx, x_shape, k, stride, pad, dilation)
             return gx, None, None, None, None, None
-        if len(self.chunks) == 1:
+        if len(parts) == 1 and len(parts[0]) == 1:
             return (self._scatter(g, self.idx, x_shape), None, None, None, None, None)
         gx = xp.empty(x_shape, dtype=g.dtype)
-        for sl in self.chunks:
-            gc = g[sl]
-            gx[sl] = self._scatter(gc, self.idx[sl], (gc.shape[0],) + tuple(x_shape[1:]))
+
+        def run(part: list[tuple[int, slice]]) -> None:
+            for _, sl in part:
+                gc = g[sl]
+                gx[sl] = self._scatter(gc, self.idx[sl], (gc.shape[0],) + tuple(x_shape[1:]))
+
+        split_map(run, parts)
         return gx, None, None, None, None, None
 
     def _scatter(self, g: Any, idx: Any, x_shape: tuple[int, ...]) -> Any:

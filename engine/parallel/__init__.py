@@ -15,7 +15,7 @@ from .nccl import nccl_available
 
 __all__ = [
     "DEFAULT_BUCKET_CAP_MB", "Bucket", "DataParallel", "SyncBatchNorm", "nccl_available",
-    "nccl_self_check", "pack", "plan_buckets", "split_sizes", "unpack",
+    "nccl_self_check", "pack", "plan_buckets", "prefer_cpu_replicas", "split_sizes", "unpack",
 ]
 
 
@@ -39,6 +39,10 @@ def __getattr__(name: str) -> Any:
         from . import data_parallel  # noqa: PLC0415
 
         return getattr(data_parallel, name)
+    if name == "prefer_cpu_replicas":
+        from .cpu_choice import prefer_cpu_replicas  # noqa: PLC0415
+
+        return prefer_cpu_replicas
     if name == "SyncBatchNorm":
         from .sync_batchnorm import SyncBatchNorm  # noqa: PLC0415
 

@@ -12,7 +12,7 @@ import numpy as np
 from .. import random as engine_random
 from .._backend import get_device
 from ..tensor import Tensor
-from .errors import TrainingError
+from .errors import CheckpointError, TrainingError
 
 
 def place_model(model: Any, devices: Sequence[Any] | None, distributed: bool,
@@ -148,8 +148,26 @@ def restore_random_state(state: dict[str, Any], loader: Any) -> None:
             f"the checkpoint saved {len(saved)} loader generator state(s) but this loader has "
             f"{len(gens)}; resume with a loader built the same way (same generator= argument)"
         )
-    for g, s in zip(gens, saved):
-        g.bit_generator.state = s
+    for i, (g, s) in enumerate(zip(gens, saved)):
+        try:
+            g.bit_generator.state = s
+        except ValueError:
+            raise CheckpointError(
+                f"the checkpoint saved loader generator {i} as a {s.get('bit_generator')} but "
+                f"this loader's is a {type(g.bit_generator).__name__}; resume with a loader "
+                f"built the same way (same generator= argument)") from None
+
+
+def skip_batches(it: Iterator[Any], n: int) -> None:
+    """Advance ``it`` past the ``n`` batches a resumed run had already trained on."""
+    for i in range(n):
+        try:
+            next(it)
+        except StopIteration:
+            raise CheckpointError(
+                f"the checkpoint stopped after batch {n} of its epoch, but this loader's epoch "
+                f"ends after {i} batches; resume with the data and batch size it was trained "
+                f"with, or start a new run") from None
 
 
 def move_to(obj: Any, device: Any) -> Any:

@@ -34,8 +34,8 @@ from .. import random as engine_random
 from ..autograd.grad_mode import no_grad
 from . import _setup
 from ._setup import grads_finite, is_data_parallel, len_or_none
-from .checkpoint import BEST, LAST, load_checkpoint, save_checkpoint
-from .errors import TrainingError
+from .checkpoint import BEST, LAST, check_resumable, load_checkpoint, save_checkpoint
+from .errors import CheckpointError, TrainingError
 from .events import CallbackList, Event, EventKind
 from .metrics import MetricSums
 from .result import FitResult, StopTraining
@@ -212,22 +212,26 @@ class Trainer:
                 "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
                 "trainer": self._trainer_state(point), "rng": rng}
 
-    def load_state_dict(self, ck: dict[str, Any]) -> None:
+    def load_state_dict(self, ck: dict[str, Any], source: str = "the checkpoint") -> None:
+        """Continue from a checkpoint dict; CheckpointError (naming ``source``) when it is damaged
+        or belongs to another network or run, before anything is changed."""
+        check_resumable(ck, self, source)
         self.model.load_state_dict(ck["model"])
-        self.optimizer.load_state_dict(ck["optimizer"])
+        try:
+            self.optimizer.load_state_dict(ck["optimizer"])
+        except ValueError as exc:
+            raise CheckpointError(f"{source}: its optimizer state does not fit this optimizer "
+                                  f"({exc}); use the optimizer it was trained with") from None
         if self.scheduler is not None and ck.get("scheduler") is not None:
             self.scheduler.load_state_dict(ck["scheduler"])
         t = ck["trainer"]
-        if t.get("world_size", 1) != self.world:
-            raise TrainingError(
-                f"the checkpoint was written by a run of {t.get('world_size', 1)} rank(s) but "
-                f"this run has {self.world}; resume with the same number of processes")
         self.epoch, self.global_step = int(t["epoch"]), int(t["global_step"])
         self._batches_done = int(t["batches_done"])
         self.best, self.best_epoch = t["best"], t["best_epoch"]
         self.bad_epochs = int(t["bad_epochs"])
         self.history = list(t["history"])
-        self._train_sums.load_state_dict(t["train_sums"])
+        if self._batches_done:  # (an epoch's start resets them)
+            self._train_sums.load_state_dict(t["train_sums"])
         rng = ck["rng"]
         if isinstance(rng, list):
             rng = rng[self.rank]
@@ -278,7 +282,8 @@ class Trainer:
         try:
             if resume_from is not None:
                 self._reset_progress()
-                self.load_state_dict(load_checkpoint(resume_from, map_location=self.device))
+                self.load_state_dict(load_checkpoint(resume_from, map_location=self.device),
+                                     f"the checkpoint {resume_from}")
             else:
                 self._reset_progress()
                 if self.seed is not None:
@@ -338,8 +343,7 @@ class Trainer:
             self._train_sums.reset()
             self._rng_epoch_start = _setup.capture_random_state(loader)
         it = iter(loader)
-        for _ in range(skip):
-            next(it)
+        _setup.skip_batches(it, skip)
         if skip:
             _setup.restore_random_state(self._resume_rng_now, loader)
         # Stopped before this epoch's first step: resume from the state before iter(loader)
@@ -505,9 +509,11 @@ class Trainer:
         self._batches_done = 0
         metrics["epoch"] = float(self.epoch)
         self.history.append(metrics)
-        self._save_epoch_checkpoints(improved)
+        # Reported before the checkpoints are written, so that callbacks save the weights
+        # first: when the (larger) checkpoint then fails (disk full), the epoch's weights exist.
         self._emit(EventKind.EPOCH_END, metrics=metrics, epoch=self.epoch - 1,
                    message=f"epoch {self.epoch}/{self.epochs}: {self.monitor}={value:.6g}")
+        self._save_epoch_checkpoints(improved)
         if self.patience is not None and self.bad_epochs >= self.patience:
             msg = (f"early stopping: {self.monitor} has not improved for {self.bad_epochs} "
                    f"epoch(s) (best {self.best:.6g} at epoch {self.best_epoch})")

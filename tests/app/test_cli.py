@@ -300,7 +300,7 @@ def test_train_refusals(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
     code, _, err = run(capsys, "train", str(path), "--devices", "tpu:0")
     assert code == 1 and "tpu" in one_line(err)
     code, _, err = run(capsys, "train", str(path), "--resume", str(tmp_path / "none"))
-    assert code == 1 and "--resume: no checkpoint at" in one_line(err)
+    assert code == 1 and "--resume: no such file" in one_line(err)
     project = Project.load(path)
     project.graph.set_param("fc3", "out_features", 3)
     project.dataset["options"]["n_classes"] = 2

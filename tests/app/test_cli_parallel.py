@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -116,6 +117,8 @@ def test_distributed_run_writes_once_and_resumes(capsys: pytest.CaptureFixture,
     assert proc.returncode == 0, proc.stderr
     # only rank 0 prints: one header, one line per epoch, one end line
     assert proc.stdout.count("training 'Spiral") == 1 and "on 2 ranks" in proc.stdout
+    # each rank's process id, so a launcher's "BAD TERMINATION ... PID n" names a rank
+    assert re.search(r"rank 0: pid \d+ on \S+, rank 1: pid \d+ on ", proc.stdout)
     assert proc.stdout.count("epoch 2/2  loss") == 1
     assert proc.stdout.count("training finished") == 1
     log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
@@ -128,6 +131,7 @@ def test_distributed_run_writes_once_and_resumes(capsys: pytest.CaptureFixture,
         ".lock", "best.safetensors", "checkpoints", "metrics.jsonl", "project.json", "run.json",
         "weights.safetensors"]
     assert read_record(out)["source"] == "mpi" and read_record(out)["status"] == "completed"
+    assert len(read_record(out)["ranks"]) == 2
     assert len(list_runs(Project.load(path))) == 1  # recorded once, by rank 0
     ckpt = out / "checkpoints" / "last.safetensors"
     proc = _mpiexec(2, "train", str(path), "--distributed", "--epochs", "3", "--quiet",
@@ -147,7 +151,7 @@ def test_distributed_run_writes_once_and_resumes(capsys: pytest.CaptureFixture,
 def test_a_distributed_run_that_cannot_start_says_so_once(tmp_path: Path) -> None:
     path = small_spiral(tmp_path).path
     for argv, message in ((("--devices", "tpu:0"), "unknown device 'tpu:0'"),
-                          (("--resume", str(tmp_path / "none")), "--resume: no checkpoint at")):
+                          (("--resume", str(tmp_path / "none")), "--resume: no such file")):
         proc = _mpiexec(2, "train", str(path), "--distributed", "--quiet", "--no-record",
                         "--out", str(tmp_path / "run"), *argv, timeout=60)
         assert proc.returncode == 1, proc.stderr
@@ -181,22 +185,26 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-FAILING_RANK = """
+RANK_ONE_AT_STEP = """
+import os
+import signal
 import sys
 import engine.distributed as dist
 import engine.training.trainer as trainer_module
 
 original = trainer_module.Trainer._train_batch
 
-def failing(self, batch, b):
-    if dist.get_rank() == 1 and self.global_step >= 2:
-        raise RuntimeError("rank one broke on purpose")
+def patched(self, batch, b):
+    if dist.get_rank() == 1 and self.global_step {when}:
+        {action}
     return original(self, batch, b)
 
-trainer_module.Trainer._train_batch = failing
+trainer_module.Trainer._train_batch = patched
 from app.cli import main
 sys.exit(main(sys.argv[1:]))
 """
+FAILING_RANK = RANK_ONE_AT_STEP.format(
+    when=">= 2", action='raise RuntimeError("rank one broke on purpose")')
 
 
 @needs_mpi
@@ -236,3 +244,68 @@ def test_cpu_replicas_train_batchnorm_like_one_cpu(tmp_path: Path) -> None:
     assert any("running_mean" in k for k in a)
     for k in a:
         np.testing.assert_allclose(b[k], a[k], rtol=1e-4, atol=1e-5, err_msg=k)
+
+
+RANKS_NOT_ALIKE = """
+import sys
+import engine.distributed as dist
+from app.cli import main
+
+dist.init_process_group("mpi")
+argv = sys.argv[1:]
+if dist.get_rank() == 1:  # as if rank 1 were started with other options
+    argv += ["--epochs", "3", "--batch-size", "16"]
+sys.exit(main(argv))
+"""
+
+
+@needs_mpi
+def test_ranks_started_unlike_are_refused_naming_the_rank(tmp_path: Path) -> None:
+    """Different epochs or batch sizes on the ranks used to wait in a collective until the
+    timeout; the start-up agreement says which rank differs, in what, and the fix."""
+    path = small_spiral(tmp_path).path
+    script = tmp_path / "unlike.py"
+    script.write_text(RANKS_NOT_ALIKE)
+    proc = _mpiexec(2, "train", str(path), "--distributed", "--quiet", "--no-record", "--out",
+                    str(tmp_path / "run"), script=script, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "rank 1 has epochs 3 (rank 0: 30), batch size 16 (rank 0: 32)" in lines[0]
+    assert "batches per epoch" in lines[0] and "Start every rank with the same" in lines[0]
+
+
+STOPPED_RANK = RANK_ONE_AT_STEP.format(  # frozen: no error, no exit, no heartbeat
+    when="== 2", action="os.kill(os.getpid(), signal.SIGSTOP)")
+
+
+@needs_mpi
+def test_a_stopped_rank_is_named_after_the_timeout(tmp_path: Path) -> None:
+    path = small_spiral(tmp_path).path
+    script = tmp_path / "stopped.py"
+    script.write_text(STOPPED_RANK)
+    proc = _mpiexec(2, "train", str(path), "--distributed", "--epochs", "50", "--quiet",
+                    "--no-record", "--timeout", "8", "--out", str(tmp_path / "run"),
+                    script=script, timeout=90)
+    assert proc.returncode != 0
+    assert "did not complete within 8 s" in proc.stderr, proc.stderr
+    assert "rank 1 of 2 has not been heard from for" in proc.stderr
+    assert "--timeout" in proc.stderr
+
+
+def test_auto_devices_resolve_to_replicas_only_where_they_pay() -> None:
+    from app.core.settings import resolve_devices
+    from engine.graph import compile_graph
+
+    def model(template: str):  # noqa: ANN202
+        project = Project.from_template(template)
+        return compile_graph(project.graph, project.data_spec())
+
+    lenet, mlp, lstm = model("lenet5"), model("mlp_digits"), model("lstm_sequence")
+    assert resolve_devices(["auto"], lenet, 64, cores=2) == ("cpu", "cpu")
+    assert resolve_devices(["auto"], lenet, 64, cores=1) == ("cpu",)
+    assert resolve_devices(["auto"], lenet, 3, cores=2) == ("cpu",)  # < 2 samples a replica
+    assert resolve_devices(["auto"], lenet, 64, distributed=True, cores=2) == ("cpu",)
+    assert resolve_devices(["auto"], mlp, 64, cores=2) == ("cpu",)
+    assert resolve_devices(["auto"], lstm, 64, cores=2) == ("cpu",)
+    assert resolve_devices(["cpu"], lenet, 64, cores=2) == ("cpu",)  # a choice stands

@@ -22,21 +22,20 @@ from app.core.runs import RunFolder, list_runs, read_record, runs_root
 def test_a_lock_is_held_by_a_live_handle_and_dropped_with_its_process(tmp_path):
     path = tmp_path / "x.lock"
     assert not is_locked(path)
-    child = subprocess.Popen([sys.executable, "-c",
-                              "import sys, time; sys.path.insert(0, sys.argv[1]);"
-                              "from app.core.filelock import FileLock;"
-                              "lock = FileLock(sys.argv[2], note='child').acquire();"
-                              "print('held', flush=True); time.sleep(60)",
-                              str(Path(__file__).resolve().parents[2]), str(path)],
-                             stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout.readline().strip() == "held"
-        assert is_locked(path) and path.read_text() == "child"
-        with pytest.raises(LockTimeout, match="stayed locked by another process"):
-            FileLock(path).acquire(timeout=0.1)
-    finally:
-        child.kill()  # however a process ends, the OS lets go of its lock
-        child.wait()
+    with subprocess.Popen([sys.executable, "-c",
+                           "import sys, time; sys.path.insert(0, sys.argv[1]);"
+                           "from app.core.filelock import FileLock;"
+                           "lock = FileLock(sys.argv[2], note='child').acquire();"
+                           "print('held', flush=True); time.sleep(60)",
+                           str(Path(__file__).resolve().parents[2]), str(path)],
+                          stdout=subprocess.PIPE, text=True) as child:
+        try:
+            assert child.stdout.readline().strip() == "held"
+            assert is_locked(path) and path.read_text() == "child"
+            with pytest.raises(LockTimeout, match="stayed locked by another process"):
+                FileLock(path).acquire(timeout=0.1)
+        finally:
+            child.kill()  # however a process ends, the OS lets go of its lock
     assert not is_locked(path)
     with FileLock(path) as lock:
         assert lock.held and is_locked(path)

@@ -66,6 +66,9 @@ def test_window_cli_and_mpiexec_train_to_the_same_numbers(qtbot, tmp_path: Path,
                                                           template: str) -> None:
     project = Project.from_template(template)
     project.training["epochs"] = 2
+    # One device everywhere: a rank of mpiexec is one process on the plain CPU, while "auto"
+    # may pick replicas in one process (see the next test).
+    project.training["devices"] = ["cpu"]
     path = project.save(tmp_path / f"{template}.json")
 
     gui = _train_in_the_window(qtbot, path)
@@ -93,3 +96,28 @@ def test_window_cli_and_mpiexec_train_to_the_same_numbers(qtbot, tmp_path: Path,
         assert set(weights) == set(cli_weights)
         for k, v in cli_weights.items():
             assert np.array_equal(weights[k], v), (where, k)
+
+
+@pytest.mark.slow
+def test_auto_devices_pick_replicas_for_a_cnn_the_same_in_the_window_and_the_cli(
+        qtbot, tmp_path: Path) -> None:
+    """The templates train on "auto": LeNet-5 over one CPU replica per core (faster on a
+    multi-core CPU), an MLP on the plain CPU; the window and the command line choose alike."""
+    from app.core.runs import read_record
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: auto is the plain CPU")
+    for template, replicas in (("lenet5", True), ("mlp_digits", False)):
+        project = Project.from_template(template)
+        assert project.training["devices"] == ["auto"]
+        project.training["epochs"] = 1
+        path = project.save(tmp_path / f"{template}.json")
+        gui = _train_in_the_window(qtbot, path)
+        cli = tmp_path / f"cli-{template}"
+        assert main(["train", str(path), "--quiet", "--out", str(cli)]) == 0
+        for folder in (gui, cli):
+            devices = read_record(folder)["settings"]["devices"]
+            assert (len(devices) > 1) == replicas and set(devices) == {"cpu"}, devices
+        assert _epochs(gui) == _epochs(cli)
+        a, b = read_weights(gui / "weights.safetensors"), read_weights(cli / "weights.safetensors")
+        assert all(np.array_equal(a[k], b[k]) for k in a)

@@ -139,11 +139,11 @@ print(json.dumps(failed))
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {}
 
 
-def test_the_core_without_qt_installed_works_headless() -> None:
+def test_the_core_without_qt_installed_works_headless(tmp_path: Path) -> None:
     """``layerforge train`` on a machine without PySide6: the core and the CLI load and train
     with Qt made unimportable."""
     script = """
-import sys, tempfile
+import sys
 from pathlib import Path
 class NoQt:
     def find_spec(self, name, path=None, target=None):
@@ -152,13 +152,13 @@ class NoQt:
 sys.meta_path.insert(0, NoQt())
 from app.cli import main
 from app.core.project import Project
-folder = Path(tempfile.mkdtemp())
+folder = Path(sys.argv[1])
 Project.from_template("spiral").save(folder / "p.json")
 code = main(["train", str(folder / "p.json"), "--epochs", "1", "--quiet"])
 print("modules:", sorted(m for m in sys.modules if m.startswith(("PySide6", "pyqtgraph"))))
 sys.exit(code)
 """
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          cwd=ROOT, timeout=300)
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True,
+                          text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "modules: []" in proc.stdout and "training finished" in proc.stdout

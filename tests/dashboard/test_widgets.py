@@ -102,22 +102,29 @@ def test_device_list_without_gpus_shows_the_cpu_and_why(qtbot):
     panel = TrainingPanel(Settings(Project.from_template("mlp_digits")))
     qtbot.addWidget(panel)
     cores = os.cpu_count() or 1
-    assert panel.device_list.count() == (2 if cores > 1 else 1)  # CPU, and CPU replicas
-    assert all(panel.device_list.item(i).text().startswith("CPU")
-               for i in range(panel.device_list.count()))
+    assert panel.device_list.count() == (3 if cores > 1 else 2)  # Auto, CPU, CPU replicas
+    texts = [panel.device_list.item(i).text() for i in range(panel.device_list.count())]
+    assert texts[0].startswith("Auto: the CPU") and all(t.startswith("CPU") for t in texts[1:])
+    assert panel.device_list.item(0).checkState() == QtCore.Qt.Checked  # the template's
     reason = panel.device_reason.text()
     assert reason.startswith("No GPU") and "CuPy" in reason
     assert panel.can_train
 
 
 def test_cpu_replicas_are_an_alternative_to_one_cpu(qtbot):
-    devices = ([DeviceChoice("cpu", "CPU", True),
+    devices = ([DeviceChoice("auto", "Auto", True),
+                DeviceChoice("cpu", "CPU", True),
                 DeviceChoice("cpu*2", "CPU × 2", True, "Faster for convolutional networks")],
                "No GPU: none here")
     project = Project.from_template("lenet5")
-    assert project.training["devices"] == ["cpu"]
+    assert project.training["devices"] == ["auto"]
     panel = TrainingPanel(Settings(project), devices=devices)
     qtbot.addWidget(panel)
+    auto = panel.device_list.takeItem(0)  # "Auto", "CPU" and "CPU × n": one at a time
+    panel.device_list.insertItem(2, auto)
+    assert auto.checkState() == QtCore.Qt.Checked
+    panel.device_list.item(0).setCheckState(QtCore.Qt.Checked)
+    assert project.training["devices"] == ["cpu"] and auto.checkState() == QtCore.Qt.Unchecked
     assert panel.device_list.item(1).toolTip() == "Faster for convolutional networks"
     assert panel.device_list.item(0).checkState() == QtCore.Qt.Checked
     panel.device_list.item(1).setCheckState(QtCore.Qt.Checked)
@@ -131,12 +138,16 @@ def test_cpu_replicas_are_an_alternative_to_one_cpu(qtbot):
     panel.refresh()
     assert panel.device_list.item(1).checkState() == QtCore.Qt.Checked
     assert panel.device_list.item(0).checkState() == QtCore.Qt.Unchecked
+    auto.setCheckState(QtCore.Qt.Checked)
+    assert project.training["devices"] == ["auto"]
+    assert panel.device_list.item(1).checkState() == QtCore.Qt.Unchecked
 
 
 def test_impossible_device_choices_are_explained(qtbot):
     devices = ([DeviceChoice("cpu", "CPU", True), DeviceChoice("cuda:0", "GPU 0", True),
                 DeviceChoice("cuda:1", "GPU 1", True)], None)
     project = Project.from_template("spiral")
+    project.training["devices"] = ["cpu"]
     panel = TrainingPanel(Settings(project), devices=devices)
     qtbot.addWidget(panel)
     reasons = []
@@ -150,6 +161,7 @@ def test_impossible_device_choices_are_explained(qtbot):
     assert "at least one device" in panel.reason
     from app.core.settings import device_problem
     assert "smaller than the 3 devices" in device_problem(["cpu", "cpu", "cpu"], 2)
+    assert "stands alone" in device_problem(["auto", "cpu"], 64)
 
 
 def test_training_panel_edits_the_project_and_follows_it(qtbot):

@@ -16,7 +16,6 @@ import hashlib
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,6 @@ _PRELUDE = """#include <cmath>
 using std::exp; using std::log; using std::sqrt; using std::tanh;
 static double __longlong_as_double(long long v) { double d; std::memcpy(&d, &v, 8); return d; }
 """
-_BUILD_DIR = Path(tempfile.mkdtemp(prefix="layerforge-host-kernels-"))
 
 
 def compiler() -> str | None:
@@ -60,6 +58,8 @@ def _params(spec: str) -> list[tuple[bool, str, str]]:
 class HostElementwiseKernel:
     """CuPy's ``ElementwiseKernel`` call convention (inputs, then outputs; outputs allocated
     when left out), run by a compiled host loop."""
+
+    build_dir: Path  # where the compiled loops go: set by ``use_host_kernels``
 
     def __init__(self, in_params: str, out_params: str, operation: str, name: str,
                  **_: Any) -> None:
@@ -126,7 +126,7 @@ class HostElementwiseKernel:
                   "for (ptrdiff_t i = 0; i < n_; ++i) {\n" + "\n".join(locals_) + "\n"
                   + self.operation + "\n}\n}\n")
         digest = hashlib.sha1(source.encode()).hexdigest()[:16]
-        library = _BUILD_DIR / f"{self.name}_{digest}.so"
+        library = self.build_dir / f"{self.name}_{digest}.so"
         if not library.exists():
             cpp = library.with_suffix(".cpp")
             cpp.write_text(source)
@@ -148,12 +148,15 @@ def _clear_kernel_caches(module: Any) -> None:
             value.cache_clear()
 
 
-def use_host_kernels(monkeypatch: Any) -> None:
+def use_host_kernels(monkeypatch: Any, build_dir: Path) -> None:
     """Make every engine module that asks ``on_gpu`` take its GPU branch, with the kernels
-    compiled for the host. Undone (and the kernel caches cleared) by ``undo_host_kernels``."""
+    compiled for the host into ``build_dir`` (kept for the session: a kernel already built
+    there is not compiled again). Undone (and the kernel caches cleared) by
+    ``undo_host_kernels``."""
     from engine import _cuda_kernels
 
     _clear_kernel_caches(_cuda_kernels)
+    monkeypatch.setattr(HostElementwiseKernel, "build_dir", build_dir, raising=False)
     monkeypatch.setattr(_cuda_kernels, "_cupy", lambda: _HostCupy)
     original = _cuda_kernels.on_gpu
     for name, module in list(sys.modules.items()):

@@ -9,6 +9,7 @@ rounding. ``benchmarks/gpu_check.py`` runs the device tests through the real ker
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,9 +24,15 @@ import engine.optim as optim
 pytestmark = pytest.mark.skipif(compiler() is None, reason="needs a C++ compiler (g++)")
 
 
+@pytest.fixture(scope="session")
+def kernel_build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("host-kernels")
+
+
 @pytest.fixture
-def host_kernels(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
-    yield lambda: use_host_kernels(monkeypatch)
+def host_kernels(monkeypatch: pytest.MonkeyPatch,
+                 kernel_build_dir: Path) -> Iterator[Callable[[], None]]:
+    yield lambda: use_host_kernels(monkeypatch, kernel_build_dir)
     undo_host_kernels()
 
 

@@ -13,7 +13,8 @@ from torch_reference import torch_or_skip
 
 import engine
 import engine.optim as optim
-from engine import serialization
+from engine import _atomic, serialization
+from engine.errors import FileFormatError, FileWriteError
 from engine.nn.parameter import Parameter
 
 DTYPES = [np.float32, np.float64, np.float16, np.int64, np.int32, np.int16, np.int8, np.uint8,
@@ -174,16 +175,17 @@ def test_failed_write_leaves_the_old_file_and_no_temp_file(where: str, tmp_path,
 
     def fail(*args, **kwargs):
         if where == "writing":  # half a file written, then the disk fills up
-            with open(args[1], "wb") as f:
-                f.write(b"\x00" * 10)
+            os.write(args[0], b"\x00" * 10)
         raise OSError(28, "No space left on device")
 
-    target = {"writing": (safetensors.numpy, "save_file"), "fsync": (os, "fsync"),
+    target = {"writing": (_atomic, "_write_all"), "fsync": (os, "fsync"),
               "rename": (os, "replace")}[where]
     monkeypatch.setattr(*target, fail)
-    with pytest.raises(OSError, match="No space left on device"):
+    with pytest.raises(FileWriteError, match="No space left on device") as info:
         engine.save({"w": engine.zeros(1000)}, path)
     monkeypatch.undo()
+    assert info.value.errno == 28 and str(path) in str(info.value)
+    assert "the previous file is unchanged" in str(info.value)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["ckpt.safetensors"]
     assert_same(old, engine.load(path))
@@ -193,7 +195,7 @@ def test_interrupt_during_write_also_cleans_up(tmp_path, monkeypatch) -> None:
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(safetensors.numpy, "save_file", interrupted)
+    monkeypatch.setattr(_atomic, "_write_all", interrupted)
     with pytest.raises(KeyboardInterrupt):
         engine.save({"w": engine.zeros(3)}, tmp_path / "x.safetensors")
     assert os.listdir(tmp_path) == []
@@ -211,7 +213,7 @@ def test_damaged_files_raise_a_clear_error(damage: str, tmp_path) -> None:
         "garbage": b"this is not a tensor file at all" * 4,
         "pickle": b"\x80\x04\x95" + b"\x00" * 64,
     }[damage])
-    with pytest.raises(ValueError, match="not a safetensors file: .*bad.safetensors"):
+    with pytest.raises(ValueError, match="bad.safetensors: not a readable safetensors file"):
         engine.load(path)
 
 
@@ -234,6 +236,9 @@ def test_missing_paths(tmp_path) -> None:
         engine.save({"a": engine.zeros(1)}, tmp_path / "no" / "such" / "x.safetensors")
     with pytest.raises(IsADirectoryError, match="is a folder"):
         engine.load(tmp_path)
+    os.mkfifo(tmp_path / "pipe.safetensors")
+    with pytest.raises(FileFormatError, match="is not a regular file \\(a pipe or a device\\)"):
+        engine.load(tmp_path / "pipe.safetensors")  # refused, not waited on
 
 
 def test_unsupported_objects_are_refused_with_their_path(tmp_path) -> None:

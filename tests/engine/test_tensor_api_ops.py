@@ -416,7 +416,7 @@ def test_save_load_file_objects_and_nested_checkpoints(tmp_path) -> None:
     opt2 = engine.optim.Adam(model.parameters(), lr=0.1)
     opt2.load_state_dict(again["optimizer_state_dict"])
     assert again["loss"].item() == 0.25
-    with pytest.raises(ValueError, match="not a safetensors file"):
+    with pytest.raises(ValueError, match="not a readable safetensors file"):
         engine.load(io.BytesIO(b"\x80\x02garbage"))
 
 

@@ -105,7 +105,7 @@ def test_unreadable_files(tmp_path: Path) -> None:
     with pytest.raises(WeightsError, match=r"w.safetensors: not a readable safetensors file"):
         read_weights(bad)
     (tmp_path / "w.npz").write_bytes(b"PK\x03\x04 truncated")
-    with pytest.raises(WeightsError, match=r"w.npz: not a readable npz file"):
+    with pytest.raises(WeightsError, match=r"w.npz: not a readable .npz file"):
         read_weights(tmp_path / "w.npz")
     with pytest.raises(WeightsError, match="no such weights file"):
         read_weights(tmp_path / "missing.npz")

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -17,14 +17,6 @@ pytestmark = pytest.mark.slow
 if importlib.util.find_spec("PyInstaller") is None:
     pytest.skip("PyInstaller is not installed: pip install -e '.[packaging]' to run the "
                 "frozen-build test", allow_module_level=True)
-
-ROOT = Path(__file__).resolve().parents[2]
-# packaging/build.py by path: "build" is also the name of PyPA's build package
-_spec = importlib.util.spec_from_file_location("layerforge_packaging_build",
-                                               ROOT / "packaging" / "build.py")
-packaging_build = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = packaging_build
-_spec.loader.exec_module(packaging_build)
 
 LEFT_OUT = ("tests", "pytest", "_pytest", "cupy", "cupyx", "torch", "onnxruntime", "scipy",
             "sklearn", "mpi4py", "tkinter", "PyInstaller", "yaml")
@@ -37,7 +29,8 @@ def bundled_modules(exe: Path) -> set[str]:
     return set(CArchiveReader(str(exe)).open_embedded_archive("PYZ.pyz").toc)
 
 
-def test_frozen_build_self_test_passes_offscreen(tmp_path: Path) -> None:
+def test_frozen_build_self_test_passes_offscreen(tmp_path: Path,
+                                                 packaging_build: ModuleType) -> None:
     status, seconds = packaging_build.build(tmp_path / "dist", tmp_path / "work", quiet=True)
     assert status == 0, "PyInstaller failed; its log is above"
     exe = packaging_build.executable(tmp_path / "dist", onefile=False)

@@ -71,6 +71,11 @@ def load_cifar_batch(path: str | Path) -> tuple[np.ndarray, list[int]]:
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
         raise DatasetFormatError(f"{path}: 'data' should be uint8 N x 3072, got {data.dtype} "
                                  f"{data.shape}")
+    if not isinstance(labels, list | np.ndarray) or not all(
+            isinstance(v, int | np.integer) and 0 <= v < 1 << 31 for v in labels):
+        raise DatasetFormatError(f"{path}: 'labels' should be a list of class indices (whole "
+                                 f"numbers from 0); the file is damaged. Delete it and download "
+                                 f"it again")
     labels = [int(v) for v in labels]
     if len(labels) != len(data):
         raise DatasetFormatError(f"{path}: {len(data)} images but {len(labels)} labels")

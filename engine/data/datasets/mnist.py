@@ -4,6 +4,8 @@ layout (``<root>/<Name>/raw/``), mirrors and MD5s."""
 from __future__ import annotations
 
 import gzip
+import math
+import os
 import struct
 import zlib
 from collections.abc import Callable
@@ -21,50 +23,68 @@ __all__ = ["KMNIST", "MNIST", "FashionMNIST", "read_idx"]
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's bytes, decompressed when it is gzip (recognised by content, not name)."""
+# The most bytes of values an IDX file may declare: 4x the largest of the family (EMNIST's
+# 700 000 28 x 28 images are 550 MB). A header past it is damaged or hostile (a gzip "bomb"
+# that inflates to far more than any dataset), and is refused before anything is allocated.
+MAX_IDX_BYTES = 1 << 31
+
+
+def _open(path: Path) -> Any:
+    """The file for reading, decompressed on the fly when it is gzip (told by its content,
+    not its name)."""
     with open(path, "rb") as f:
-        head = f.read(2)
-    if head != b"\x1f\x8b":
-        return path.read_bytes()
-    try:
-        with gzip.open(path, "rb") as f:
-            return f.read()
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DatasetFormatError(f"{path}: corrupt or truncated gzip file ({exc}). Delete it and "
-                                 f"download it again") from exc
+        gz = f.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rb") if gz else open(path, "rb")  # noqa: SIM115 - returned
 
 
 def read_idx(path: str | Path) -> np.ndarray:
     """Read an IDX file (the MNIST format): 2 zero bytes, a type code, the number of
-    dimensions, the sizes as big-endian uint32, then the values. Gzipped files are fine."""
+    dimensions, the sizes as big-endian uint32, then the values. Gzipped files are fine; the
+    values are read up to the size the header declares (at most ``MAX_IDX_BYTES``), never
+    more, so a file that inflates without end is refused after that much."""
     path = Path(path)
-    raw = _read_bytes(path)
-    if len(raw) < 4:
-        raise DatasetFormatError(f"{path}: not an IDX file: {len(raw)} bytes, shorter than the "
-                                 f"4-byte magic number")
-    code, ndim = raw[2], raw[3]
-    if raw[:2] != b"\0\0" or code not in _IDX_TYPES or ndim == 0:
-        raise DatasetFormatError(
-            f"{path}: not an IDX file (magic number 0x{raw[:4].hex()}; IDX files start with "
-            f"0x0000, a type code such as 08 for uint8, and the number of dimensions)")
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DatasetFormatError(f"{path}: truncated in the header ({len(raw)} bytes, the header "
-                                 f"alone needs {header})")
-    dims = struct.unpack(f">{ndim}I", raw[4:header])
-    dtype = np.dtype(_IDX_TYPES[code])
-    count = int(np.prod(dims, dtype=np.int64))
-    need, have = count * dtype.itemsize, len(raw) - header
-    shape = "x".join(str(d) for d in dims)
-    if have < need:
+    try:
+        with _open(path) as f:
+            magic = f.read(4)
+            if len(magic) < 4:
+                raise DatasetFormatError(f"{path}: not an IDX file: {len(magic)} bytes, shorter "
+                                         f"than the 4-byte magic number")
+            code, ndim = magic[2], magic[3]
+            if magic[:2] != b"\0\0" or code not in _IDX_TYPES or ndim == 0:
+                raise DatasetFormatError(
+                    f"{path}: not an IDX file (magic number 0x{magic.hex()}; IDX files start "
+                    f"with 0x0000, a type code such as 08 for uint8, and the number of "
+                    f"dimensions)")
+            sizes = f.read(4 * ndim)
+            if len(sizes) < 4 * ndim:
+                raise DatasetFormatError(f"{path}: truncated in the header ({4 + len(sizes)} "
+                                         f"bytes, the header alone needs {4 + 4 * ndim})")
+            dims = struct.unpack(f">{ndim}I", sizes)
+            dtype = np.dtype(_IDX_TYPES[code])
+            count = math.prod(dims)
+            need = count * dtype.itemsize
+            shape = "x".join(str(d) for d in dims)
+            if need > MAX_IDX_BYTES:
+                raise DatasetFormatError(
+                    f"{path}: the header declares {shape} values ({need} bytes), more than an "
+                    f"IDX dataset file may hold ({MAX_IDX_BYTES} bytes); the file is damaged or "
+                    f"not from the MNIST family. Delete it and download it again")
+            raw = f.read(need + 1)  # one byte more tells a longer stream, without reading it
+            extra, gz = len(raw) - need, isinstance(f, gzip.GzipFile)
+            if extra > 0 and not gz:  # a plain file says how much more
+                extra = os.fstat(f.fileno()).st_size - (4 + 4 * ndim) - need
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DatasetFormatError(f"{path}: corrupt or truncated gzip file ({exc}). Delete it and "
+                                 f"download it again") from exc
+    if extra < 0:
         raise DatasetFormatError(f"{path}: truncated: the header promises {shape} values "
-                                 f"({need} bytes) but only {have} bytes follow. Delete it and "
+                                 f"({need} bytes) but only {len(raw)} bytes follow. Delete it and "
                                  f"download it again")
-    if have > need:
-        raise DatasetFormatError(f"{path}: corrupt: {have - need} unexpected bytes after the "
-                                 f"{shape} values the header describes")
-    arr = np.frombuffer(raw, dtype=dtype, count=count, offset=header).reshape(dims)
+    if extra > 0:
+        more = "more data" if gz else f"{extra} unexpected bytes"
+        raise DatasetFormatError(f"{path}: corrupt: {more} after the {shape} values the header "
+                                 f"describes")
+    arr = np.frombuffer(raw, dtype=dtype, count=count).reshape(dims)
     return arr.astype(dtype.newbyteorder("="))  # native byte order, writable copy
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ... import creation, dtypes
+from ... import creation
 from ...tensor import Tensor
 from .. import functional as F
 from ..parameter import Parameter
 from .module import Module
+from .normalization import register_running_stats
 
 __all__ = ["InstanceNorm1d", "InstanceNorm2d"]
 
@@ -30,17 +31,7 @@ class _InstanceNorm(Module):
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", creation.zeros(num_features, dtype=dtype,
-                                                                device=device))
-            self.register_buffer("running_var", creation.ones(num_features, dtype=dtype,
-                                                              device=device))
-            self.register_buffer("num_batches_tracked",
-                                 creation.zeros((), dtype=dtypes.int64, device=device))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+        register_running_stats(self, num_features, track_running_stats, dtype, device)
 
     def forward(self, input: Tensor) -> Tensor:
         unbatched, batched = self.ranks

@@ -17,6 +17,22 @@ __all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm"]
 
 
 
+def register_running_stats(module: Module, num_features: int, track: bool, dtype: Any,
+                           device: Any) -> None:
+    """``running_mean``/``running_var``/``num_batches_tracked`` buffers (or None entries, so
+    the state_dict keys are PyTorch's either way), shared by BatchNorm and InstanceNorm."""
+    if track:
+        module.register_buffer("running_mean",
+                               creation.zeros(num_features, dtype=dtype, device=device))
+        module.register_buffer("running_var",
+                               creation.ones(num_features, dtype=dtype, device=device))
+        module.register_buffer("num_batches_tracked",
+                               creation.zeros((), dtype=dtypes.int64, device=device))
+    else:
+        for name in ("running_mean", "running_var", "num_batches_tracked"):
+            module.register_buffer(name, None)
+
+
 def _reset_affine(module: Module) -> None:
     """Weight 1 and bias 0 (where present): every normalisation layer's initial affine."""
     from .. import init  # noqa: PLC0415
@@ -48,17 +64,7 @@ class _BatchNorm(Module):
             self.bias = Parameter(creation.empty(num_features, dtype=dtype, device=device))
         else:
             self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean",
-                                 creation.zeros(num_features, dtype=dtype, device=device))
-            self.register_buffer("running_var",
-                                 creation.ones(num_features, dtype=dtype, device=device))
-            self.register_buffer("num_batches_tracked",
-                                 creation.zeros((), dtype=dtypes.int64, device=device))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+        register_running_stats(self, num_features, track_running_stats, dtype, device)
         self.reset_parameters()
 
     def reset_running_stats(self) -> None:

@@ -213,7 +213,11 @@ def test_image_folder_errors(tmp_path: Path) -> None:
     with pytest.raises(DatasetNotFoundError, match="Found no valid file for the classes empty"):
         ImageFolder(tmp_path)
     (tmp_path / "empty" / "broken.png").write_bytes(b"\x89PNG garbage")
-    ds = ImageFolder(tmp_path)
+    with pytest.raises(DatasetFormatError, match=r"ImageFolder: .*cat.1.png is 11 x 12 \(h x w\) "
+                                                 r"but .*cat.0.jpg is 10 x 12 \(h x w\); images "
+                                                 r"that differ cannot form a batch: pass size="):
+        ImageFolder(tmp_path)
+    ds = ImageFolder(tmp_path, size=8)
     with pytest.raises(DatasetFormatError, match="broken.png: cannot read the image"):
         ds[ds.samples.index((str(tmp_path / "empty" / "broken.png"), ds.class_to_idx["empty"]))]
     with pytest.raises(DatasetNotFoundError, match="is not a folder"):

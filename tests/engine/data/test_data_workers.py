@@ -385,16 +385,16 @@ def test_workers_exit_when_main_process_is_killed(tmp_path: Path) -> None:
         print(*it.worker_pids, flush=True)
         time.sleep(60)
     """))
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
-    try:
-        pids = [int(p) for p in proc.stdout.readline().split()]
-        assert len(pids) == 2 and all(_alive(p) for p in pids)
-        proc.kill()
-        proc.wait()
-        assert _wait_gone(pids, seconds=15) == []
-    finally:
-        proc.kill()
-        proc.wait()
+    with subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                          text=True) as proc:
+        try:
+            pids = [int(p) for p in proc.stdout.readline().split()]
+            assert len(pids) == 2 and all(_alive(p) for p in pids)
+            proc.kill()
+            proc.wait()
+            assert _wait_gone(pids, seconds=15) == []
+        finally:
+            proc.kill()
 
 
 def test_invalid_worker_arguments() -> None:
@@ -409,6 +409,43 @@ def test_invalid_worker_arguments() -> None:
         DataLoader(ds, timeout=-1)
     with pytest.raises(ValueError, match="valid start method"):
         DataLoader(ds, num_workers=1, multiprocessing_context="teleport")
+
+
+def test_argument_types_and_nan_are_refused_where_pytorch_lets_them_through() -> None:
+    """PyTorch checks these with comparisons only: num_workers="2" fails there with a bare
+    "'<' not supported between instances of 'str' and 'int'" (TypeError, kept as the type)
+    and timeout=nan passes (then every wait is for ever); inf is the same as nan here."""
+    ds = Squares(4)
+    with pytest.raises(TypeError, match=r"num_workers option should be an int, got str '2'"):
+        DataLoader(ds, num_workers="2")
+    with pytest.raises(TypeError, match=r"num_workers option should be an int, got float 2.0"):
+        DataLoader(ds, num_workers=2.0)
+    assert DataLoader(ds, num_workers=np.int64(2)).num_workers == 2  # NumPy ints are ints
+    with pytest.raises(TypeError, match=r"timeout option should be a number of seconds, got "
+                                        r"str '5'"):
+        DataLoader(ds, timeout="5")
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=rf"timeout option should be non-negative, got "
+                                             rf"{bad}; it is the seconds to wait"):
+            DataLoader(ds, num_workers=1, timeout=bad)
+
+
+def test_errors_name_the_dataset_index_and_the_worker() -> None:
+    with pytest.raises(ValueError, match=r"Caught ValueError in DataLoader worker process 1 "
+                                         r"while loading dataset index 13\.\n"):
+        list(DataLoader(Failing(), batch_size=4, num_workers=2))
+    with pytest.raises(ValueError, match="sample 13 is broken") as info:  # no workers
+        list(DataLoader(Failing(), batch_size=4))
+    assert info.value.__notes__ == ["(DataLoader: while loading dataset index 13)"]
+    with pytest.raises(WorkerError, match=r"DataLoader worker 0 exited unexpectedly \(pid \d+: "
+                                          r"killed by SIGKILL.*\) while loading (dataset "
+                                          r"indices \[\d+, \d+\] or )*dataset indices \[4, 5\]"
+                                          r"( or dataset indices \[\d+, \d+\])*\. "):
+        list(DataLoader(SelfKilling(), batch_size=2, num_workers=2))
+    with pytest.raises(WorkerError, match=r"timed out after 0.3 seconds waiting for a batch from "
+                                          r"its 1 worker processes \(worker 0 loading dataset "
+                                          r"index 0\)"):
+        next(iter(DataLoader(Slow(0.8), batch_size=None, num_workers=1, timeout=0.3)))
 
 
 def _bad_init(worker_id: int) -> None:

@@ -273,3 +273,24 @@ def test_cpu_replicas_make_numpy_blas_single_threaded():
     before, one, two = json.loads(out)
     assert before == [2] and one == [2]  # one device: left alone
     assert two == [1]
+
+
+def test_prefer_cpu_replicas_for_conv_nets_on_several_cores():
+    """The default the app takes for "CPU x n": CNNs without recurrent layers, several cores,
+    two samples per replica at least (engine.parallel.cpu_choice has the measurements)."""
+    from engine.parallel import prefer_cpu_replicas
+
+    cnn = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
+    mlp = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+
+    class ConvLSTM(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv1d(3, 4, 3)
+            self.lstm = nn.LSTM(4, 8)
+
+    assert prefer_cpu_replicas(cnn, 64, cores=2)
+    assert not prefer_cpu_replicas(cnn, 64, cores=1)
+    assert not prefer_cpu_replicas(cnn, 3, cores=2)
+    assert not prefer_cpu_replicas(mlp, 64, cores=2)
+    assert not prefer_cpu_replicas(ConvLSTM(), 64, cores=2)
