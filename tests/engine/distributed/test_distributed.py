@@ -78,12 +78,14 @@ def test_shared_memory_all_reduce_equals_mpi(n):
 @needs_mpi
 def test_shared_memory_all_reduce_can_be_turned_off():
     env = dict(os.environ, PYTHONPATH=str(ROOT), LAYERFORGE_SHM_ALLREDUCE="0")
-    code = ("import engine.distributed as d; d.init_process_group('mpi'); "
-            "print('SHM', d.default_group().shm is None)")
+    # One write per rank: under PYTHONUNBUFFERED a print of several arguments is several
+    # writes, and the two ranks' words interleave on mpiexec's shared stdout.
+    code = ("import sys, engine.distributed as d; d.init_process_group('mpi'); "
+            "sys.stdout.write(f'SHM off={d.default_group().shm is None}\\n')")
     proc = subprocess.run(["mpiexec", "-n", "2", sys.executable, "-c", code], env=env,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.count("SHM True") == 2
+    assert proc.stdout.count("SHM off=True") == 2, proc.stdout
 
 
 @needs_mpi
