@@ -131,21 +131,20 @@ def dashboard(out: str | Path, template: str = "mlp_digits", fraction: float = 0
 def diagnostics(out: str | Path, template: str = "mlp_digits", fraction: float = 0.3,
                 size: tuple[int, int] = SCREEN, epochs: int = 100, lr: float | None = 0.3,
                 select: str = "relu1") -> Path:
-    """The Network tab mid-training: badges on the cards, wires tinted by gradient, the
-    Diagnostics dock on ``select`` beside the Problems panel with the warnings. ``lr`` (0.3 on
-    the seed MLP kills its ReLUs) makes the picture show what the warnings are for; the grab
-    waits for its warning then."""
+    """The Network tab mid-training, in the window's own layout: badges on the cards, wires
+    tinted by gradient, the Diagnostics tab (beside Problems, made taller) on ``select``.
+    ``lr`` (0.3 on the seed MLP kills its ReLUs) makes the picture show what the warnings are
+    for; the grab waits for its warning then."""
     from PySide6.QtCore import Qt  # noqa: PLC0415
 
     app, win = _training_window(template, epochs, size, lr)
     _settle(app)
     hub = win.training.diagnostics
-    win.splitDockWidget(win.problems_dock, hub.dock, Qt.Orientation.Horizontal)
-    win.resizeDocks([win.problems_dock, hub.dock], [560, size[0] - 560],
-                    Qt.Orientation.Horizontal)
-    win.resizeDocks([win.problems_dock], [260], Qt.Orientation.Vertical)
+    hub.dock.raise_()  # its tab beside Problems, where the window puts it
+    win.resizeDocks([win.problems_dock], [250], Qt.Orientation.Vertical)  # as a user drags it
     _settle(app)
-    win.auto_layout()  # rows that fit the canvas left above the docks, at full detail
+    win.view.show_default()  # the opening view again, in the shorter canvas
+    _settle(app)
     win.tabs.setCurrentIndex(0)
     win.scene.select_nodes([select])
     dash = win.training.dashboard
