@@ -247,6 +247,22 @@ def thread_parts(xp: Any, work: float, n: int, bytes_per_sample: int,
     return [chunks[t::threads] for t in range(threads)]
 
 
+# BatchNorm and ReLU split their batch over the op threads (as convolution and pooling do) from
+# this many bytes of activations: NumPy's ufuncs release the GIL, and a second core nearly
+# halves a memory-bound pass (a ResNet-18 activation of 8 MB: 1.6 -> 0.9 ms per pass; per
+# ResNet-18 step at batch 32, 2 threads: BatchNorm 97 -> 54 ms, ReLU 25 -> 16 ms). Below,
+# the hand-over costs more than it gives: split at 1 MB, LeNet-5's step at batch 64 (1.2 MB
+# activations) was 3.5% slower.
+ELEMENTWISE_SPLIT_MIN_BYTES = 2 << 20
+
+
+def batch_parts(xp: Any, a: Any) -> list[list[tuple[int, slice]]]:
+    """``conv.thread_parts`` of ``a``'s batch (axis 0) for an elementwise op: one part (the whole
+    array) below ``ELEMENTWISE_SPLIT_MIN_BYTES`` or on a GPU."""
+    n = a.shape[0] if a.ndim else 1
+    return thread_parts(xp, a.nbytes, n, a.nbytes // max(n, 1), ELEMENTWISE_SPLIT_MIN_BYTES)
+
+
 def _group_matmul(a: Any, b: Any) -> Any:
     """(G, m, k) @ (G, k, n): a plain 2-D GEMM when G == 1 (no batched-GEMM set-up)."""
     if a.shape[0] == 1:
@@ -330,6 +346,42 @@ def _per_sample_input_grad(g3: Any, w: Any, x_shape: tuple[int, ...], stride: tu
                   dilation)
 
 
+# The input gradient of a unit-stride convolution is itself a convolution: of g, padded by
+# dilation*(k-1) - pad, with the weights flipped and their channel axes swapped. Its GEMM has
+# K = OCg*kh*kw (1152 for 128 channels 3x3) where the flat col2im's has K = OCg, which OpenBLAS
+# runs slower, and it needs no margins' work nor kh*kw adds. Measured dx alone in a convolution's
+# backward (batch 32, 2 threads, col2im -> transposed): 128ch 16x16 19.1 -> 14.7 ms, 256ch 8x8
+# 19.2 -> 16.7, 512ch 4x4 22.4 -> 21.1; even at 64->128 16x16 and 128->256 8x8 (9.5 -> 9.3,
+# 9.9 -> 10.3); but 64ch 32x32 lost (17.4 -> 19.0): there the flat col2im of one sample's
+# chunk stays in cache. LeNet's 6->16 5x5 was 4x slower (1.64 vs 0.41 ms): too few rows.
+TRANSPOSED_MIN_K = 288
+TRANSPOSED_MIN_CHANNELS = 16
+TRANSPOSED_MAX_PIXELS = 256
+
+
+def _transposed_input_grad(g: Any, w: Any, pads: Pads, dilation: tuple[int, int],
+                           groups: int) -> Any | None:
+    """dx (N, C, H, W) of a unit-stride convolution as the convolution of ``g`` with the flipped,
+    channel-swapped weights (CPU), or None where that does not pay or the padding would have to
+    crop (a pad larger than dilation*(k-1))."""
+    xp = xp_of(g)
+    oc, cg, kh, kw = w.shape
+    ocg = oc // groups
+    if (on_gpu(xp, g.dtype) or ocg * kh * kw < TRANSPOSED_MIN_K or cg < TRANSPOSED_MIN_CHANNELS
+            or g.shape[2] * g.shape[3] > TRANSPOSED_MAX_PIXELS):
+        return None
+    reach = (dilation[0] * (kh - 1), dilation[0] * (kh - 1),
+             dilation[1] * (kw - 1), dilation[1] * (kw - 1))
+    gpads = tuple(r - p for r, p in zip(reach, pads))
+    if min(gpads) < 0:
+        return None
+    wt = w.reshape(groups, ocg, cg, kh, kw)[..., ::-1, ::-1].transpose(0, 2, 1, 3, 4)
+    wt = xp.ascontiguousarray(wt).reshape(groups * cg, ocg, kh, kw)
+    conv = Conv2d.__new__(Conv2d)
+    conv.needs = (False, False, False)
+    return conv.forward(xp.ascontiguousarray(g), wt, None, (1, 1), gpads, dilation, groups)
+
+
 class Conv2d(Function):
     """2-D convolution (cross-correlation, as PyTorch) of x (N, C, H, W) with w (OC, C/G, kh, kw).
 
@@ -395,8 +447,14 @@ class Conv2d(Function):
         view = None
         if per_sample and needs[1] and not kept:  # columns not kept: rebuilt from the input
             view = window_view(pad2d(x, pads), kh, kw, oh, ow, stride, dilation)
+        gx = None
+        if needs[0] and stride == (1, 1):
+            gx = _transposed_input_grad(g, w, pads, dilation, groups)
+            if gx is not None:
+                needs = (False,) + tuple(needs[1:])
         whole = len(parts) == 1 and len(parts[0]) == 1
-        gx = xp.empty(x.shape, dtype=g.dtype) if needs[0] and not whole else None
+        if needs[0] and not whole:
+            gx = xp.empty(x.shape, dtype=g.dtype)
 
         def run(part: list[tuple[int, slice]]) -> tuple[Any, Any]:
             """(G, K [+1], OCg): this part's transposed weight gradient [and bias gradient],
@@ -428,7 +486,7 @@ class Conv2d(Function):
                     gx[sl] = gx_part
             return full, gx_part
 
-        results = split_map(run, parts)
+        results = split_map(run, parts) if needs[0] or needs[1] else []
         gw = gb = None
         if needs[0] and gx is None:
             gx = xp.ascontiguousarray(results[0][1])

@@ -10,8 +10,10 @@ import numpy as np
 
 from .. import _cuda_kernels
 from .._backend import xp_of
+from .._blas import split_map
 from .._cuda_kernels import on_gpu
 from ..autograd.function import Function
+from .conv import batch_parts
 from .util import sum_to
 
 
@@ -251,12 +253,38 @@ class Relu(Function):
         if self.needs[0] and on_gpu(xp, a.dtype):  # output and mask in one launch
             out, self.mask = _cuda_kernels.relu_with_mask(a)
             return out
-        if self.needs[0]:
-            self.mask = a > 0
-        return xp.maximum(a, 0, out=a if in_place else None)
+        parts = batch_parts(xp, a)
+        if len(parts) == 1 and len(parts[0]) == 1:
+            if self.needs[0]:
+                self.mask = a > 0
+            return xp.maximum(a, 0, out=a if in_place else None)
+        # A large batch: its parts on the op threads.
+        out = a if in_place else xp.empty_like(a)
+        mask = self.mask = xp.empty(a.shape, dtype=bool) if self.needs[0] else None
+
+        def run(part: list[tuple[int, slice]]) -> None:
+            for _, sl in part:
+                if mask is not None:
+                    xp.greater(a[sl], 0, out=mask[sl])
+                xp.maximum(a[sl], 0, out=out[sl])
+
+        split_map(run, parts)
+        return out
 
     def backward(self, g: Any) -> tuple[Any, None]:
-        return g * self.mask, None
+        xp = xp_of(g)
+        parts = batch_parts(xp, g)
+        if len(parts) == 1 and len(parts[0]) == 1:
+            return g * self.mask, None
+        gx = xp.empty(g.shape, dtype=xp.result_type(g.dtype, self.mask.dtype))
+        mask = self.mask
+
+        def run(part: list[tuple[int, slice]]) -> None:
+            for _, sl in part:
+                xp.multiply(g[sl], mask[sl], out=gx[sl])
+
+        split_map(run, parts)
+        return gx, None
 
 
 class Clamp(Function):

@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from .._backend import xp_of
+from .._blas import split_map
 from ..autograd.function import Function
+from .conv import batch_parts
 
 
 def _standardize(x: Any, axes: tuple[int, ...], eps: float) -> tuple[Any, Any, Any, Any]:
@@ -42,6 +44,14 @@ def _channel_dot(a: Any, b: Any) -> Any:
     return (a[:, :, None, :] @ b[:, :, :, None]).reshape(a.shape[:2]).sum(axis=0)
 
 
+def _part_sum(results: list[Any]) -> Any:
+    """The parts' partial sums added in part order: the same total every run."""
+    total = results[0]
+    for r in results[1:]:
+        total = total + r
+    return total
+
+
 class BatchNorm(Function):
     """Batch normalisation over every axis but 1 (channels).
 
@@ -54,7 +64,9 @@ class BatchNorm(Function):
     batched dot for the variance and the scale-and-shift (5 passes over memory, was 7 with 3
     temporaries); the backward is a sum, one batched dot, and ``dx = g*A + xc*B + C`` with
     per-channel A, B, C (was ~11 passes), from
-    ``dx = invstd*w * (g - mean(g) - xhat*mean(g*xhat))``."""
+    ``dx = invstd*w * (g - mean(g) - xhat*mean(g*xhat))``. Large batches run each pass on the
+    op threads, a part of the batch each (``batch_parts``); per-channel sums add the parts'
+    sums in a fixed order."""
 
     saves = (1,)
 
@@ -62,6 +74,8 @@ class BatchNorm(Function):
                 training: bool, momentum: float, eps: float) -> Any:
         xp = xp_of(x)
         x3 = x.reshape(x.shape[0], x.shape[1], -1)
+        parts = batch_parts(xp, x3)
+        xc = None
         if training:
             m = x3.shape[0] * x3.shape[2]
             if m <= 1:
@@ -69,9 +83,19 @@ class BatchNorm(Function):
                     f"batch_norm: expected more than 1 value per channel when training, got input "
                     f"of shape {tuple(x.shape)}; use a batch larger than 1 or call model.eval()"
                 )
-            mean = x3.sum(axis=(0, 2)) / x.dtype.type(m)
-            xc = x3 - mean[:, None]
-            var = _channel_dot(xc, xc) / x.dtype.type(m)
+            mean = _part_sum(split_map(
+                lambda part: _part_sum([x3[sl].sum(axis=(0, 2)) for _, sl in part]),
+                parts)) / x.dtype.type(m)
+            xc = xp.empty_like(x3)
+
+            def centre(part: list[tuple[int, slice]]) -> Any:
+                dots = []
+                for _, sl in part:
+                    xp.subtract(x3[sl], mean[:, None], out=xc[sl])
+                    dots.append(_channel_dot(xc[sl], xc[sl]))
+                return _part_sum(dots)
+
+            var = _part_sum(split_map(centre, parts)) / x.dtype.type(m)
             if running_mean is not None:
                 running_mean *= 1.0 - momentum
                 running_mean += momentum * mean.astype(running_mean.dtype)
@@ -83,34 +107,63 @@ class BatchNorm(Function):
         else:
             mean = running_mean.astype(x.dtype, copy=False)
             var = running_var.astype(x.dtype, copy=False)
-            xc = x3 - mean[:, None] if self.needs[1] else None
+            if self.needs[1]:
+                xc = x3 - mean[:, None]
         invstd = 1.0 / xp.sqrt(var + eps)
         scale = invstd if weight is None else invstd * weight
-        if xc is not None:
-            out = xc * scale[:, None]
-        else:  # one affine pass: x * scale + shift
-            out = x3 * scale[:, None]
-            out -= (mean * scale)[:, None]
-        if bias is not None:
-            out += bias[:, None]
+        shift = None if xc is not None else -(mean * scale)
+        out = xp.empty_like(x3)
+
+        def affine(part: list[tuple[int, slice]]) -> None:
+            for _, sl in part:
+                o = out[sl]
+                if xc is not None:
+                    xp.multiply(xc[sl], scale[:, None], out=o)
+                else:  # one affine pass: x * scale + shift
+                    xp.multiply(x3[sl], scale[:, None], out=o)
+                    o += shift[:, None]
+                if bias is not None:
+                    o += bias[:, None]
+
+        split_map(affine, parts)
         self.training, self.xc, self.invstd, self.scale = training, xc, invstd, scale
+        self.parts = parts
         return out.reshape(x.shape)
 
     def backward(self, g: Any) -> tuple[Any, ...]:
-        needs, xc, invstd, a = self.needs, self.xc, self.invstd, self.scale
+        needs, xc, invstd, a, parts = self.needs, self.xc, self.invstd, self.scale, self.parts
+        xp = xp_of(g)
         g3 = g.reshape(g.shape[0], g.shape[1], -1)
         gx = gw = gb = None
         batch_terms = needs[0] and self.training
-        if needs[2] or batch_terms:
-            gb = g3.sum(axis=(0, 2))
-        if needs[1] or batch_terms:
-            gw = _channel_dot(g3, xc) * invstd  # sum of g * xhat
+        want_gb, want_gw = needs[2] or batch_terms, needs[1] or batch_terms
+        if want_gb or want_gw:
+            def sums(part: list[tuple[int, slice]]) -> tuple[Any, Any]:
+                bs = [g3[sl].sum(axis=(0, 2)) for _, sl in part] if want_gb else None
+                ws = [_channel_dot(g3[sl], xc[sl]) for _, sl in part] if want_gw else None
+                return bs and _part_sum(bs), ws and _part_sum(ws)
+
+            found = split_map(sums, parts)
+            if want_gb:
+                gb = _part_sum([b for b, _ in found])
+            if want_gw:
+                gw = _part_sum([w for _, w in found]) * invstd  # sum of g * xhat
         if needs[0]:
-            gx = g3 * a[:, None]
+            gx = xp.empty_like(g3)
             if batch_terms:
                 m = g.dtype.type(self.m)
-                gx += (-a * gb / m)[:, None]
-                gx += xc * (-a * invstd * gw / m)[:, None]
+                shift = (-a * gb / m)[:, None]
+                slope = (-a * invstd * gw / m)[:, None]
+
+            def dx(part: list[tuple[int, slice]]) -> None:
+                for _, sl in part:
+                    o = gx[sl]
+                    xp.multiply(g3[sl], a[:, None], out=o)
+                    if batch_terms:
+                        o += shift
+                        o += xc[sl] * slope
+
+            split_map(dx, parts)
             gx = gx.reshape(g.shape)
         return (gx, gw if needs[1] else None, gb if needs[2] else None, None, None, None, None,
                 None)

@@ -66,6 +66,55 @@ def test_conv_split_over_threads_equals_one_thread(L, monkeypatch, xshape, wshap
                     [L.randn(*xshape), L.randn(*wshape), L.randn(wshape[0])])
 
 
+TRANSPOSED_CASES = CASES + [
+    ((2, 4, 7, 6), (6, 2, 3, 3), {"padding": "same", "dilation": 2, "groups": 2}),
+    ((2, 3, 6, 7), (4, 3, 2, 4), {"padding": "same"}),  # even kernel: asymmetric padding
+    ((2, 3, 6, 6), (4, 3, 3, 3), {"padding": 3}),  # more padding than the kernel reaches
+    ((1, 2, 5, 5), (3, 2, 3, 3), {}),
+]
+
+
+@pytest.mark.parametrize("xshape,wshape,kw", TRANSPOSED_CASES)
+def test_input_grad_as_transposed_convolution_equals_col2im(L, monkeypatch, xshape, wshape, kw):
+    """A unit-stride convolution's input gradient computed as the convolution of g with the
+    flipped, channel-swapped weights (taken for wide layers on the CPU) equals the col2im one,
+    with groups, dilation and asymmetric padding; other strides and over-wide padding keep
+    col2im."""
+    monkeypatch.setattr(conv_ops, "TRANSPOSED_MIN_K", 1 << 30)
+    col2im = _conv_grads(L, xshape, wshape, kw)
+    monkeypatch.setattr(conv_ops, "TRANSPOSED_MIN_K", 0)
+    monkeypatch.setattr(conv_ops, "TRANSPOSED_MIN_CHANNELS", 0)
+    monkeypatch.setattr(conv_ops, "TRANSPOSED_MAX_PIXELS", 1 << 30)
+    calls = []
+    real = conv_ops._transposed_input_grad
+    monkeypatch.setattr(conv_ops, "_transposed_input_grad",
+                        lambda *a: calls.append(r := real(*a)) or r)
+    transposed = _conv_grads(L, xshape, wshape, kw)
+    for a, b in zip(col2im, transposed):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    unit_stride = kw.get("stride", 1) == 1
+    took = [c is not None for c in calls]
+    if L.device == "cpu":
+        assert took == ([kw.get("padding") != 3] if unit_stride else [])
+    L.gradcheck(lambda x, w, b: F.conv2d(x, w, b, **kw),
+                [L.randn(*xshape), L.randn(*wshape), L.randn(wshape[0])])
+
+
+def test_wide_convolutions_take_the_transposed_input_grad_and_match_torch(L):
+    """ResNet-like widths take the transposed path by default; values and gradients as
+    PyTorch's."""
+    from torch_reference import torch_or_skip  # noqa: PLC0415
+
+    torch = torch_or_skip()
+    xshape, wshape = (2, 32, 6, 6), (32, 32, 3, 3)
+    oc, cg, kh, kw_ = wshape
+    assert oc * kh * kw_ >= conv_ops.TRANSPOSED_MIN_K and cg >= conv_ops.TRANSPOSED_MIN_CHANNELS
+    L.against_torch(lambda x, w: F.conv2d(x, w, padding=1),
+                    lambda x, w: torch.nn.functional.conv2d(x, w, padding=1),
+                    [L.randn(*xshape, dtype=np.float32), L.randn(*wshape, dtype=np.float32)],
+                    atol=1e-4)
+
+
 def test_thread_parts_deal_every_chunk_once(monkeypatch):
     monkeypatch.setattr(conv_ops, "op_threads", lambda: 2)
     monkeypatch.setattr(conv_ops, "CHUNK_BYTES", 1 << 20)
@@ -176,3 +225,63 @@ def test_max_pool_split_over_threads_equals_one_thread(L, monkeypatch, kw):
         results.append([L.np(out), L.np(idx), L.np(x.grad)])
     for u, s in zip(*results):
         np.testing.assert_array_equal(u, s)
+
+
+def _split_elementwise(monkeypatch, split: bool) -> None:
+    """Batches of one sample per chunk dealt to two threads (split), or the whole batch in the
+    calling thread."""
+    monkeypatch.setattr(conv_ops, "CHUNK_BYTES", 1 if split else 1 << 40)
+    monkeypatch.setattr(conv_ops, "ELEMENTWISE_SPLIT_MIN_BYTES", 0 if split else float("inf"))
+    monkeypatch.setattr(conv_ops, "op_threads", lambda: 2)
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("needs", ["x", "w", "xwb"])
+def test_batch_norm_split_over_threads_equals_one_thread(L, monkeypatch, training, needs):
+    """BatchNorm's passes on two threads, a part of the batch each, give the one-thread values,
+    gradients and running statistics (float64: the per-channel sums only add in another order),
+    and still pass the finite-difference check."""
+    shape = (5, 3, 4, 3)
+    arrays = {"x": L.randn(*shape), "w": L.randn(3), "b": L.randn(3)}
+    gout = L.randn(*shape)
+    results = []
+    for split in (False, True):
+        _split_elementwise(monkeypatch, split)
+        rm, rv = L.t(L.randn(3) * 0, grad=False), L.t(np.ones(3), grad=False)
+        t = {k: L.t(v, grad=k in needs) for k, v in arrays.items()}
+        out = F.batch_norm(t["x"], rm, rv, t["w"], t["b"], training=training)
+        out.backward(L.t(gout, grad=False))
+        results.append([L.np(out), L.np(rm), L.np(rv)]
+                       + [L.np(t[k].grad) for k in "xwb" if k in needs])
+    for one, two in zip(*results):
+        np.testing.assert_allclose(one, two, rtol=1e-12, atol=1e-12)
+    frozen = {k: L.t(v, grad=False) for k, v in arrays.items() if k not in needs}
+    free = [k for k in "xwb" if k in needs]
+
+    def fn(*args):  # noqa: ANN002, ANN202
+        t = dict(zip(free, args), **frozen)
+        return F.batch_norm(t["x"], None, None, t["w"], t["b"], training=True)
+
+    L.gradcheck(fn, [arrays[k] for k in free])
+
+
+@pytest.mark.parametrize("in_place", [False, True])
+def test_relu_split_over_threads_equals_one_thread(L, monkeypatch, in_place):
+    """ReLU's parts on two threads give exactly the one-thread output and gradient, in place or
+    not (in place: the input's own buffer is the output)."""
+    a = L.randn(6, 3, 5)
+    a[0, 0, :2] = 0.0  # the gradient at 0 is 0, as PyTorch's
+    gout = L.randn(6, 3, 5)
+    results = []
+    for split in (False, True):
+        _split_elementwise(monkeypatch, split)
+        x = L.t(a)
+        h = x * 1.0  # a non-leaf, so that in place is allowed
+        out = F.relu(h, inplace=in_place)
+        if in_place:
+            assert out is h
+        out.backward(L.t(gout, grad=False))
+        results.append([L.np(out), L.np(x.grad)])
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one, two)
+    np.testing.assert_array_equal(results[1][1], gout * (a > 0))
