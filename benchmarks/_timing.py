@@ -9,9 +9,12 @@ from collections.abc import Callable, Sequence
 
 
 def set_threads(n: int) -> None:
-    """Ask BLAS/OpenMP for ``n`` threads; must run before NumPy or torch is imported."""
+    """Ask BLAS/OpenMP for ``n`` threads; must run before NumPy or torch is imported. Imports
+    the engine then, before anything imports NumPy, so OpenBLAS starts with the engine's
+    settings (``engine._blas_env``), as in the app."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, str(n))
+    import engine  # noqa: F401, PLC0415
 
 
 def median_throughput(step: Callable[[], None], batch: int, steps: int, repeats: int) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import (
+    _blas_env,  # noqa: F401, I001 - first: it must run before NumPy starts OpenBLAS
     _functions,  # noqa: E402 - needs Tensor
     _malloc,
     autograd,

@@ -25,8 +25,10 @@ from ..autograd.function import Function
 from .conv import pad2d, thread_parts
 
 # Max pooling splits its batch chunks over the op threads (as convolution does) when its window
-# copies take at least this many bytes: LeNet-5's pools at batch 64 (2.4 MB and 0.8 MB) and up.
-POOL_SPLIT_MIN_BYTES = 512 << 10
+# copies take at least this many bytes: LeNet-5's at batch 256 (9.6 MB) and the CIFAR CNNs'. At
+# batch 64 (2.4 MB and 0.8 MB) the hand-over cost more than it gave: the LeNet-5 step took 6.60
+# ms split at 512 KB, 5.93 ms at this bound (2 threads, medians of 15 alternating rounds).
+POOL_SPLIT_MIN_BYTES = 4 << 20
 
 
 def pool_out_size(size: int, k: int, stride: int, pad: int, dilation: int, ceil_mode: bool) -> int:
