@@ -123,6 +123,38 @@ def test_layer_ops_gradcheck(L, op, reverse, masked):
     assert gradcheck(fn, inputs)
 
 
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+def test_lstm_rows_split_over_threads_equal_one_block(L, monkeypatch, reverse, masked):
+    """The LSTM's time loop over blocks of batch rows on two threads gives the one-block
+    outputs, gradients and final-state gradients (float64; only the GEMMs' row counts differ),
+    with variable lengths and in reverse too, and passes the finite-difference check."""
+    from engine.ops import rnn as rnn_ops  # noqa: PLC0415
+
+    t_, b, i, h = 4, 5, 2, 3
+    mask = None
+    if masked:
+        lens = np.array([4, 2, 1, 3, 4])
+        mask = (np.arange(t_)[:, None] < lens[None, :]).astype(np.float64)[:, :, None]
+        mask = L.t(mask, grad=False)._data
+    arrays = [L.randn(t_, b, i), L.randn(b, h), L.randn(b, h), L.randn(4 * h, i) * 0.7,
+              L.randn(4 * h, h) * 0.7, L.randn(4 * h), L.randn(4 * h)]
+    gout = L.randn(t_ + 2, b, h)
+    monkeypatch.setattr(rnn_ops, "op_threads", lambda: 2)
+    results = []
+    for rows in (1 << 30, 2):  # one block; blocks of 3 and 2 rows
+        monkeypatch.setattr(rnn_ops, "LSTM_SPLIT_MIN_ROWS", rows)
+        assert len(rnn_ops._row_blocks(np, b, np.float64)) == (1 if rows > b else 2)
+        inputs = [L.t(a) for a in arrays]
+        out = R.LSTMLayer.apply(*inputs, reverse=reverse, mask=mask)
+        out.backward(L.t(gout, grad=False))
+        results.append([L.np(out)] + [L.np(t.grad) for t in inputs])
+    for one, two in zip(*results):
+        np.testing.assert_allclose(one, two, rtol=1e-12, atol=1e-12)
+    assert gradcheck(lambda *a: R.LSTMLayer.apply(*a, reverse=reverse, mask=mask),
+                     [L.t(a) for a in arrays])
+
+
 @pytest.mark.parametrize("op", [R.RNNLayer, R.LSTMLayer, R.GRULayer])
 def test_layer_ops_gradcheck_without_bias(L, op):
     """Without a bias the input projection carries no column of ones, and every weight
