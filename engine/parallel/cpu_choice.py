@@ -2,11 +2,13 @@
 than as one plain model, for an app that picks the CPU device list by default.
 
 Measured on a 2-core machine against the plain model (``benchmarks/engine_bench.py``, engine
-samples/s of the replica row over the plain row, six runs with co-tenants loading the machine):
-LeNet-5 1.7-2.8x at batch 64 and 256, a VGG-style CNN 1.3-2.7x, ResNet-18 0.44-1.38x (no
-consistent winner: its convolutions already split their batch over the cores inside the op).
-The LSTM came out 1.2x and more in those loaded runs, but 0.7-0.9x in the quiet runs of earlier
-measurements (its per-step GEMMs are too small to split well), and small MLPs gain nothing.
+samples/s of the replica row over the plain row). First, with co-tenants loading the machine:
+LeNet-5 1.7-2.8x at batch 64 and 256, a VGG-style CNN 1.3-2.7x, ResNet-18 0.44-1.38x. Since
+the plain model's op threads no longer compete with spinning OpenBLAS workers
+(``engine._blas_env``), three quieter runs: LeNet-5 1.08-1.27x, ResNet-18 1.08-1.18x,
+VGG-style 0.97-1.03x. The LSTM (batch 64, 50 steps) came out 1.02-1.27x in those runs but
+0.7-0.9x in quiet runs of earlier measurements (its per-step GEMMs are too small to split
+well), and small MLPs gain nothing.
 So: convolutional networks without recurrent layers, on several cores, with at least two
 samples per replica.
 """
