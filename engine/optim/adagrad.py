@@ -63,14 +63,11 @@ class Adagrad(Optimizer):
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; returns the closure's loss if given."""
         loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self._init_state(p, group)  # also covers groups added later
-                adagrad_update(self, p, state, lr=group["lr"], lr_decay=group["lr_decay"],
-                               eps=group["eps"], weight_decay=group["weight_decay"],
-                               maximize=group["maximize"])
+        for group, p, _ in self._params_with_grad():
+            state = self._init_state(p, group)  # also covers groups added later
+            adagrad_update(self, p, state, lr=group["lr"], lr_decay=group["lr_decay"],
+                           eps=group["eps"], weight_decay=group["weight_decay"],
+                           maximize=group["maximize"])
         return loss
 
 

@@ -42,18 +42,14 @@ class _PerParam(Optimizer):
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if len(state) == 0:
-                    self.init_state(p, state, group)
-                g = p.grad._data
-                if group.get("maximize"):
-                    g = -g
-                self.update(p._data, g, state, group)
-                p._vc.value += 1
+        for group, p, state in self._params_with_grad():
+            if len(state) == 0:
+                self.init_state(p, state, group)
+            g = p.grad._data
+            if group.get("maximize"):
+                g = -g
+            self.update(p._data, g, state, group)
+            p._vc.value += 1
         return loss
 
     # The per-parameter state tensors, zero at the first step (PyTorch's names and order).
@@ -129,6 +125,25 @@ class Adamax(_PerParam):
         pa -= clr * m / u
 
 
+def _decay_and_moments(pa: Any, g: Any, state: dict[str, Any],
+                       group: dict[str, Any]) -> tuple[Any, float, Any, Any]:
+    """The start of an NAdam or RAdam step: count it, apply weight decay (decoupled: shrink the
+    parameter; else add it to the gradient) and update the two moments in place. Returns the
+    gradient used, the step number and the moments."""
+    lr, (b1, b2), wd = group["lr"], group["betas"], group["weight_decay"]
+    state["step"] += 1
+    if wd:
+        if group["decoupled_weight_decay"]:
+            pa *= 1 - lr * wd
+        else:
+            g = g + wd * pa
+    m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
+    m += (g - m) * (1 - b1)
+    v *= b2
+    v += (1 - b2) * g * g
+    return g, state["step"], m, v
+
+
 class NAdam(_PerParam):
     """Adam with Nesterov momentum and PyTorch's momentum-decay schedule.
 
@@ -154,25 +169,14 @@ class NAdam(_PerParam):
 
     def update(self, pa: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         xp = xp_of(pa)
-        lr, (b1, b2), wd, decay = group["lr"], group["betas"], group["weight_decay"], \
-            group["momentum_decay"]
-        state["step"] += 1
-        step = state["step"]
-        if wd:
-            if group["decoupled_weight_decay"]:
-                pa *= 1 - lr * wd
-            else:
-                g = g + wd * pa
+        lr, (b1, b2), decay = group["lr"], group["betas"], group["momentum_decay"]
+        g, step, m, v = _decay_and_moments(pa, g, state, group)
         mu = b1 * (1.0 - 0.5 * 0.96 ** (step * decay))
         mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * decay))
         # PyTorch keeps mu_product in a float32 scalar tensor: round as it does, so the steps
         # agree to the last bit rather than to 1e-7
         state["mu_product"] = float(np.float32(state["mu_product"]) * np.float32(mu))
         mu_product = state["mu_product"]
-        m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
-        m += (g - m) * (1 - b1)
-        v *= b2
-        v += (1 - b2) * g * g
         denom = xp.sqrt(v / (1 - b2 ** step)) + group["eps"]
         pa += (-lr * (1.0 - mu) / (1.0 - mu_product)) * g / denom
         pa += (-lr * mu_next / (1.0 - mu_product * mu_next)) * m / denom
@@ -199,18 +203,8 @@ class RAdam(_PerParam):
 
     def update(self, pa: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         xp = xp_of(pa)
-        lr, (b1, b2), wd = group["lr"], group["betas"], group["weight_decay"]
-        state["step"] += 1
-        step = state["step"]
-        if wd:
-            if group["decoupled_weight_decay"]:
-                pa *= 1 - lr * wd
-            else:
-                g = g + wd * pa
-        m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
-        m += (g - m) * (1 - b1)
-        v *= b2
-        v += (1 - b2) * g * g
+        lr, (b1, b2) = group["lr"], group["betas"]
+        g, step, m, v = _decay_and_moments(pa, g, state, group)
         bc1, bc2 = 1 - b1 ** step, 1 - b2 ** step
         corrected = m / bc1
         rho_inf = 2 / (1 - b2) - 1

@@ -16,7 +16,7 @@ import copy
 import functools
 import warnings
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import chain
 from typing import Any
 
@@ -236,6 +236,14 @@ class Optimizer:
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:  # pragma: no cover
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
+
+    def _params_with_grad(self) -> Iterator[tuple[dict[str, Any], Tensor, dict[str, Any]]]:
+        """(group, parameter, its state) for every parameter that has a gradient, in group
+        order: the loop of each optimizer's ``step``."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    yield group, p, self.state[p]
 
     @staticmethod
     def _eval_closure(closure: Callable[[], Any] | None) -> Any:

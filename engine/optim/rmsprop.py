@@ -51,22 +51,18 @@ class RMSprop(Optimizer):
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; returns the closure's loss if given."""
         loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = 0.0
-                    state["square_avg"] = new_state_tensor(p)
-                    if group["momentum"] > 0:
-                        state["momentum_buffer"] = new_state_tensor(p)
-                    if group["centered"]:
-                        state["grad_avg"] = new_state_tensor(p)
-                rmsprop_update(self, p, state, lr=group["lr"], alpha=group["alpha"],
-                               eps=group["eps"], weight_decay=group["weight_decay"],
-                               momentum=group["momentum"], centered=group["centered"],
-                               maximize=group["maximize"])
+        for group, p, state in self._params_with_grad():
+            if len(state) == 0:
+                state["step"] = 0.0
+                state["square_avg"] = new_state_tensor(p)
+                if group["momentum"] > 0:
+                    state["momentum_buffer"] = new_state_tensor(p)
+                if group["centered"]:
+                    state["grad_avg"] = new_state_tensor(p)
+            rmsprop_update(self, p, state, lr=group["lr"], alpha=group["alpha"],
+                           eps=group["eps"], weight_decay=group["weight_decay"],
+                           momentum=group["momentum"], centered=group["centered"],
+                           maximize=group["maximize"])
         return loss
 
 
