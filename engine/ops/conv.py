@@ -247,6 +247,12 @@ def thread_parts(xp: Any, work: float, n: int, bytes_per_sample: int,
     return [chunks[t::threads] for t in range(threads)]
 
 
+def one_piece(parts: list[list[tuple[int, slice]]]) -> bool:
+    """True when ``thread_parts`` gave the whole batch as one chunk: the op then runs on the
+    arrays as they are, without per-chunk slicing or threads."""
+    return len(parts) == 1 and len(parts[0]) == 1
+
+
 # BatchNorm and ReLU split their batch over the op threads (as convolution and pooling do) from
 # this many bytes of activations: NumPy's ufuncs release the GIL, and a second core nearly
 # halves a memory-bound pass (a ResNet-18 activation of 8 MB: 1.6 -> 0.9 ms per pass; per
@@ -452,7 +458,7 @@ class Conv2d(Function):
             gx = _transposed_input_grad(g, w, pads, dilation, groups)
             if gx is not None:
                 needs = (False,) + tuple(needs[1:])
-        whole = len(parts) == 1 and len(parts[0]) == 1
+        whole = one_piece(parts)
         if needs[0] and not whole:
             gx = xp.empty(x.shape, dtype=g.dtype)
 

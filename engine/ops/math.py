@@ -13,7 +13,7 @@ from .._backend import xp_of
 from .._blas import split_map
 from .._cuda_kernels import on_gpu
 from ..autograd.function import Function
-from .conv import batch_parts
+from .conv import batch_parts, one_piece
 from .util import sum_to
 
 
@@ -254,7 +254,7 @@ class Relu(Function):
             out, self.mask = _cuda_kernels.relu_with_mask(a)
             return out
         parts = batch_parts(xp, a)
-        if len(parts) == 1 and len(parts[0]) == 1:
+        if one_piece(parts):
             if self.needs[0]:
                 self.mask = a > 0
             return xp.maximum(a, 0, out=a if in_place else None)
@@ -274,7 +274,7 @@ class Relu(Function):
     def backward(self, g: Any) -> tuple[Any, None]:
         xp = xp_of(g)
         parts = batch_parts(xp, g)
-        if len(parts) == 1 and len(parts[0]) == 1:
+        if one_piece(parts):
             return g * self.mask, None
         gx = xp.empty(g.shape, dtype=xp.result_type(g.dtype, self.mask.dtype))
         mask = self.mask

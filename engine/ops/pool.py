@@ -22,7 +22,7 @@ from .._backend import xp_of
 from .._blas import split_map
 from .._cuda_kernels import on_gpu
 from ..autograd.function import Function
-from .conv import pad2d, thread_parts
+from .conv import one_piece, pad2d, thread_parts
 
 # Max pooling splits its batch chunks over the op threads (as convolution does) when its window
 # copies take at least this many bytes: LeNet-5's at batch 256 (9.6 MB) and the CIFAR CNNs'. At
@@ -124,7 +124,7 @@ class MaxPool2d(Function):
         parts = thread_parts(xp, n * sample_bytes, n, sample_bytes, POOL_SPLIT_MIN_BYTES)
         if on_gpu(xp, x.dtype):  # one kernel, same maxima and indices (~20 launches in array form)
             out, idx = _cuda_kernels.max_pool2d(x, k, stride, pad, dilation, (oh, ow), idx_dtype)
-        elif len(parts) == 1 and len(parts[0]) == 1:
+        elif one_piece(parts):
             out, idx = _max_windows(x, k, stride, pad, dilation, (oh, ow))
         else:
             out = xp.empty((n, c, oh, ow), dtype=x.dtype)
@@ -146,7 +146,7 @@ class MaxPool2d(Function):
         if on_gpu(xp, g.dtype):
             gx = _cuda_kernels.max_pool2d_backward(g, self.idx, x_shape, k, stride, pad, dilation)
             return gx, None, None, None, None, None
-        if len(parts) == 1 and len(parts[0]) == 1:
+        if one_piece(parts):
             return (self._scatter(g, self.idx, x_shape), None, None, None, None, None)
         gx = xp.empty(x_shape, dtype=g.dtype)
 
