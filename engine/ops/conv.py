@@ -264,9 +264,20 @@ ELEMENTWISE_SPLIT_MIN_BYTES = 2 << 20
 
 def batch_parts(xp: Any, a: Any) -> list[list[tuple[int, slice]]]:
     """``conv.thread_parts`` of ``a``'s batch (axis 0) for an elementwise op: one part (the whole
-    array) below ``ELEMENTWISE_SPLIT_MIN_BYTES`` or on a GPU."""
+    array) below ``ELEMENTWISE_SPLIT_MIN_BYTES`` or on a GPU. The small case returns at once:
+    ReLU asks on every call, and the general path cost it nearly as much as the op itself."""
     n = a.shape[0] if a.ndim else 1
+    if a.nbytes < ELEMENTWISE_SPLIT_MIN_BYTES or xp.__name__ != "numpy":
+        return [[(0, slice(0, n))]]
     return thread_parts(xp, a.nbytes, n, a.nbytes // max(n, 1), ELEMENTWISE_SPLIT_MIN_BYTES)
+
+
+def part_sum(results: list[Any]) -> Any:
+    """The parts' partial sums added in part order: the same total every run."""
+    total = results[0]
+    for r in results[1:]:
+        total = total + r
+    return total
 
 
 def _group_matmul(a: Any, b: Any) -> Any:
@@ -497,9 +508,7 @@ class Conv2d(Function):
         if needs[0] and gx is None:
             gx = xp.ascontiguousarray(results[0][1])
         if needs[1]:
-            full = results[0][0]
-            for part_full, _ in results[1:]:  # in part order: the same sum every run
-                full = full + part_full
+            full = part_sum([part_full for part_full, _ in results])
             if kept and self.kept_ones:
                 gb = full[:, -1].reshape(oc)
                 full = full[:, :-1]

@@ -14,7 +14,7 @@ from typing import Any
 from .._backend import xp_of
 from .._blas import split_map
 from ..autograd.function import Function
-from .conv import batch_parts
+from .conv import batch_parts, part_sum
 
 
 def _standardize(x: Any, axes: tuple[int, ...], eps: float) -> tuple[Any, Any, Any, Any]:
@@ -42,14 +42,6 @@ def _channel_dot(a: Any, b: Any) -> Any:
     temporary: one batched dot per (n, c), then a sum over n (half the time of
     ``(a * b).sum(axis=(0, 2))`` for a ResNet activation)."""
     return (a[:, :, None, :] @ b[:, :, :, None]).reshape(a.shape[:2]).sum(axis=0)
-
-
-def _part_sum(results: list[Any]) -> Any:
-    """The parts' partial sums added in part order: the same total every run."""
-    total = results[0]
-    for r in results[1:]:
-        total = total + r
-    return total
 
 
 class BatchNorm(Function):
@@ -83,8 +75,8 @@ class BatchNorm(Function):
                     f"batch_norm: expected more than 1 value per channel when training, got input "
                     f"of shape {tuple(x.shape)}; use a batch larger than 1 or call model.eval()"
                 )
-            mean = _part_sum(split_map(
-                lambda part: _part_sum([x3[sl].sum(axis=(0, 2)) for _, sl in part]),
+            mean = part_sum(split_map(
+                lambda part: part_sum([x3[sl].sum(axis=(0, 2)) for _, sl in part]),
                 parts)) / x.dtype.type(m)
             xc = xp.empty_like(x3)
 
@@ -93,9 +85,9 @@ class BatchNorm(Function):
                 for _, sl in part:
                     xp.subtract(x3[sl], mean[:, None], out=xc[sl])
                     dots.append(_channel_dot(xc[sl], xc[sl]))
-                return _part_sum(dots)
+                return part_sum(dots)
 
-            var = _part_sum(split_map(centre, parts)) / x.dtype.type(m)
+            var = part_sum(split_map(centre, parts)) / x.dtype.type(m)
             if running_mean is not None:
                 running_mean *= 1.0 - momentum
                 running_mean += momentum * mean.astype(running_mean.dtype)
@@ -141,13 +133,13 @@ class BatchNorm(Function):
             def sums(part: list[tuple[int, slice]]) -> tuple[Any, Any]:
                 bs = [g3[sl].sum(axis=(0, 2)) for _, sl in part] if want_gb else None
                 ws = [_channel_dot(g3[sl], xc[sl]) for _, sl in part] if want_gw else None
-                return bs and _part_sum(bs), ws and _part_sum(ws)
+                return bs and part_sum(bs), ws and part_sum(ws)
 
             found = split_map(sums, parts)
             if want_gb:
-                gb = _part_sum([b for b, _ in found])
+                gb = part_sum([b for b, _ in found])
             if want_gw:
-                gw = _part_sum([w for _, w in found]) * invstd  # sum of g * xhat
+                gw = part_sum([w for _, w in found]) * invstd  # sum of g * xhat
         if needs[0]:
             gx = xp.empty_like(g3)
             if batch_terms:

@@ -86,6 +86,11 @@ def _scatter_windows(per_offset: Any, x_shape: tuple[int, ...], k: tuple[int, in
     return gx
 
 
+def _index_dtype(xp: Any, kk: int) -> Any:
+    """The dtype of max pooling's per-output window offsets (0 .. kk-1): one byte when it fits."""
+    return xp.uint8 if kk < 256 else xp.int32
+
+
 def _max_windows(x: Any, k: tuple[int, int], stride: tuple[int, int], pad: tuple[int, int],
                  dilation: tuple[int, int], out_hw: tuple[int, int]) -> tuple[Any, Any]:
     """(max, offset of the first max) over every window of ``x``."""
@@ -93,7 +98,7 @@ def _max_windows(x: Any, k: tuple[int, int], stride: tuple[int, int], pad: tuple
     win = _windows(x, k, stride, pad, dilation, out_hw, -math.inf)
     out = win[0].copy()
     kk = win.shape[0]
-    idx = xp.zeros(out.shape, dtype=xp.uint8 if kk < 256 else xp.int32)
+    idx = xp.zeros(out.shape, dtype=_index_dtype(xp, kk))
     tmp = xp.empty(out.shape, dtype=bool)
     step = xp.empty(out.shape, dtype=idx.dtype)
     for q in range(1, kk):
@@ -119,7 +124,7 @@ class MaxPool2d(Function):
         oh = pool_out_size(h, k[0], stride[0], pad[0], dilation[0], ceil_mode)
         ow = pool_out_size(w, k[1], stride[1], pad[1], dilation[1], ceil_mode)
         kk = k[0] * k[1]
-        idx_dtype = xp.uint8 if kk < 256 else xp.int32
+        idx_dtype = _index_dtype(xp, kk)
         sample_bytes = 2 * c * kk * oh * ow * x.itemsize
         parts = thread_parts(xp, n * sample_bytes, n, sample_bytes, POOL_SPLIT_MIN_BYTES)
         if on_gpu(xp, x.dtype):  # one kernel, same maxima and indices (~20 launches in array form)
