@@ -237,9 +237,5 @@ def broadcast_tensors(*tensors: Tensor) -> tuple[Tensor, ...]:
     return tuple(t.expand(shape) for t in tensors)
 
 
-def numel(input: Tensor) -> int:  # noqa: A002
-    return input.numel()
-
-
 def is_floating_point(input: Tensor) -> bool:  # noqa: A002
     return input.is_floating_point()

@@ -158,8 +158,6 @@ def randn_like(t: Tensor, dtype: Any = None, device: Any = None,
 
 def randint_like(t: Tensor, low: int, high: int | None = None, dtype: Any = None,
                  device: Any = None) -> Tensor:
-    if high is None:
-        low, high = 0, low
     return randint(low, high, tuple(t.shape), dtype=dtype or t.dtype,
                    device=device or t.device)
 

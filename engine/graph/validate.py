@@ -211,9 +211,9 @@ def _check_loss(graph: Graph, name: str, infos: dict, data: DataSpec | None,
     if data.label_kind == "class":
         k = data.num_classes
         if loss in CLASS_LOSSES and len(tt.shape) > 1:
-            _check_flat_scores(graph, name, tt, data, add)
+            _check_flat_scores(graph, name, infos, tt, data, add)
         elif loss in CLASS_LOSSES and k is not None and tt.shape[0] != k:
-            _check_class_count(graph, name, prev, tt, data, add)
+            _check_class_count(name, prev, tt, data, add)
         elif loss in REGRESSION_LOSSES:
             problem(f"{loss} needs targets shaped like the output {tt}, but {data.name} gives "
                     "class indices; use cross_entropy")
@@ -230,8 +230,8 @@ def _check_loss(graph: Graph, name: str, infos: dict, data: DataSpec | None,
                     f"{TensorType(tuple(target))} from {data.name}; make them equal")
 
 
-def _check_class_count(graph: Graph, name: str, prev: Node | None, tt: TensorType,
-                       data: DataSpec, add: Callable[[Problem], None]) -> None:
+def _check_class_count(name: str, prev: Node | None, tt: TensorType, data: DataSpec,
+                       add: Callable[[Problem], None]) -> None:
     """Class scores against the dataset's classes, reported on the node that must change (the
     last Linear when there is one). Too few scores cannot train (a label would index past
     them); more than a file's largest label is only a warning (some classes may be absent)."""
@@ -249,12 +249,11 @@ def _check_class_count(graph: Graph, name: str, prev: Node | None, tt: TensorTyp
                           f"layer output {k} values", "dataset", severity=severity))
 
 
-def _check_flat_scores(graph: Graph, name: str, tt: TensorType, data: DataSpec,
+def _check_flat_scores(graph: Graph, name: str, infos: dict, tt: TensorType, data: DataSpec,
                        add: Callable[[Problem], None]) -> None:
     """One class label per sample needs scores shaped (N, classes). A Linear fed a batch of
     images (or any tensor of rank > 1) works on its last dimension only, so the usual cause is a
     missing Flatten before the first such Linear: name it."""
-    infos = graph.infer()
     chain, node = [], name
     while True:
         edge = graph._in[node].get(0)

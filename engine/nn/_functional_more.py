@@ -7,10 +7,10 @@ of the editor's networks, which keep their fused ops.
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 from ..tensor import Tensor, where
+from ._functional_vision import _pair
 
 __all__ = [
     "celu", "cosine_similarity", "glu", "hardsigmoid", "hardswish", "hardtanh", "logsigmoid",
@@ -227,10 +227,6 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     return x.reshape(*lead, c * r * r, h // r, w // r)
 
 
-def _pairs(v: Any) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else tuple(v)  # type: ignore[return-value]
-
-
 def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
            stride: Any = 1) -> Tensor:
     """Sliding blocks of a batched image ``(N, C, H, W)`` as columns ``(N, C*kh*kw, L)``
@@ -238,8 +234,10 @@ def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
     from ..creation import stack  # noqa: PLC0415
     from .functional import pad  # noqa: PLC0415
 
-    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = (_pairs(kernel_size), _pairs(dilation),
-                                              _pairs(padding), _pairs(stride))
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = (
+        _pair(v, name, "unfold") for v, name in ((kernel_size, "kernel_size"),
+                                                 (dilation, "dilation"), (padding, "padding"),
+                                                 (stride, "stride")))
     if input.ndim != 4:
         raise RuntimeError(f"unfold: expected a 4-D (N, C, H, W) input, got shape "
                            f"{tuple(input.shape)}")
@@ -258,8 +256,10 @@ def fold(input: Tensor, output_size: Any, kernel_size: Any, dilation: Any = 1, p
     from ..creation import zeros  # noqa: PLC0415
 
     (oh_img, ow_img), (kh, kw), (dh, dw), (ph, pw), (sh, sw) = (
-        _pairs(output_size), _pairs(kernel_size), _pairs(dilation), _pairs(padding),
-        _pairs(stride))
+        _pair(v, name, "fold") for v, name in ((output_size, "output_size"),
+                                               (kernel_size, "kernel_size"),
+                                               (dilation, "dilation"), (padding, "padding"),
+                                               (stride, "stride")))
     n, ckk, length = input.shape
     c = ckk // (kh * kw)
     h, w = oh_img + 2 * ph, ow_img + 2 * pw
@@ -281,12 +281,3 @@ def _add_at(out: Tensor, index: Any, value: Tensor) -> Tensor:
     out = out.clone()
     out[index] = out[index] + value
     return out
-
-
-def _warn_dropout2d_on_2d(ndim: int) -> None:
-    warnings.warn(f"dropout2d: Received a {ndim}-D input to dropout2d, which is deprecated and "
-                  f"will result in an error in a future release. To retain the behavior and "
-                  f"silence this warning, please use dropout instead. Note that dropout2d exists "
-                  f"to provide channel-wise dropout on inputs with 2 spatial dimensions, a "
-                  f"channel dimension, and an optional batch dimension (i.e. 3D or 4D inputs).",
-                  stacklevel=3)

@@ -406,13 +406,21 @@ def _renorm_rows(weight: Tensor, idx: Any, max_norm: float, norm_type: float) ->
         weight._vc.value += 1
 
 
+def _warn_dropout2d_on_2d(ndim: int) -> None:
+    warnings.warn(f"dropout2d: Received a {ndim}-D input to dropout2d, which is deprecated and "
+                  f"will result in an error in a future release. To retain the behavior and "
+                  f"silence this warning, please use dropout instead. Note that dropout2d exists "
+                  f"to provide channel-wise dropout on inputs with 2 spatial dimensions, a "
+                  f"channel dimension, and an optional batch dimension (i.e. 3D or 4D inputs).",
+                  stacklevel=3)
+
+
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
               inplace: bool = False) -> Tensor:
     """Zero whole channels with probability ``p`` (scaling the rest by 1/(1-p))."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout2d: probability has to be between 0 and 1, but got {p}")
     if input.ndim not in (3, 4):  # PyTorch warns and drops elements, as dropout does
-        from ._functional_more import _warn_dropout2d_on_2d  # noqa: PLC0415
         from .functional import dropout  # noqa: PLC0415
 
         _warn_dropout2d_on_2d(input.ndim)
@@ -434,9 +442,8 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,
                          f"inputs with 1 spatial dimension, a channel dimension, and an optional "
                          f"batch dimension (i.e. 2D or 3D inputs).")
     if input.ndim == 2:
-        return _channel_dropout(input.unsqueeze(0), p, training, False).squeeze(0) if not \
-            inplace else input.copy_(_channel_dropout(input.unsqueeze(0), p, training, False)
-                                     .squeeze(0))
+        out = _channel_dropout(input.unsqueeze(0), p, training, False).squeeze(0)
+        return input.copy_(out) if inplace else out
     return _channel_dropout(input, p, training, inplace)
 
 

@@ -17,14 +17,8 @@ class Parameter(Tensor):
 
         if data is None:
             data = creation.empty(0)
-        p = object.__new__(cls)
-        p._data = data._data
-        p.requires_grad = False
-        p._grad = None
-        p.grad_fn = None
-        p._device = data.device
-        p._vc = data._vc
-        p._hooks = None
+        p = cls._make(data._data, data.device)
+        p._vc = data._vc  # shares the data, so shares its version counter
         if requires_grad:
             p.requires_grad_(True)
         return p

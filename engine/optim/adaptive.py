@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .._backend import xp_of
+from .adam import _check_adam_like
 from .optimizer import Optimizer, new_state_tensor
 
 __all__ = ["Adadelta", "Adamax", "NAdam", "RAdam", "Rprop"]
@@ -23,17 +24,6 @@ __all__ = ["Adadelta", "Adamax", "NAdam", "RAdam", "Rprop"]
 def _check(name: str, value: float, low: float = 0.0) -> None:
     if not low <= value:
         raise ValueError(f"Invalid {name}: {value}")
-
-
-def _check_adam_like(lr: float, betas: tuple[float, float], eps: float,
-                     weight_decay: float) -> None:
-    """PyTorch's argument checks shared by the Adam family."""
-    _check("learning rate", lr)
-    _check("epsilon value", eps)
-    for i, b in enumerate(betas):
-        if not 0.0 <= b < 1.0:
-            raise ValueError(f"Invalid beta parameter at index {i}: {b}")
-    _check("weight_decay value", weight_decay)
 
 
 class _PerParam(Optimizer):

@@ -114,18 +114,23 @@ class LRScheduler:
         self._count_step()
         if epoch is not None:
             warnings.warn(_EPOCH_DEPRECATION, UserWarning, stacklevel=2)
+        if epoch is None:
+            self.last_epoch += 1
+            compute = self.get_lr
+        else:
+            self.last_epoch = epoch
+            closed = getattr(self, "_get_closed_form_lr", None)
+            compute = closed if closed is not None else self.get_lr
+        self._set_lrs(self._lrs_within_step(compute))
+
+    def _lrs_within_step(self, compute: Callable[[], list[float]]) -> list[float]:
+        """``compute()`` (``get_lr`` or a closed form) with the flag that tells ``get_lr`` it
+        is called from ``step()`` (so it does not warn)."""
         self._get_lr_called_within_step = True
         try:
-            if epoch is None:
-                self.last_epoch += 1
-                values = self.get_lr()
-            else:
-                self.last_epoch = epoch
-                closed = getattr(self, "_get_closed_form_lr", None)
-                values = closed() if closed is not None else self.get_lr()
+            return compute()
         finally:
             self._get_lr_called_within_step = False
-        self._set_lrs(values)
 
     def _set_lrs(self, values: Sequence[float]) -> None:
         for group, lr in zip(self.optimizer.param_groups, values):

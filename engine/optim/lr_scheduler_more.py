@@ -80,12 +80,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 self.T_i = self.T_0
                 self.T_cur = epoch
         self.last_epoch = math.floor(epoch)
-        self._get_lr_called_within_step = True
-        try:
-            values = self.get_lr()
-        finally:
-            self._get_lr_called_within_step = False
-        self._set_lrs(values)
+        self._set_lrs(self._lrs_within_step(self.get_lr))
 
 
 class CyclicLR(LRScheduler):

@@ -31,9 +31,12 @@ def _mha_counts(length: int, e: int, bias: bool) -> tuple[int, int]:
 
 
 # ------------------------------------------------------------------ ONNX pieces
-def _dense(ctx: Any, x: str, w: np.ndarray, b: np.ndarray | None, hint: str) -> str:
-    y = ctx.node("MatMul", [x, ctx.const(np.ascontiguousarray(w.T), hint + "_wt")])
-    return ctx.node("Add", [y, ctx.const(b, hint + "_b")]) if b is not None else y
+def _dense(ctx: Any, x: str, w: np.ndarray, b: np.ndarray | None, hint: str,
+           out_hint: str | None = None) -> str:
+    """x @ w.T (+ b); ``hint`` names the constants, ``out_hint`` (if given) the result."""
+    y = ctx.node("MatMul", [x, ctx.const(np.ascontiguousarray(w.T), hint + "_wt")],
+                 hint=out_hint if b is None else None)
+    return ctx.node("Add", [y, ctx.const(b, hint + "_b")], hint=out_hint) if b is not None else y
 
 
 def _heads(ctx: Any, x: str, heads: int, hd: int, perm: list[int], hint: str) -> str:
@@ -59,10 +62,7 @@ def mha_onnx(ctx: Any, prefix: str, x: str, e: int, heads: int, bias: bool,
                                   ctx.const(np.array([0, 0, e], np.int64), "merge_heads")])
     wo = ctx.array(f"{prefix}.out_proj.weight")
     bo = ctx.array(f"{prefix}.out_proj.bias") if bias else None
-    y = ctx.node("MatMul", [merged, ctx.const(np.ascontiguousarray(wo.T), prefix + "_wo")])
-    if bo is None:
-        return y if hint is None else ctx.node("Identity", [y], hint=hint)
-    return ctx.node("Add", [y, ctx.const(bo, prefix + "_bo")], hint=hint)
+    return _dense(ctx, merged, wo, bo, prefix + "_o", out_hint=hint)
 
 
 # ------------------------------------------------------------------ MultiheadAttention
@@ -110,10 +110,10 @@ def _encoder_infer(p: dict[str, Any], ins: tuple[TensorType, ...]) -> Inference:
 def _encoder_onnx(ctx: Any, name: str, p: dict[str, Any], xs: list[str], ins: Any) -> str:
     e, eps = p["d_model"], p["layer_norm_eps"]
 
-    def norm(x: str, i: int) -> str:
+    def norm(x: str, i: int, hint: str | None = None) -> str:
         return ctx.node("LayerNormalization", [x, ctx.weight(f"{name}.norm{i}.weight"),
                                                ctx.weight(f"{name}.norm{i}.bias")],
-                        {"axis": -1, "epsilon": eps})
+                        {"axis": -1, "epsilon": eps}, hint=hint)
 
     def attend(x: str) -> str:
         return mha_onnx(ctx, f"{name}.self_attn", x, e, p["nhead"], True)
@@ -131,10 +131,7 @@ def _encoder_onnx(ctx: Any, name: str, p: dict[str, Any], xs: list[str], ins: An
         x = ctx.node("Add", [x, attend(norm(x, 1))])
         return ctx.node("Add", [x, feed_forward(norm(x, 2))], hint=name)
     x = norm(ctx.node("Add", [x, attend(x)]), 1)
-    y = ctx.node("Add", [x, feed_forward(x)])
-    return ctx.node("LayerNormalization", [y, ctx.weight(f"{name}.norm2.weight"),
-                                           ctx.weight(f"{name}.norm2.bias")],
-                    {"axis": -1, "epsilon": eps}, hint=name)
+    return norm(ctx.node("Add", [x, feed_forward(x)]), 2, hint=name)
 
 
 register(LayerSpec(

@@ -162,10 +162,10 @@ register(LayerSpec(
 
 # ------------------------------------------------------------------ activations
 def _activation(type_: str, help_: str, onnx: Any, params: tuple = (), flops: int = 1,
-                module_args: Any = None) -> None:
+                module_args: Any = None, infer: Any = None) -> None:
     register(LayerSpec(
         type=type_, category="Activation", help=help_, params=params,
-        infer=lambda p, ins: _same(p, ins, flops), module=type_,
+        infer=infer or (lambda p, ins: _same(p, ins, flops)), module=type_,
         module_args=module_args or (lambda p: ((), {})), onnx=onnx,
         face=tuple(q.name for q in params),
     ))

@@ -12,10 +12,8 @@ from ..errors import ShapeRuleError
 from ..params import Bool, Float, Inferred, Int, Ints
 from ..registry import Inference, LayerSpec, TensorType, out, register
 from ._util import kw
-
-
-def _same(flops: int) -> Any:
-    return lambda p, ins: out(ins[0], 0, flops * ins[0].numel)
+from .core import _activation as _act
+from .core import _op
 
 
 def _f(value: float) -> np.ndarray:
@@ -67,16 +65,6 @@ def _prelu_infer(p: dict[str, Any], ins: tuple[TensorType, ...]) -> Inference:
     return out(x, n, 2 * x.numel)
 
 
-def _act(type_: str, help_: str, onnx: Any, params: tuple = (), flops: int = 1,
-         module_args: Any = None, infer: Any = None) -> None:
-    register(LayerSpec(
-        type=type_, category="Activation", help=help_, params=params,
-        infer=infer or _same(flops), module=type_,
-        module_args=module_args or (lambda p: ((), {})), onnx=onnx,
-        face=tuple(q.name for q in params),
-    ))
-
-
 _act("Softplus", "log(1 + exp(beta x)) / beta: a smooth ReLU.", _softplus_onnx,
      (Float("beta", 1.0, "Sharpness.", min=0.0, max=100.0, min_exclusive=True),),
      flops=4, module_args=lambda p: ((), kw(p, beta=1.0)))
@@ -86,10 +74,8 @@ _act("Hardtanh", "x clamped to [min_val, max_val].", _clip("min_val", "max_val")
      module_args=lambda p: ((), kw(p, min_val=-1.0, max_val=1.0)))
 _act("ReLU6", "min(max(0, x), 6) (mobile networks).", _clip(0.0, 6.0))
 _act("Mish", "x * tanh(softplus(x)).", _mish_onnx, flops=6)
-_act("Hardswish", "x * relu6(x + 3) / 6 (MobileNetV3).",
-     lambda ctx, name, p, xs, ins: ctx.node("HardSwish", xs, hint=name), flops=4)
-_act("SELU", "Scaled ELU with the self-normalising constants.",
-     lambda ctx, name, p, xs, ins: ctx.node("Selu", xs, hint=name), flops=3)
+_act("Hardswish", "x * relu6(x + 3) / 6 (MobileNetV3).", _op("HardSwish"), flops=4)
+_act("SELU", "Scaled ELU with the self-normalising constants.", _op("Selu"), flops=3)
 _act("LogSigmoid", "log(sigmoid(x)), computed stably.", _logsigmoid_onnx, flops=4)
 _act("PReLU", "x for x >= 0, a learned slope times x below (one slope, or one per channel).",
      _prelu_onnx, (Int("num_parameters", 1, "1, or the number of channels (dim 1).",
@@ -105,12 +91,11 @@ def _in_infer(p: dict[str, Any], ins: tuple[TensorType, ...]) -> Inference:
 
 
 def _in_onnx(ctx: Any, name: str, p: dict[str, Any], xs: list[str], ins: Any) -> str:
+    from .vision import _affine_or_const  # a top-level import would change the registration order
+
     c = p["num_features"]
-    if p["affine"]:
-        scale, bias = ctx.weight(f"{name}.weight"), ctx.weight(f"{name}.bias")
-    else:
-        scale = ctx.const(np.ones(c, np.float32), name + "_one")
-        bias = ctx.const(np.zeros(c, np.float32), name + "_zero")
+    scale = _affine_or_const(ctx, name, p, "weight", c, 1.0)
+    bias = _affine_or_const(ctx, name, p, "bias", c, 0.0)
     return ctx.node("InstanceNormalization", [xs[0], scale, bias], {"epsilon": p["eps"]},
                     hint=name)
 
@@ -138,8 +123,7 @@ def _pad_infer(p: dict[str, Any], ins: tuple[TensorType, ...]) -> Inference:
     (x,) = ins
     left, right, top, bottom = p["padding"]
     c, h, w = x.shape
-    if p.get("_mode", "constant") != "constant" and (max(left, right) >= w or
-                                                     max(top, bottom) >= h):
+    if p.get("_mode") == "reflect" and (max(left, right) >= w or max(top, bottom) >= h):
         raise ShapeRuleError(f"padding {tuple(p['padding'])} must be smaller than the input's "
                              f"size {(h, w)} in reflect mode")
     return out(TensorType((c, h + top + bottom, w + left + right), x.dtype))

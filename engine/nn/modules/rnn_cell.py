@@ -4,7 +4,6 @@ PyTorch's order: LSTM i, f, g, o; GRU r, z, n), initialisation and batched or un
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from ... import creation
@@ -12,6 +11,7 @@ from ...tensor import Tensor
 from .. import functional as F
 from ..parameter import Parameter
 from .module import Module
+from .rnn import RNNBase
 
 __all__ = ["GRUCell", "LSTMCell", "RNNCell"]
 
@@ -34,13 +34,7 @@ class _CellBase(Module):
             self.register_parameter("bias_hh", None)
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        """Every weight ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
-        from .. import init  # noqa: PLC0415
-
-        stdv = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            init.uniform_(p, -stdv, stdv)
+    reset_parameters = RNNBase.reset_parameters
 
     def _batched(self, input: Tensor, hx: Any) -> tuple[Tensor, Any, bool]:
         if input.ndim not in (1, 2):
@@ -82,7 +76,6 @@ class RNNCell(_CellBase):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNNCell: unknown nonlinearity {nonlinearity!r}; use 'tanh' or "
                              f"'relu'")
-        self.__dict__["nonlinearity"] = nonlinearity
         super().__init__(input_size, hidden_size, bias, device, dtype)
         self.nonlinearity = nonlinearity
 
