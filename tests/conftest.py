@@ -179,6 +179,34 @@ def packaging_build() -> ModuleType:
 
 
 @pytest.fixture
+def make_window(qtbot):  # noqa: ANN001, ANN201
+    """``make_window(project=None | Project | template name, size=(1200, 800), **kw)`` -> a
+    shown MainWindow (``kw`` go to ``MainWindow``), closed without questions afterwards (its
+    run stopped, its unsaved edits dropped)."""
+    from app.core.project import Project
+    from app.gui.main_window import MainWindow
+
+    windows = []
+
+    def make(project=None, size=(1200, 800), **kw):  # noqa: ANN001, ANN202
+        if isinstance(project, str):
+            project = Project.from_template(project)
+        win = MainWindow(project, **kw)
+        win.resize(*size)
+        win.show()
+        qtbot.waitExposed(win)
+        windows.append(win)
+        return win
+
+    yield make
+    for win in windows:
+        if win.files.last_error is not None:
+            win.files.last_error.close()
+        win.close_discarding()
+        win.deleteLater()
+
+
+@pytest.fixture
 def image_folder():  # noqa: ANN201
     """``image_folder(root, classes, per_class, size)`` writes ``root/<class>/<i>.png``: small
     random RGB images in the ImageFolder layout, and returns ``root``."""

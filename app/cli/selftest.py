@@ -320,10 +320,7 @@ class SelfTest:
         with contextlib.suppress(Exception):  # closing must not turn a pass into a crash
             if self.host is not None:
                 self._wait_dashboard_idle()
-                self.host.shutdown()
-            win.doc.undo_stack.setClean()
-            win.files.ask_save_changes = lambda: "discard"
-            win.close()
+            win.close_discarding()  # stops the window's run (self.host) first
             self._process_events()
 
 

@@ -42,6 +42,8 @@ class RangeKeeper:
             plot.getViewBox().disableAutoRange()
             plot.getViewBox().sigRangeChangedManually.connect(
                 lambda *_a, n=name: self.manual.add(n))
+        # compared runs' extents by id (the run is kept, so the id stays its own)
+        self._overlay_extents: dict[int, tuple[RunHistory, int, tuple[float, ...]]] = {}
         self.reset_data()
 
     def reset_data(self) -> None:
@@ -51,6 +53,25 @@ class RangeKeeper:
         self._lr_lo, self._lr_hi = math.inf, -math.inf
         self._x_end = 0.0
         self._shown: dict[str, tuple[float, ...]] = {}
+
+    def _extents(self, other: RunHistory) -> tuple[float, float, float, float, float]:
+        """Last step, loss low/high and lr low/high of a compared run (inf/-inf where it has
+        none), scanned once: a finished run does not change, so each redraw reuses them."""
+        n = len(other)
+        kept = self._overlay_extents.get(id(other))
+        if kept is not None and kept[0] is other and kept[1] == n:
+            return kept[2]
+        lo = lr_lo = math.inf
+        hi = lr_hi = -math.inf
+        f = other.loss.data[np.isfinite(other.loss.data)]
+        if len(f):
+            lo, hi = float(f.min()), float(f.max())
+        r = other.lr.data[np.isfinite(other.lr.data) & (other.lr.data > 0)]
+        if len(r):
+            lr_lo, lr_hi = float(r.min()), float(r.max())
+        extents = (float(other.step.data[-1]), lo, hi, lr_lo, lr_hi)
+        self._overlay_extents[id(other)] = (other, n, extents)
+        return extents
 
     def apply(self, h: RunHistory, overlays: Sequence[RunHistory], log_scale: bool,
               force: bool = False) -> None:
@@ -72,13 +93,12 @@ class RangeKeeper:
         lr_lo, lr_hi = self._lr_lo, self._lr_hi
         for other in overlays:  # every chart spans what it shows, compared runs included
             if len(other):
-                last = max(last, float(other.step.data[-1]))
-                f = other.loss.data[np.isfinite(other.loss.data)]
-                if len(f):
-                    lo, hi = min(lo, float(f.min())), max(hi, float(f.max()))
-                r = other.lr.data[np.isfinite(other.lr.data) & (other.lr.data > 0)]
-                if len(r):
-                    lr_lo, lr_hi = min(lr_lo, float(r.min())), max(lr_hi, float(r.max()))
+                o_last, o_lo, o_hi, o_lr_lo, o_lr_hi = self._extents(other)
+                last = max(last, o_last)
+                lo, hi = min(lo, o_lo), max(hi, o_hi)
+                lr_lo, lr_hi = min(lr_lo, o_lr_lo), max(lr_hi, o_lr_hi)
+        shown = {id(o) for o in overlays}  # forget the runs no longer compared
+        self._overlay_extents = {k: v for k, v in self._overlay_extents.items() if k in shown}
         planned = float(self.expected_steps or 0)
         if last <= planned:
             self._x_end = max(self._x_end, planned)

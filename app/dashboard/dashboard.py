@@ -27,7 +27,7 @@ from app.core.project import Project
 from app.core.run import evaluate_run
 from app.core.runs import runs_root, weights_of
 from app.core.settings import RunOverrides
-from app.qt.tasks import BackgroundTask, wait_all
+from app.qt.tasks import BackgroundTask, start_task, wait_all
 from app.qt.training import RunOutcome, StepBatch, TrainingBridge, TrainingWorker
 
 from .charts import TrainingCharts
@@ -360,12 +360,9 @@ class TrainingDashboard(QtWidgets.QWidget):
         if weights_of(run) is None:
             return
         project = self.project
-        task = BackgroundTask(lambda ctx: evaluate_run(project, run))
-        task.sigDone.connect(self._on_run_evaluated, QtCore.Qt.QueuedConnection)
-        task.sigFailed.connect(self._on_run_evaluation_failed, QtCore.Qt.QueuedConnection)
-        self._eval_task = task
         self.message_label.setText(f"Showing run {run.get('id')} (evaluating its weights…)")
-        task.start()
+        self._eval_task = start_task(lambda ctx: evaluate_run(project, run),
+                                     self._on_run_evaluated, self._on_run_evaluation_failed)
 
     def _on_run_evaluation_failed(self, exc: BaseException) -> None:
         self._eval_task = None

@@ -29,7 +29,7 @@ from app.core.dataset_tools import (
 )
 from app.core.datasets import DATASETS, IMAGE_SETS, described_spec, resolve_data_path
 from app.gui.fields import narrow_combo
-from app.qt.tasks import BackgroundTask
+from app.qt.tasks import BackgroundTask, start_task
 
 from .data_preview import PreviewView, describe_preview, read_csv_header
 from .settings import Settings
@@ -375,14 +375,9 @@ class DataPanel(QtWidgets.QWidget):
         old = self._tasks.get(key)
         if old is not None:
             old.cancel()
-        task = BackgroundTask(fn)
-        self._handlers[task] = (key, done, failed)
-        task.sigDone.connect(self._on_task_done, QtCore.Qt.QueuedConnection)
-        task.sigFailed.connect(self._on_task_failed, QtCore.Qt.QueuedConnection)
-        if progress is not None:
-            task.sigProgress.connect(progress, QtCore.Qt.QueuedConnection)
+        task = start_task(fn, self._on_task_done, self._on_task_failed, progress)
+        self._handlers[task] = (key, done, failed)  # read by the queued handlers, called later
         self._tasks[key] = task
-        task.start()
         return task
 
     def _on_task_done(self, value: Any) -> None:

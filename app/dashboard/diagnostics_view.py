@@ -3,9 +3,10 @@ gradient flowing back, the Diagnostics dock (``DiagnosticsPanel``, built when fi
 the training warnings in the Problems panel.
 
 The training dashboard forwards what its ``TrainingBridge`` sends (queued, throttled signals);
-this hub only stores it (``LayerHistory``) and marks itself dirty. A GUI-thread timer redraws at
-most ``REFRESH_HZ`` times a second: each redraw holds the GIL the training thread needs, so the
-editor follows the run at the pace a person reads it, not at the pace records arrive.
+this hub only stores it (``LayerHistory``, whose ``version`` grows with every change). A
+GUI-thread timer redraws, when the version moved, at most ``REFRESH_HZ`` times a second: each
+redraw holds the GIL the training thread needs, so the editor follows the run at the pace a
+person reads it, not at the pace records arrive.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class DiagnosticsHub(QtCore.QObject):
         self.history = LayerHistory()
         self.panel: Any = None
         self.redraws = 0
-        self._dirty = False
+        self._drawn_version = self.history.version
         self._placeholder = QtWidgets.QLabel(
             "Layer diagnostics appear here while the network trains: select a layer on the "
             "graph to see its histograms and curves.")
@@ -64,20 +65,17 @@ class DiagnosticsHub(QtCore.QObject):
     def clear(self) -> None:
         self.history.clear()
         self.window.problems.set_training_warnings([])
-        self._dirty = True
         self.refresh()
 
     def add_records(self, records: list[Any]) -> None:
         for record in records:
             self.history.add(record)
-        self._dirty = True
 
     def add_warning(self, warning: Any) -> None:
         self.history.apply_warning(warning)
         self.window.problems.set_training_warnings(list(self.history.warnings.values()))
         if warning.active and warning.layer is None:  # a NaN loss: say it at once
             self.window.statusBar().showMessage(f"Training: {warning.message}", 10000)
-        self._dirty = True
 
     def finish(self, *_: Any) -> None:
         """The run ended: draw its last state (the badges stay until the next run)."""
@@ -87,9 +85,9 @@ class DiagnosticsHub(QtCore.QObject):
     # ------------------------------------------------------------------ drawing
     def refresh(self) -> None:
         """Redraw the cards, the wires and the panel if something arrived since the last."""
-        if not self._dirty:
+        if self.history.version == self._drawn_version:
             return
-        self._dirty = False
+        self._drawn_version = self.history.version
         self.redraws += 1
         scene = self.window.scene
         h = self.history
@@ -116,8 +114,7 @@ class DiagnosticsHub(QtCore.QObject):
             self.dock.setWidget(self.panel)
             self._placeholder.deleteLater()
             self._on_selection()
-        if self.panel is not None:
-            self.panel.refresh()
+        self.panel.refresh()
 
     def _on_selection(self) -> None:
         scene = self.window.scene

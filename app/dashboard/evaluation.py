@@ -253,10 +253,7 @@ class EvaluationView(QtWidgets.QWidget):
         self.result = None
         self._stale = False
         self.cell = None
-        self.matrix.matrix = np.zeros((0, 0), dtype=np.int64)
-        self.matrix.clear()
-        self.matrix.setRowCount(0)
-        self.matrix.setColumnCount(0)
+        self.matrix.set_matrix(np.zeros((0, 0), dtype=np.int64), [])
         self.grid.clear()
         self.grid.shown = []
         self.grid_title.setText("")

@@ -18,7 +18,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from app.core.dataset_tools import Cancelled
 from app.core.lr_find import DEFAULT_STEPS, find_lr
-from app.qt.tasks import BackgroundTask
+from app.qt.tasks import BackgroundTask, start_task
 
 from .settings import Settings
 
@@ -115,11 +115,7 @@ class LRFinderDialog(QtWidgets.QDialog):
                 self.sigPoint.emit(step, lr, loss)
             return find_lr(project, steps=steps, report=report)
 
-        task = BackgroundTask(sweep)
-        task.sigDone.connect(self._on_done, QtCore.Qt.QueuedConnection)
-        task.sigFailed.connect(self._on_failed, QtCore.Qt.QueuedConnection)
-        self.task = task
-        task.start()
+        self.task = start_task(sweep, self._on_done, self._on_failed)
 
     def _on_point(self, step: int, lr: float, loss: float) -> None:
         self._lrs.append(lr)

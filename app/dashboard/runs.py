@@ -53,15 +53,6 @@ def run_history(run: dict[str, Any], name: str = "") -> RunHistory:
     raise FileNotFoundError(f"run {name}: no metrics found ({'; '.join(errors)})")
 
 
-def _final(run: dict[str, Any], *keys: str) -> float | None:
-    final = run.get("final") or {}
-    for k in keys:
-        v = final.get(k)
-        if isinstance(v, int | float):
-            return float(v)
-    return None
-
-
 def _cells(run: dict[str, Any], name: str) -> list[tuple[str, Any]]:
     """(text, sort key) per column."""
     s = run.get("settings") or {}
@@ -249,10 +240,6 @@ class RunsPanel(QtWidgets.QWidget):
         runs = self.selected_runs()
         return runs[0] if runs else None
 
-    def overlay_runs(self) -> list[dict[str, Any]]:
-        """What the charts compare: the selected runs."""
-        return self.selected_runs()
-
     def select(self, run_id: str, extend: bool = False) -> None:
         for item in self._items():
             if item.data(NAME, QtCore.Qt.UserRole).get("id") == run_id:
@@ -267,7 +254,7 @@ class RunsPanel(QtWidgets.QWidget):
     def _on_selection(self) -> None:
         self._update_buttons()
         if not self._filling:
-            self.sigOverlayChanged.emit(self.overlay_runs())
+            self.sigOverlayChanged.emit(self.selected_runs())  # what the charts compare
 
     # ------------------------------------------------------------------ names
     def start_rename(self) -> None:
@@ -281,9 +268,9 @@ class RunsPanel(QtWidgets.QWidget):
         run = item.data(NAME, QtCore.Qt.UserRole)
         text = item.text(NAME).strip()
         if text != self.names.get(run["folder"]):
-            rename_run(run, "" if text == "" else text)
+            rename_run(run, text)
             self.refresh()
-            self.sigOverlayChanged.emit(self.overlay_runs())  # legends use the names
+            self.sigOverlayChanged.emit(self.selected_runs())  # legends use the names
 
     def _update_buttons(self) -> None:
         run = self.selected_run()

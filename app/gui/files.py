@@ -27,15 +27,21 @@ from PySide6.QtWidgets import QAbstractButton, QFileDialog, QMessageBox
 
 from app.core.errors import ProjectChangedError, ProjectError
 from app.core.merge import merge_projects
-from app.core.paths import can_write_beside, user_data_dir
+from app.core.paths import can_write_beside
 from app.core.project import DiskStamp, Project, list_templates, template_title
-from app.core.runs import adopt_runs, discard_runs, list_runs
+from app.core.runs import adopt_runs, discard_runs, list_runs, runs_root
 
 from .autosave import Autosaver
 from .constants import PROJECT_FILTER, PROJECT_SUFFIX
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
+
+# the three answers to a file changed on disk (Merge is left out once a merge found conflicts)
+_RELOAD_TEXT = "Reload: take the file as it is now (your unsaved edits are dropped)."
+_MERGE_TEXT = ("Merge: keep both: the file's changes and yours (where both changed the same "
+               "node or setting, you are told and nothing is merged).")
+_KEEP_TEXT = "Keep mine: the next Save replaces the file's changes with yours."
 
 
 class FileActions(QObject):
@@ -115,7 +121,7 @@ class FileActions(QObject):
         """An unsaved project trains into a folder of its own (two unsaved windows never share
         one); saving it moves those runs beside the file."""
         if project.path is None and project.runs_dir is None:
-            project.runs_dir = user_data_dir() / "runs" / "unsaved" / uuid.uuid4().hex[:12]
+            project.runs_dir = runs_root(project) / uuid.uuid4().hex[:12]
 
     # ================================================================ save
     def save(self) -> bool:
@@ -226,21 +232,20 @@ class FileActions(QObject):
         box = QMessageBox(QMessageBox.Icon.Warning, "Changed on disk",
                           f"{name} was changed by another program while you edited it here.",
                           QMessageBox.StandardButton.NoButton, self.window)
-        text = ("Reload: take the file as it is now (your unsaved edits are dropped).\n"
-                "Merge: keep both: the file's changes and yours (where both changed the same "
-                "node or setting, you are told and nothing is merged).\n"
-                "Keep mine: the next Save replaces the file's changes with yours.")
         if conflicts:
             text = ("Both this window and the other program changed the same things, so they "
                     "cannot be merged:\n- " + "\n- ".join(conflicts) + "\n\n" +
-                    text.split("\n", 1)[0] + "\n" + text.rsplit("\n", 1)[1])
+                    "\n".join((_RELOAD_TEXT, _KEEP_TEXT)))
+        else:
+            text = "\n".join((_RELOAD_TEXT, _MERGE_TEXT, _KEEP_TEXT))
         box.setInformativeText(text)
         box.setObjectName("diskChangeDialog")
-        buttons = {box.addButton("Merge", QMessageBox.ButtonRole.AcceptRole): "merge",
+        merge = box.addButton("Merge", QMessageBox.ButtonRole.AcceptRole)
+        buttons = {merge: "merge",
                    box.addButton("Reload", QMessageBox.ButtonRole.DestructiveRole): "reload",
                    box.addButton("Keep Mine", QMessageBox.ButtonRole.RejectRole): "keep"}
         if theirs is None or conflicts:
-            next(b for b, a in buttons.items() if a == "merge").setEnabled(False)
+            merge.setEnabled(False)
 
         def answered(button: QAbstractButton) -> None:
             self.resolve_disk_change(buttons.get(button, "keep"))

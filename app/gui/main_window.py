@@ -577,6 +577,15 @@ class MainWindow(QMainWindow):
         if app is not None:
             retheme(app)
 
+    def close_discarding(self) -> None:
+        """Close without the "save changes?" question, dropping unsaved edits; a run is
+        stopped first (the self-test, the screenshots and the tests close windows so)."""
+        if self.training is not None:
+            self.training.shutdown()
+        self.doc.undo_stack.setClean()
+        self.files.ask_save_changes = lambda: "discard"
+        self.close()
+
     # ================================================================ window events
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         if not self.files.maybe_save():

@@ -38,7 +38,6 @@ class ProblemsWidget(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tree)
         self._count = 0
-        self._problems: list[Problem] = []
         self.training_warnings: list[Any] = []
         self.tree.itemClicked.connect(self._on_clicked)
         self.tree.itemActivated.connect(self._on_clicked)
@@ -49,10 +48,9 @@ class ProblemsWidget(QWidget):
         """The run's health warnings in force (``HealthWarning``s), listed after the graph's
         problems until the next run replaces them."""
         self.training_warnings = list(warnings)
-        self.show_problems(self._problems)
+        self.show_problems(self.doc.problems)
 
     def show_problems(self, problems: list[Problem]) -> None:
-        self._problems = list(problems)
         style = self.style()
         icons = {"error": style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxCritical),
                  "warning": style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)}

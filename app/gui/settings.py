@@ -14,6 +14,7 @@ from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 from PySide6.QtWidgets import QMainWindow
 
 from .constants import APP_NAME, MAX_RECENT_FILES, ORG_NAME
+from .theme import THEMES
 
 
 class AppSettings:
@@ -74,7 +75,7 @@ class AppSettings:
     # ---------------------------------------------------------------- look
     def theme(self) -> str:
         value = str(self.qsettings.value("theme", "system"))
-        return value if value in ("system", "light", "dark") else "system"
+        return value if value in THEMES else "system"
 
     def set_theme(self, value: str) -> None:
         self.qsettings.setValue("theme", value)

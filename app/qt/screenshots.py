@@ -104,10 +104,7 @@ def _grab_mid_run(app: Any, win: Any, out: str | Path, start: Any, ready: Any,
     win.grab().save(str(out))
     print(f"grabbed after {time.perf_counter() - t0:.1f} s at step {len(dash.history)}",
           file=sys.stderr)
-    win.training.shutdown()
-    win.doc.undo_stack.setClean()
-    win.files.ask_save_changes = lambda: "discard"
-    win.close()
+    win.close_discarding()
     app.processEvents()
     return out
 

@@ -57,6 +57,21 @@ class BackgroundTask(QtCore.QThread):
         self.sigDone.emit(result)
 
 
+def start_task(fn: Callable[[TaskContext], Any], done: Callable[[Any], Any],
+               failed: Callable[[BaseException], Any],
+               progress: Callable[[int, int, str], Any] | None = None) -> BackgroundTask:
+    """Start ``fn`` as a ``BackgroundTask`` whose outcome reaches ``done`` (its result) or
+    ``failed`` (its exception), and ``progress`` its reports, all queued to the GUI thread
+    (bound methods of a QObject: see ``BackgroundTask``); returns the running task."""
+    task = BackgroundTask(fn)
+    task.sigDone.connect(done, QtCore.Qt.QueuedConnection)
+    task.sigFailed.connect(failed, QtCore.Qt.QueuedConnection)
+    if progress is not None:
+        task.sigProgress.connect(progress, QtCore.Qt.QueuedConnection)
+    task.start()
+    return task
+
+
 def wait_all(timeout_ms: int = 30000) -> bool:
     """Wait for every running task (closing the app, tests); True when all ended."""
     deadline = time.monotonic() + timeout_ms / 1000

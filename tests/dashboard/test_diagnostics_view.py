@@ -20,21 +20,11 @@ pytest.importorskip("app.gui.main_window")
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
+def window(make_window, tmp_path, monkeypatch):
     monkeypatch.setenv("LAYERFORGE_SETTINGS", str(tmp_path / "settings.ini"))
     monkeypatch.setenv("LAYERFORGE_RECOVERY_DIR", str(tmp_path / "recovery"))
-    from app.gui.main_window import MainWindow
-
     relu_spiral(3.0, epochs=4).save(tmp_path / "relu.json")
-    win = MainWindow(Project.load(tmp_path / "relu.json"), autosave=False)
-    win.resize(1366, 768)
-    win.show()
-    yield win
-    win.training.shutdown()
-    win.doc.undo_stack.setClean()
-    win.files.ask_save_changes = lambda: "discard"
-    win.close()
-    win.deleteLater()
+    return make_window(Project.load(tmp_path / "relu.json"), size=(1366, 768), autosave=False)
 
 
 def _train(qtbot, window, every: int = 2):  # noqa: ANN001, ANN202

@@ -16,22 +16,13 @@ pytest.importorskip("app.gui.main_window")
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
+def window(make_window, tmp_path, monkeypatch):
     monkeypatch.setenv("LAYERFORGE_SETTINGS", str(tmp_path / "settings.ini"))
     monkeypatch.setenv("LAYERFORGE_RECOVERY_DIR", str(tmp_path / "recovery"))
-    from app.gui.main_window import MainWindow
-
     project = Project.from_template("spiral")
     project.training["epochs"] = 3
     project.save(tmp_path / "spiral.json")
-    win = MainWindow(Project.load(tmp_path / "spiral.json"), autosave=False)
-    win.show()
-    yield win
-    win.training.shutdown()
-    win.doc.undo_stack.setClean()  # no "save changes?" question on closing
-    win.files.ask_save_changes = lambda: "discard"
-    win.close()
-    win.deleteLater()
+    return make_window(Project.load(tmp_path / "spiral.json"), autosave=False)
 
 
 def test_training_tab_menu_and_editing_during_a_run(qtbot, window, tmp_path):

@@ -47,28 +47,19 @@ def test_the_finder_plots_marks_and_applies_the_suggestion(qtbot, spiral_project
     assert panel.lr_spin.value() == pytest.approx(applied.args[0])  # the panel follows
 
 
-def test_apply_is_one_undoable_edit_in_the_editor(qtbot, tmp_path) -> None:
-    from app.gui.main_window import MainWindow
-
-    win = MainWindow(Project.from_template("spiral"), autosave=False)
-    qtbot.addWidget(win)
-    try:
-        panel = win.training.dashboard.training_panel
-        dialog = _sweep(qtbot, panel)
-        dialog.apply()
-        stack = win.doc.undo_stack
-        assert stack.undoText().startswith("Set learning rate to ")
-        assert win.doc.project.training["optimizer"]["lr"] != 0.02
-        applied = win.doc.project.training["optimizer"]["lr"]
-        stack.undo()
-        assert win.doc.project.training["optimizer"]["lr"] == 0.02
-        stack.redo()
-        assert win.doc.project.training["optimizer"]["lr"] == applied
-    finally:
-        win.training.shutdown()
-        win.doc.undo_stack.setClean()
-        win.files.ask_save_changes = lambda: "discard"
-        win.close()
+def test_apply_is_one_undoable_edit_in_the_editor(qtbot, make_window) -> None:
+    win = make_window(Project.from_template("spiral"), autosave=False)
+    panel = win.training.dashboard.training_panel
+    dialog = _sweep(qtbot, panel)
+    dialog.apply()
+    stack = win.doc.undo_stack
+    assert stack.undoText().startswith("Set learning rate to ")
+    assert win.doc.project.training["optimizer"]["lr"] != 0.02
+    applied = win.doc.project.training["optimizer"]["lr"]
+    stack.undo()
+    assert win.doc.project.training["optimizer"]["lr"] == 0.02
+    stack.redo()
+    assert win.doc.project.training["optimizer"]["lr"] == applied
 
 
 def test_closing_the_dialog_cancels_the_sweep(qtbot, spiral_project) -> None:

@@ -1,5 +1,5 @@
 """Fixtures for the editor's tests: headless Qt, settings and autosaves in a temporary folder
-(never the user's), and main windows that are closed without questions afterwards."""
+(never the user's) and no blocking dialogs; ``make_window`` is in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -33,29 +33,3 @@ def _no_blocking_dialogs(monkeypatch):
     for name in ("getOpenFileName", "getSaveFileName", "getExistingDirectory"):
         monkeypatch.setattr(QFileDialog, name, refuse)
 
-
-@pytest.fixture
-def make_window(qtbot):
-    """``make_window(project=None | Project | template name)`` -> a shown MainWindow."""
-    from app.core.project import Project
-    from app.gui.main_window import MainWindow
-
-    windows = []
-
-    def make(project=None, **kw):
-        if isinstance(project, str):
-            project = Project.from_template(project)
-        win = MainWindow(project, **kw)
-        win.resize(1200, 800)
-        win.show()
-        qtbot.waitExposed(win)
-        windows.append(win)
-        return win
-
-    yield make
-    for win in windows:
-        win.doc.undo_stack.setClean()  # no "save changes?" question on teardown
-        win.files.ask_save_changes = lambda: "discard"
-        if win.files.last_error is not None:
-            win.files.last_error.close()
-        win.close()
