@@ -141,7 +141,7 @@ class ImageFolder(Dataset):
         self.targets = [t for _, t in self.samples]
         self.size = (size, size) if isinstance(size, int) else size
         self.mode = mode
-        if self.size is None:
+        if self.size is None and transform is None:  # a transform may make the sizes equal
             self._check_same_size()
         self.transform = transform
         self.target_transform = target_transform
@@ -154,9 +154,9 @@ class ImageFolder(Dataset):
                                            transform, target_transform)
 
     def _check_same_size(self) -> None:
-        """Without ``size`` the images only stack into batches when they share their size (and,
-        with ``mode=None``, their channels): say which two files differ, now rather than at the
-        first batch."""
+        """Without ``size`` (or a transform) the images only stack into batches when they share
+        their size (and, with ``mode=None``, their channels): say which two files differ, now
+        rather than at the first batch."""
         first: tuple[str, Any] | None = None
         for path, _ in self.samples:
             with _open_image(path) as img:

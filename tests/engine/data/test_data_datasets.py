@@ -224,6 +224,23 @@ def test_image_folder_errors(tmp_path: Path) -> None:
         ImageFolder(tmp_path / "nowhere")
 
 
+def test_image_folder_without_size_takes_a_transform_that_equalises_sizes(
+        tmp_path: Path) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for cls, (h, w) in (("cat", (10, 12)), ("dog", (17, 9))):  # two sizes, real PNG files
+        (tmp_path / cls).mkdir()
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(
+            tmp_path / cls / "0.png")
+    with pytest.raises(DatasetFormatError, match="cannot form a batch"):
+        ImageFolder(tmp_path)  # without a transform the sizes are checked at once
+    ds = ImageFolder(tmp_path, transform=T.Compose([T.Resize((8, 6)), T.ToTensor()]))
+    assert len(ds) == 2 and [ds[i][0].shape for i in range(2)] == [(3, 8, 6)] * 2
+    xb, yb = next(iter(DataLoader(ds, batch_size=2)))
+    assert xb.shape == (2, 3, 8, 6) and yb.tolist() == [0, 1]
+
+
 def test_channel_stats_match_numpy() -> None:
     ds = Digits(size=28, transform=T.Compose([T.ToTensor(), T.Normalize((0.3,), (0.3,))]))
     mean, std, count = channel_stats(ds, batch_size=500)  # chunks merge exactly
