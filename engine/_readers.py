@@ -156,6 +156,13 @@ def _is_count(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
 
+def short_repr(value: Any, limit: int, ellipsis: str = "...") -> str:
+    """``repr`` of a bad value, cut to ``limit`` characters (``ellipsis`` included) to fit a
+    one-line message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - len(ellipsis)] + ellipsis
+
+
 def _metadata(header: dict[str, Any], where: str) -> dict[str, str]:
     meta = header.get("__metadata__") or {}
     if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):

@@ -28,7 +28,7 @@ import safetensors.numpy
 
 from ._atomic import atomic_write_bytes
 from ._backend import CPU, Device, get_device, to_device_array
-from ._readers import read_safetensors
+from ._readers import read_safetensors, short_repr
 from .errors import FileFormatError
 from .tensor import Tensor
 
@@ -208,11 +208,6 @@ def _decode(node: Any, arrays: dict[str, np.ndarray], device: Device, path: str)
         if tag == _TUPLE and isinstance(value, list):
             return tuple(_decode(v, arrays, device, path) for v in value)
     raise FileFormatError(
-        f"engine.load: unexpected entry {_short(node)} in the structure stored in {path!r}; the "
-        "file was damaged, edited, or written by a newer LayerForge"
+        f"engine.load: unexpected entry {short_repr(node, 80)} in the structure stored in "
+        f"{path!r}; the file was damaged, edited, or written by a newer LayerForge"
     )
-
-
-def _short(node: Any) -> str:
-    text = repr(node)
-    return text if len(text) <= 80 else text[:77] + "..."

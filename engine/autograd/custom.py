@@ -146,8 +146,7 @@ def custom_apply(cls: type, *args: Any, **kwargs: Any) -> Any:
     from .function import _tensor_cls as Tensor  # noqa: PLC0415
     from .grad_mode import is_grad_enabled  # noqa: PLC0415
 
-    node = CustomNode.__new__(CustomNode)
-    CustomNode.__init__(node, cls)
+    node = CustomNode(cls)
     recording = is_grad_enabled() and any(isinstance(a, Tensor) and a.requires_grad
                                           for a in args)
     node.needs = tuple(recording and isinstance(a, Tensor) and a.requires_grad for a in args)

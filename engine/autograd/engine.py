@@ -95,6 +95,16 @@ def run_backward(
                 captured_leaves[id(t)] = i
     results: list[Any] = [None] * (len(capture) if capture is not None else 0)
 
+    def deliver(leaf: Any, g: Any) -> None:
+        """A leaf's gradient: into its ``.grad``, or (``capture``) into its place in the
+        results."""
+        if capture is None:
+            _accumulate_leaf(leaf, g, given)
+        else:
+            idx = captured_leaves.get(id(leaf))
+            if idx is not None:
+                results[idx] = g if results[idx] is None else results[idx] + g
+
     pop = grads.pop
     hooked: dict[int, list[Any]] = {}  # leaves with hooks: their gradient summed over paths first
     for node in _topological_order(nodes):
@@ -126,26 +136,16 @@ def run_backward(
                     hooked[id(child)] = [child, gi]
                 else:
                     entry[1] = entry[1] + gi
-            elif capture is None:
-                _accumulate_leaf(child, gi, given)
-            elif id(child) in captured_leaves:
-                idx = captured_leaves[id(child)]
-                results[idx] = gi if results[idx] is None else results[idx] + gi
+            else:
+                deliver(child, gi)
         if not retain_graph:
             _release(node)
     for child, gi in hooked.values():
-        gi = run_hooks(child._hooks, gi, child._device)
-        if capture is None:
-            _accumulate_leaf(child, gi, given)
-        elif id(child) in captured_leaves:
-            idx = captured_leaves[id(child)]
-            results[idx] = gi if results[idx] is None else results[idx] + gi
+        deliver(child, run_hooks(child._hooks, gi, child._device))
     if capture is not None:
         for t in capture:
             if id(t) in leaf_grads and t.grad_fn is None:
-                idx = captured_leaves[id(t)]
-                g = leaf_grads[id(t)]
-                results[idx] = g if results[idx] is None else results[idx] + g
+                deliver(t, leaf_grads[id(t)])
         return results
     return None
 

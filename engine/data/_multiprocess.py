@@ -91,7 +91,9 @@ class MultiProcessIter:
         self._send_idx = 0
         self._rcvd_idx = 0
         self._task_info: dict[int, tuple[Any, ...]] = {}
-        self._task_index: dict[int, tuple[int, Any]] = {}
+        # the dataset index of each task not handed out yet, in send order (its worker is
+        # ``_task_info[idx][0]``): named when loading fails
+        self._task_index: dict[int, Any] = {}
         self._tasks_outstanding = 0
         self._workers_status = [True] * self._num_workers
         self._worker_cycle = itertools.cycle(range(self._num_workers))
@@ -127,7 +129,7 @@ class MultiProcessIter:
             self._raise_if_dead(closed_pipe=False)  # a dead worker: say so, not "broken pipe"
             raise
         self._task_info[self._send_idx] = (worker_id,)
-        self._task_index[self._send_idx] = (worker_id, index)  # named when it fails
+        self._task_index[self._send_idx] = index  # named when it fails
         self._tasks_outstanding += 1
         self._send_idx += 1
 
@@ -191,8 +193,8 @@ class MultiProcessIter:
         yet (a dead worker may have sent some of them before it died; which one killed it
         only it knew)."""
         tasks = [index_words(index, self._is_iterable)
-                 for idx, (worker_id, index) in sorted(self._task_index.items())
-                 if worker_id in worker_ids and len(self._task_info.get(idx, ())) == 1]
+                 for idx, index in self._task_index.items()  # in send order
+                 if len(info := self._task_info[idx]) == 1 and info[0] in worker_ids]
         return f" while loading {' or '.join(tasks)}" if tasks else ""
 
     def _process(self, data: Any) -> Any:
@@ -211,9 +213,10 @@ class MultiProcessIter:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             ready = wait(conns + list(sentinels), remaining)
             if not ready:
-                waited = self._task_index.get(self._rcvd_idx)
-                which = "" if waited is None else \
-                    f" (worker {waited[0]} loading {index_words(waited[1], self._is_iterable)})"
+                idx = self._rcvd_idx
+                which = "" if idx not in self._task_index else \
+                    (f" (worker {self._task_info[idx][0]} loading "
+                     f"{index_words(self._task_index[idx], self._is_iterable)})")
                 raise WorkerError(
                     f"DataLoader timed out after {self._timeout} seconds waiting for a batch "
                     f"from its {self._num_workers} worker processes{which}. Fix: raise "

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from .._readers import short_repr
 from .errors import (
     ConnectionRefused,
     CycleError,
@@ -27,11 +28,6 @@ from .shapes import NodeInfo, ShapeInference
 
 MAX_POS = 1e7  # canvas units: far beyond any graph, still exact in a view's float math
 
-
-def _short(value: Any, limit: int = 60) -> str:
-    """``repr`` of a bad value, cut to fit a one-line message."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 # Attributes of nn.Module (engine and PyTorch) and names the generated code uses: a node with one
 # of these names would clash with them as a submodule attribute or a local variable.
@@ -478,8 +474,9 @@ class Graph:
                     or not all(isinstance(v, int | float) and not isinstance(v, bool)
                                and math.isfinite(v) and abs(v) <= MAX_POS for v in pos)):
                 raise GraphError(f"{at}.pos: expected [x, y] numbers within ±{MAX_POS:g} "
-                                 f"(the node's place on the canvas), got {_short(pos)}; "
-                                 f"set it to [0, 0] and use Auto Layout")
+                                 f"(the node's place on the canvas), got "
+                                 f"{short_repr(pos, 60, '…')}; set it to [0, 0] and use Auto "
+                                 f"Layout")
             g._insert(Node(d["name"], d["type"], dict(params), tuple(pos)))
         for i, e in enumerate(edges):
             g._load_edge(e, f"{where}.edges[{i}]")
@@ -493,7 +490,7 @@ class Graph:
         for key, end in (("src", src), ("dst", dst)):
             if not isinstance(end, str):
                 raise GraphError(f"{at}.{key}: expected a node's name (a string), got "
-                                 f"{_short(end)}")
+                                 f"{short_repr(end, 60, '…')}")
             if end not in self._nodes:
                 raise GraphError(f"{at}: no node named {end!r}")
         if not all(isinstance(p, int) and not isinstance(p, bool) and p >= 0 for p in (sp, dp)):

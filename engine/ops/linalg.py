@@ -85,13 +85,12 @@ class Norm(Function):
     def forward(self, a: Any, p: float, axes: tuple[int, ...] | None, keepdim: bool) -> Any:
         xp = xp_of(a)
         self.a, self.p, self.axes, self.keepdim = a, p, axes, keepdim
-        absa = xp.abs(a)
-        if p == 2:
+        if p == 2:  # (no absolute values needed)
             out = xp.sqrt((a * a).sum(axis=axes, keepdims=keepdim))
         elif p == 1:
-            out = absa.sum(axis=axes, keepdims=keepdim)
+            out = xp.abs(a).sum(axis=axes, keepdims=keepdim)
         else:
-            out = (absa ** p).sum(axis=axes, keepdims=keepdim) ** (1.0 / p)
+            out = (xp.abs(a) ** p).sum(axis=axes, keepdims=keepdim) ** (1.0 / p)
         self.out = out
         return out
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import load as _load
 from .. import save as _save
+from .._readers import _is_count, short_repr
 from ..errors import FileFormatError
 from ..tensor import Tensor
 from ._setup import len_or_none
@@ -148,12 +149,15 @@ def check_checkpoint(ck: Any, source: str = "the checkpoint") -> None:
             raise where.error(f"{at}.epoch_start", "is missing, and the run stopped mid-epoch")
 
 
-def check_resumable(ck: Any, trainer: Any, source: str = "the checkpoint") -> None:
+def check_resumable(ck: Any, trainer: Any, source: str = "the checkpoint", *,
+                    _checked: bool = False) -> None:
     """Raise CheckpointError unless ``ck`` is a sound checkpoint (``check_checkpoint``) that
     can continue ``trainer``'s run: the same network (every name and shape), the same number of
     ranks, epochs left to train, its mid-epoch position within this loader's batches, running
-    sums kept for the same top-k metrics."""
-    check_checkpoint(ck, source)
+    sums kept for the same top-k metrics. ``_checked``: ``ck`` comes straight from
+    ``load_checkpoint``, which ran ``check_checkpoint`` on it already."""
+    if not _checked:
+        check_checkpoint(ck, source)
     mine = {k: tuple(v.shape) for k, v in trainer.model.state_dict().items()}
     theirs = {k: tuple(v.shape) for k, v in ck["model"].items()}
     from ..export.weights import state_differences  # noqa: PLC0415 - only when resuming
@@ -212,14 +216,10 @@ def _check_like(saved: Any, current: Any, at: str, source: str) -> None:
             _check_like(a, b, f"{at}.{i}", source)
     if not ok:
         raise CheckpointError(
-            f"{source}: {at} is {_short(saved)} where this run keeps {_short(current)}; the "
+            f"{source}: {at} is {short_repr(saved, 40)} where this run keeps "
+            f"{short_repr(current, 40)}; the "
             f"file was edited, or saved with another optimizer or scheduler: resume with the "
             f"settings it was trained with")
-
-
-def _short(v: Any) -> str:
-    text = repr(v)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _check_random_state(state: Any, at: str, where: _Where) -> None:
@@ -242,10 +242,6 @@ def _check_bit_generator(state: Any, at: str, where: _Where) -> None:
     except (ValueError, TypeError, KeyError, OverflowError) as exc:
         raise where.error(at, f"is not a valid {name} state ({type(exc).__name__}: "
                               f"{exc})") from None
-
-
-def _is_count(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
 
 def _is_number(v: Any) -> bool:

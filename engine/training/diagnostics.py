@@ -130,7 +130,8 @@ class _Sample:
     def __init__(self) -> None:
         self.activations: dict[str, list[TensorSums]] = {}
         self.grads: dict[str, list[TensorSums]] = {}
-        self.params: dict[str, tuple[float, float, list[Any]]] = {}  # grad², param², before
+        # grad², param², their values before the step, the parameters (the layer's trainable)
+        self.params: dict[str, tuple[float, float, list[Any], list[Any]]] = {}
         self.updates: dict[str, float | None] = {}
         self.stepped = False
         self.hook_s = 0.0
@@ -195,7 +196,6 @@ class DiagnosticsCollector(Callback):
         self.budget = float(budget)
         self.bins = int(bins)
         self.max_every = int(max_every)
-        self.records_sent = 0
         self.spent_s = 0.0  # seconds the samples took so far (what the budget is held to)
         self.interval = every or FIRST_GAP  # the interval now in use (adaptive: changes)
         self._watch: dict[str, Any] = {}
@@ -204,7 +204,6 @@ class DiagnosticsCollector(Callback):
         self._opt_handles: list[Any] = []
         self._optimizer: Any = None
         self._sample: _Sample | None = None
-        self._armed_step = False
         self._count = 0
         self._next: int | None = 0  # the batch to sample next (None: not decided yet)
         self._last_index = 0
@@ -233,13 +232,6 @@ class DiagnosticsCollector(Callback):
         self._sample = None
         self._arm()
 
-    def on_event(self, trainer: Any, event: Any) -> None:
-        # every batch comes here: the common case without the base class's name lookup
-        if event.kind is EventKind.BATCH_END:
-            self.on_batch_end(trainer, event)
-        else:
-            super().on_event(trainer, event)
-
     def on_epoch_start(self, trainer: Any, event: Any) -> None:
         self._last_end = time.perf_counter()  # validation and checkpoints are not a batch
 
@@ -258,7 +250,6 @@ class DiagnosticsCollector(Callback):
         for h in self._opt_handles:
             h.remove()
         self._opt_handles = []
-        self._armed_step = False
 
     # ------------------------------------------------------------------ sampling
     def _arm(self) -> None:
@@ -266,7 +257,6 @@ class DiagnosticsCollector(Callback):
         are removed again once used, so unsampled steps run without any)."""
         self._sample = _Sample()
         self._sample.batch_index = self._count
-        self._armed_step = True
         opt = self._optimizer
         self._opt_handles = [opt.register_step_pre_hook(self._pre_step),
                              opt.register_step_post_hook(self._post_step)]
@@ -310,7 +300,7 @@ class DiagnosticsCollector(Callback):
 
     def _pre_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         sample = self._sample
-        if sample is None or not self._armed_step:
+        if sample is None or not self._opt_handles:  # the step is measured while hooked
             return
         t0 = time.perf_counter()
         for name, module in self._watch.items():
@@ -319,18 +309,16 @@ class DiagnosticsCollector(Callback):
                 continue
             grads = [p.grad._data for p in params if p.grad is not None]
             sample.params[name] = (_sq_norm(grads), _sq_norm(p._data for p in params),
-                                   [p._data.copy() for p in params])
+                                   [p._data.copy() for p in params], params)
         sample.hook_s += time.perf_counter() - t0
 
     def _post_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         sample = self._sample
-        if sample is None or not self._armed_step:
+        if sample is None or not self._opt_handles:
             return
         t0 = time.perf_counter()
         with no_grad():
-            for name, (_g2, p2, before) in sample.params.items():
-                params = [p for p in self._watch[name].parameters(recurse=True)
-                          if p.requires_grad]
+            for name, (_g2, p2, before, params) in sample.params.items():
                 moved = _sq_norm(p._data - b for p, b in zip(params, before))
                 sample.updates[name] = math.sqrt(moved / p2) if p2 > 0 else None
                 before.clear()  # the copies go as soon as they are used
@@ -376,7 +364,6 @@ class DiagnosticsCollector(Callback):
                                        metrics=record.scalars(), message="",
                                        data={"diagnostics": record, "ranks": record.ranks})
             trainer.callbacks(trainer, diag)
-            self.records_sent += 1
         # What a sample costs: the hooks' own time and this method's (merging, and every
         # callback's work on the record: TensorBoard, the window), both measured directly. A
         # fit's first record also pays one-time costs downstream (TensorBoard's crc tables,
@@ -416,7 +403,7 @@ class DiagnosticsCollector(Callback):
         """This rank's part of the sample, as plain data (what crosses to rank 0)."""
         return {"act": {n: merge_sums(v, self.bins) for n, v in sample.activations.items()},
                 "grad": {n: merge_sums(v, self.bins) for n, v in sample.grads.items()},
-                "params": {n: (g2, p2) for n, (g2, p2, _) in sample.params.items()},
+                "params": {n: (g2, p2) for n, (g2, p2, _, _) in sample.params.items()},
                 "updates": dict(sample.updates)}
 
     def _record(self, parts: list[dict[str, Any]], event: Any) -> DiagnosticsRecord:

@@ -84,10 +84,23 @@ class Callback:
     Trainer and the Event. They run on the training thread: keep them quick (a GUI bridge should
     only emit a queued signal)."""
 
+    # the ``on_<kind>`` methods a class overrides, by kind (the others are the no-ops below):
+    # ``on_event`` runs every batch, and skips the kinds nobody handles without a getattr
+    _handlers: dict[EventKind, str] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._handlers = {kind: name for kind, name in _HANDLER_NAMES.items()
+                         if (method := getattr(cls, name, None)) is not None
+                         and method is not getattr(Callback, name)}
+
     def on_event(self, trainer: Any, event: Event) -> None:
-        method = getattr(self, f"on_{event.kind.value}", None)
-        if method is not None:
-            method(trainer, event)
+        name = self._handlers.get(event.kind)
+        if name is None:  # still a handler set on the instance itself
+            name = _HANDLER_NAMES[event.kind]
+            if name not in getattr(self, "__dict__", ()):
+                return
+        getattr(self, name)(trainer, event)
 
     def on_fit_start(self, trainer: Any, event: Event) -> None: ...
     def on_epoch_start(self, trainer: Any, event: Event) -> None: ...
@@ -104,6 +117,9 @@ class Callback:
     def on_fit_end(self, trainer: Any, event: Event) -> None: ...
     def on_diagnostics(self, trainer: Any, event: Event) -> None: ...
     def on_warning(self, trainer: Any, event: Event) -> None: ...
+
+
+_HANDLER_NAMES = {kind: f"on_{kind.value}" for kind in EventKind}
 
 
 class LambdaCallback(Callback):

@@ -155,10 +155,6 @@ class HealthMonitor(Callback):
         self.active: dict[tuple[str, str | None], HealthWarning] = {}
         self._streaks: dict[tuple[str, str], tuple[int, int, int]] = {}  # n, epoch, step
 
-    def on_event(self, trainer: Any, event: Any) -> None:
-        if event.kind is not EventKind.BATCH_END:  # every batch comes here: nothing to do
-            super().on_event(trainer, event)
-
     def on_fit_start(self, trainer: Any, event: Any) -> None:
         self.active.clear()
         self._streaks.clear()

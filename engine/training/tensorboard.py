@@ -27,7 +27,7 @@ import os
 import socket
 import struct
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -252,7 +252,8 @@ class TensorBoardLogger(Callback):
             self.writer.write(event.step, [scalar_value(f"epoch/{k}", v)
                                            for k, v in event.metrics.items()])
         elif kind is EventKind.DIAGNOSTICS:
-            self.writer.write(event.step, self._diagnostics(event.data["diagnostics"]))
+            self.writer.write(event.step, self._diagnostics(event.data["diagnostics"],
+                                                            event.metrics))
         elif kind in (EventKind.FIT_END, EventKind.ERROR, EventKind.STOPPED):
             self._write_batches(time.monotonic())
             if kind is not EventKind.STOPPED:
@@ -274,8 +275,9 @@ class TensorBoardLogger(Callback):
         self._sums, self._n, self._written = {}, 0, now
 
     @staticmethod
-    def _diagnostics(record: Any) -> list[bytes]:
-        values = [scalar_value(tag, v) for tag, v in record.scalars().items()]
+    def _diagnostics(record: Any, scalars: Mapping[str, float] | None = None) -> list[bytes]:
+        # the collector's event carries the record's scalars already (``metrics``)
+        values = [scalar_value(tag, v) for tag, v in (scalars or record.scalars()).items()]
         for name, stats in record.layers.items():
             for label, sums in (("activations", stats.activation),
                                 ("output_gradients", stats.output_grad)):

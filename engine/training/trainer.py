@@ -212,10 +212,12 @@ class Trainer:
                 "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
                 "trainer": self._trainer_state(point), "rng": rng}
 
-    def load_state_dict(self, ck: dict[str, Any], source: str = "the checkpoint") -> None:
+    def load_state_dict(self, ck: dict[str, Any], source: str = "the checkpoint", *,
+                        _checked: bool = False) -> None:
         """Continue from a checkpoint dict; CheckpointError (naming ``source``) when it is damaged
-        or belongs to another network or run, before anything is changed."""
-        check_resumable(ck, self, source)
+        or belongs to another network or run, before anything is changed. (``_checked``: ``ck``
+        is ``load_checkpoint``'s result, untouched, so its structure is checked already.)"""
+        check_resumable(ck, self, source, _checked=_checked)
         self.model.load_state_dict(ck["model"])
         try:
             self.optimizer.load_state_dict(ck["optimizer"])
@@ -283,7 +285,7 @@ class Trainer:
             if resume_from is not None:
                 self._reset_progress()
                 self.load_state_dict(load_checkpoint(resume_from, map_location=self.device),
-                                     f"the checkpoint {resume_from}")
+                                     f"the checkpoint {resume_from}", _checked=True)
             else:
                 self._reset_progress()
                 if self.seed is not None:
