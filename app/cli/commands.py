@@ -23,11 +23,13 @@ def _load(path: str | Path) -> Any:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from engine.graph import errors  # noqa: PLC0415
+
     project = _load(args.project)
     problems = project.validate(probe=True)
     for p in problems:
         print(f"{p.severity}: {p}")
-    n_err = sum(p.severity == "error" for p in problems)
+    n_err = len(errors(problems))
     n_warn = len(problems) - n_err
     if not problems:
         total = sum(i.params for i in project.graph.infer().values())
@@ -39,15 +41,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_summary(args: argparse.Namespace) -> int:
     from app.core.memory import estimator_optimizer  # noqa: PLC0415
-    from engine.graph import format_summary, summarize  # noqa: PLC0415
+    from engine.graph import errors, format_summary, summarize  # noqa: PLC0415
 
     project = _load(args.project)
     batch = args.batch_size or project.training["batch_size"]
     summary = summarize(project.graph, batch, estimator_optimizer(project.training))
     print(format_summary(summary, title=f"{project.name} ({args.project})"))
-    errors = [p for p in project.validate(probe=True) if p.severity == "error"]
-    if errors:
-        print(f"{len(errors)} problem(s); run 'layerforge validate {args.project}' to list them")
+    problems = errors(project.validate(probe=True))
+    if problems:
+        print(f"{len(problems)} problem(s); run 'layerforge validate {args.project}' to list them")
     return 0
 
 

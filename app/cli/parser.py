@@ -11,10 +11,11 @@ from typing import Any, NoReturn
 
 from app.core.settings import DEFAULT_RANK_TIMEOUT_S
 from engine import __version__
+from engine.export import FORMATS as EXPORT_FORMATS
+from engine.training.lr_finder import END_LR, NUM_ITER, START_LR
 
 PROG = "layerforge"
 COMMANDS = ("train", "validate", "summary", "export", "new", "templates", "lr-find")
-EXPORT_FORMATS = ("safetensors", "npz", "onnx", "pytorch")
 
 
 class UsageError(Exception):
@@ -96,11 +97,11 @@ def command_parser(command: str) -> _Parser:
                          "suggest one (the steepest descent of the smoothed loss before its "
                          "minimum); the project is not changed.")
         p.add_argument("project", help="project file (.json)")
-        p.add_argument("--start", type=_positive_float, default=1e-7, help="first learning "
-                                                                            "rate (1e-7)")
-        p.add_argument("--end", type=_positive_float, default=10.0, help="last learning rate "
-                                                                          "(10)")
-        p.add_argument("--steps", type=_positive_int, default=100, help="steps (100)")
+        p.add_argument("--start", type=_positive_float, default=START_LR,
+                       help="first learning rate (1e-7)")
+        p.add_argument("--end", type=_positive_float, default=END_LR,
+                       help="last learning rate (10)")
+        p.add_argument("--steps", type=_positive_int, default=NUM_ITER, help="steps (100)")
         p.add_argument("--batch-size", type=_positive_int, help="batch size (default: the "
                                                                  "project's)")
         p.add_argument("--seed", type=_non_negative_int, help="random seed (default: the "

@@ -23,6 +23,7 @@ from typing import Any
 
 from engine.graph import DataSpec, TensorType
 
+from .dataset_options import DOWNLOADABLE
 from .errors import ProjectError
 from .paths import user_data_dir
 
@@ -87,7 +88,7 @@ DATASETS: dict[str, DatasetInfo] = {d.name: d for d in (
     DatasetInfo("NPZ", _from_files, help="A .npz file with arrays x and y."),
     DatasetInfo("ImageFolder", _from_files, help="One sub-folder of images per class."),
 )}
-IMAGE_SETS = ("Digits", "MNIST", "FashionMNIST", "KMNIST", "CIFAR10", "ImageFolder")
+IMAGE_SETS = ("Digits", *DOWNLOADABLE, "ImageFolder")
 FILE_SETS = ("CSV", "NPZ", "ImageFolder")
 _PATH_OPTIONS = ("root", "path", "file")
 _CLASS_NAMES = {"CSV": "CSVDataset", "NPZ": "NPZDataset"}
@@ -144,11 +145,16 @@ _PROBES: dict[tuple, DataSpec] = {}
 _LOCK = threading.Lock()
 
 
+def _path_option(options: dict[str, Any]) -> str | None:
+    """The first of the file options (``root``, ``path``, ``file``) that is a string."""
+    return next((options[k] for k in _PATH_OPTIONS if isinstance(options.get(k), str)), None)
+
+
 def _probe_key(dataset: dict[str, Any], base_dir: Any) -> tuple | None:
     """The cache key of a file dataset: its settings and its file's (or folder's) identity, so
     an edited file is probed again. None when the file is not there (nothing to cache)."""
     options = dataset.get("options") or {}
-    where = next((options[k] for k in _PATH_OPTIONS if isinstance(options.get(k), str)), None)
+    where = _path_option(options)
     if not where:
         return None
     path = resolve_data_path(where, base_dir)
@@ -167,8 +173,7 @@ def source_name(dataset: dict[str, Any]) -> str:
     """How messages name the data: a file by its name (``iris.csv``), else the dataset."""
     options = dataset.get("options") or {}
     if dataset.get("name") in FILE_SETS:
-        where = next((options[k] for k in _PATH_OPTIONS if isinstance(options.get(k), str)),
-                     None)
+        where = _path_option(options)
         if where:
             return Path(where).name or str(where)
     return str(dataset.get("name"))

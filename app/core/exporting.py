@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.export import (
+    FORMATS,
     Normalization,
     WeightsError,
     export_onnx,
@@ -26,7 +27,6 @@ from .paths import input_file
 from .project import Project
 from .runs import latest_weights
 
-FORMATS = ("safetensors", "npz", "onnx", "pytorch")
 SUFFIX = {"safetensors": ".safetensors", "npz": ".npz", "onnx": ".onnx"}
 
 

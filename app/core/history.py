@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from .runs import LOG_FILE, read_record
 from .settings import canonical_monitor
 
-LOG_FILE = "metrics.jsonl"
 HISTORY_FILE = "history.npz"  # runs of older versions
 EPOCHS_FILE = "epochs.json"
 # A learning-rate move of more than this (relative) between two steps is an "lr change" marker;
@@ -235,7 +235,7 @@ class RunHistory:
         if path.is_dir():
             if (path / LOG_FILE).exists():
                 return cls.load(path / LOG_FILE, name or path.name,
-                                monitor or _record(path).get("monitor"))
+                                monitor or (read_record(path) or {}).get("monitor"))
             npz, js = path / HISTORY_FILE, path / EPOCHS_FILE
             if npz.exists():
                 with np.load(npz) as d:
@@ -295,14 +295,6 @@ class RunHistory:
             raise ValueError(f"{path}: unknown metrics file type {path.suffix!r}; expected a "
                              "run folder, .jsonl or .csv")
         return hist
-
-
-def _record(folder: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _is_number(v: Any) -> bool:

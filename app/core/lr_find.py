@@ -13,18 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from engine.training.lr_finder import END_LR, NUM_ITER, START_LR
+
 from .project import Project
 from .run import build_run
 from .settings import RunOverrides
 
-DEFAULT_START = 1e-7
-DEFAULT_END = 10.0
-DEFAULT_STEPS = 100
-
 
 def find_lr(project: Project, overrides: RunOverrides | None = None, *,
-            start_lr: float = DEFAULT_START, end_lr: float = DEFAULT_END,
-            steps: int = DEFAULT_STEPS,
+            start_lr: float = START_LR, end_lr: float = END_LR,
+            steps: int = NUM_ITER,
             report: Callable[[int, float, float], None] | None = None) -> Any:
     """Sweep ``project``'s learning rate (an ``LRFinderResult``); raises what ``build_run``
     raises when the project cannot train. ``report(step, lr, loss)`` follows the sweep."""

@@ -11,6 +11,7 @@ from typing import Any
 from engine.graph.stats import human_bytes, summarize
 
 from .project import Project
+from .settings import AUTO_DEVICE
 
 
 def estimator_optimizer(training: dict[str, Any]) -> str:
@@ -72,7 +73,7 @@ def _per_device(need: int, devices: list[str]) -> int:
 def memory_note(project: Project, devices: list[str] | None = None) -> tuple[str, bool]:
     """A line for the Training panel and whether it is a warning: the estimate for the batch
     size, and the free memory of the (first) device when the estimate does not fit in it."""
-    devices = ["cpu" if d == "auto" else d
+    devices = ["cpu" if d == AUTO_DEVICE else d
                for d in devices or list(project.training.get("devices") or ["cpu"])]
     batch = int(project.training.get("batch_size") or 1)
     need = training_bytes(project)

@@ -9,6 +9,7 @@ window on these places without importing Qt, so the platform rule is written out
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import sys
@@ -58,6 +59,12 @@ def input_file(path: str | os.PathLike[str], what: str) -> Path:
     return p
 
 
+def path_key(path: str | os.PathLike[str]) -> str:
+    """The SHA-1 hex digest of ``path``'s absolute, resolved form: a file name that stands for
+    the path (callers keep as many characters as they need)."""
+    return hashlib.sha1(str(Path(path).resolve()).encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def is_installed_resource(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` lies inside LayerForge's own shipped resources (a template): such files
     are never written, and their runs go to the user's data folder."""
@@ -65,11 +72,7 @@ def is_installed_resource(path: str | os.PathLike[str]) -> bool:
         root = resources_dir().resolve()
     except (FileNotFoundError, OSError):
         return False
-    try:
-        Path(path).resolve().relative_to(root)
-    except ValueError:
-        return False
-    return True
+    return Path(path).resolve().is_relative_to(root)
 
 
 def can_write_beside(path: str | os.PathLike[str]) -> bool:

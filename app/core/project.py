@@ -40,7 +40,7 @@ from engine.graph import DataSpec, Graph, GraphError, Problem, validate
 from .datasets import data_spec
 from .errors import ProjectChangedError, ProjectError
 from .filelock import FileLock
-from .paths import user_data_dir
+from .paths import path_key, user_data_dir
 from .settings import DEFAULT_DATASET, DEFAULT_TRAINING, check_settings
 
 FORMAT_VERSION = 1
@@ -330,10 +330,9 @@ def read_project_dict(path: Path) -> dict[str, Any] | None:
 def project_lock(path: str | os.PathLike[str]) -> FileLock:
     """The lock two savers of one project file take turns under. It lives in the user's data
     folder (keyed by the file's absolute path), so no lock file litters the project folder."""
-    key = hashlib.sha1(str(Path(path).resolve()).encode("utf-8", "surrogatepass")).hexdigest()
     folder = user_data_dir() / "locks"
     folder.mkdir(parents=True, exist_ok=True)
-    return FileLock(folder / f"{key[:20]}.lock", note=f"{os.getpid()} {path}")
+    return FileLock(folder / f"{path_key(path)[:20]}.lock", note=f"{os.getpid()} {path}")
 
 
 def dumps(obj: Any, indent: int = 0, width: int = 100) -> str:

@@ -10,7 +10,6 @@ run will really see (sample shape, class count) before anything is allocated for
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,6 +33,11 @@ from .settings import (
 )
 
 TOPK = (1,)  # the accuracies a run keeps (top-1): the Trainer's and a checkpoint's alike
+
+
+def _steps_per_epoch(batches: int, accumulation: int) -> int:
+    """Optimizer steps in an epoch of ``batches`` batches (a last partial accumulation counts)."""
+    return -(-batches // accumulation)
 
 
 @dataclass
@@ -71,7 +75,7 @@ class Run:
 
     @property
     def steps_per_epoch(self) -> int:
-        return -(-len(self.train_loader) // self.settings.grad_accumulation)
+        return _steps_per_epoch(len(self.train_loader), self.settings.grad_accumulation)
 
     def describe(self) -> dict[str, Any]:
         """What a run record and the dashboard say about the run before it starts."""
@@ -174,9 +178,9 @@ def _build_run(project: Project, overrides: RunOverrides | None,
                               generator=generator)
     val_loader = None if val_set is None else DataLoader(
         val_set, batch_size=max(settings.batch_size, 256))
-    steps = math.ceil(len(train_loader) / settings.grad_accumulation)
     optimizer = build_optimizer(model, settings)
-    scheduler, interval = build_scheduler(optimizer, settings, steps)
+    scheduler, interval = build_scheduler(
+        optimizer, settings, _steps_per_epoch(len(train_loader), settings.grad_accumulation))
     return Run(snapshot, settings, model, loss_name, loss_fn, optimizer, scheduler, interval,
                train_set, val_set, train_loader, val_loader,
                make_batch_fn(input_type, output_type, loss_name,

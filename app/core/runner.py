@@ -38,7 +38,7 @@ from .runs import (
     read_record,
     runs_root,
 )
-from .settings import DEFAULT_RANK_TIMEOUT_S, RunOverrides, cpu_replicas
+from .settings import DEFAULT_RANK_TIMEOUT_S, RunOverrides, cpu_replicas, is_number
 
 RECORD_EVERY_S = 2.0  # a running run's record is rewritten at most this often
 REASON_TEXT = {"completed": "training finished", "early_stopped": "early stopping",
@@ -316,8 +316,7 @@ class _Keeper(Callback):
 
 
 def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
-    return {k: float(v) for k, v in metrics.items()
-            if isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v)}
+    return {k: float(v) for k, v in metrics.items() if is_number(v)}
 
 
 def _save_if_finite(model: Any, path: Path) -> bool:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import json
 import os
 import shutil
@@ -36,7 +35,7 @@ from typing import Any
 
 from .errors import RunSetupError
 from .filelock import FileLock, is_locked
-from .paths import can_write_beside, user_data_dir
+from .paths import can_write_beside, path_key, user_data_dir
 from .project import Project, atomic_write_text, dumps
 
 RUN_FILE = "run.json"
@@ -49,7 +48,6 @@ SNAPSHOT_FILE = "project.json"
 LOCK_FILE = ".lock"
 LINK_SUFFIX = ".link.json"
 RUN_FORMAT = 1
-FINISHED = ("completed", "early_stopped", "stopped", "interrupted", "nan", "failed")
 
 
 # -------------------------------------------------------------------- where
@@ -63,8 +61,7 @@ def runs_root(project: Project) -> Path:
     stem = path.stem or "project"
     if can_write_beside(path):
         return path.parent / "runs" / stem
-    digest = hashlib.sha1(str(path.resolve()).encode("utf-8", "surrogatepass")).hexdigest()
-    return user_data_dir() / "runs" / f"{stem}-{digest[:8]}"
+    return user_data_dir() / "runs" / f"{stem}-{path_key(path)[:8]}"
 
 
 def new_stamp() -> str:
@@ -165,11 +162,7 @@ class RunFolder:
 
 
 def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.relative_to(folder.resolve())
-    except ValueError:
-        return False
-    return True
+    return path.is_relative_to(folder.resolve())
 
 
 def _new_record(path: Path, source: str, old: dict[str, Any] | None) -> dict[str, Any]:
@@ -202,7 +195,7 @@ def link_run(root: Path, folder: Path) -> Path:
     """Make a run kept outside ``root`` (``--out elsewhere``) part of the project's runs: a
     small pointer file in ``root``, named so no two runs share one."""
     root.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha1(str(folder.resolve()).encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    key = path_key(folder)[:8]
     link = root / f"{folder.name}-{key}{LINK_SUFFIX}"
     atomic_write_text(link, json.dumps({"folder": str(folder.resolve())}) + "\n")
     return link

@@ -195,12 +195,6 @@ def canonical_monitor(name: str) -> str:
     return MONITOR_ALIASES.get(name, name)
 
 
-def optimizer_param(name: str, key: str) -> Param | None:
-    if key == "lr":
-        return LR
-    return next((p for p in OPTIMIZERS.get(name, ()) if p.key == key), None)
-
-
 # -------------------------------------------------------------------- checks
 def check_settings(dataset: Mapping[str, Any],
                    training: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -17,15 +17,15 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from app.core.exporting import export_project, export_targets
+from app.core.exporting import SUFFIX, export_project, export_targets
 from app.core.project import Project
 from app.core.runs import list_runs, run_names, run_project, weights_of
-from app.qt.tasks import BackgroundTask
+from app.qt.tasks import BackgroundTask, start_task
 
-FORMATS = (("safetensors", "safetensors (PyTorch state_dict names)", ".safetensors"),
-           ("npz", "NumPy .npz", ".npz"),
-           ("onnx", "ONNX model (opset 17)", ".onnx"),
-           ("pytorch", "PyTorch code (model.py + weights)", ""))
+FORMATS = (("safetensors", "safetensors (PyTorch state_dict names)"),
+           ("npz", "NumPy .npz"),
+           ("onnx", "ONNX model (opset 17)"),
+           ("pytorch", "PyTorch code (model.py + weights)"))
 
 
 def default_output(run: dict[str, Any], fmt: str) -> Path:
@@ -33,15 +33,15 @@ def default_output(run: dict[str, Any], fmt: str) -> Path:
     folder = Path(run["folder"]) / "export"
     if fmt == "pytorch":
         return folder / "pytorch"
-    return folder / f"model{dict((f, e) for f, _l, e in FORMATS)[fmt]}"
+    return folder / f"model{SUFFIX[fmt]}"
 
 
 def with_format(path: str, fmt: str) -> str:
     """``path`` with the extension of ``fmt`` (none for PyTorch code, which is a folder): the
     folder and name a person chose survive a change of format."""
-    ext = dict((f, e) for f, _l, e in FORMATS)[fmt]
+    ext = SUFFIX.get(fmt, "")
     p = Path(path)
-    if p.suffix.lower() in {e for _f, _l, e in FORMATS if e} | {".py"}:
+    if p.suffix.lower() in set(SUFFIX.values()) | {".py"}:
         p = p.with_suffix("")
     return str(p.with_name(p.name + ext)) if p.name else path
 
@@ -91,7 +91,7 @@ class ExportDialog(QtWidgets.QDialog):
                 if self.run_combo.itemData(i).get("id") == run.get("id"):
                     self.run_combo.setCurrentIndex(i)
         self.format_combo = QtWidgets.QComboBox()
-        for key, label, _ext in FORMATS:
+        for key, label in FORMATS:
             self.format_combo.addItem(label, key)
         self.path_edit = QtWidgets.QLineEdit()
         browse = QtWidgets.QPushButton("Browse…")
@@ -163,7 +163,7 @@ class ExportDialog(QtWidgets.QDialog):
             path = QtWidgets.QFileDialog.getExistingDirectory(self, "Folder for model.py",
                                                               current)
         else:
-            ext = dict((f, e) for f, _l, e in FORMATS)[self.fmt]
+            ext = SUFFIX[self.fmt]
             path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export to", current,
                                                             f"*{ext}")
         if path:
@@ -182,11 +182,8 @@ class ExportDialog(QtWidgets.QDialog):
         self.export_button.setEnabled(False)
         self.report.setText("Exporting…")
         project = self.project
-        task = BackgroundTask(lambda ctx: export_run(project, run, fmt, out, norm))
-        task.sigDone.connect(self._done, QtCore.Qt.QueuedConnection)
-        task.sigFailed.connect(self._failed, QtCore.Qt.QueuedConnection)
-        self._task = task
-        task.start()
+        self._task = start_task(lambda ctx: export_run(project, run, fmt, out, norm),
+                                self._done, self._failed)
 
     def wait(self, timeout_ms: int = 30000) -> None:
         """Tests: wait for the export to finish and report."""

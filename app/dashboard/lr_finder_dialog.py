@@ -17,8 +17,9 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from app.core.dataset_tools import Cancelled
-from app.core.lr_find import DEFAULT_STEPS, find_lr
+from app.core.lr_find import find_lr
 from app.qt.tasks import BackgroundTask, start_task
+from engine.training.lr_finder import NUM_ITER
 
 from .settings import Settings
 
@@ -44,7 +45,7 @@ class LRFinderDialog(QtWidgets.QDialog):
     sigApplied = QtCore.Signal(float)
 
     def __init__(self, settings: Settings, parent: QtWidgets.QWidget | None = None,
-                 steps: int = DEFAULT_STEPS) -> None:
+                 steps: int = NUM_ITER) -> None:
         super().__init__(parent)
         self.setWindowTitle("Find learning rate")
         self.settings = settings

@@ -40,6 +40,11 @@ from . import _setup
 from .events import Callback
 from .trainer import Trainer
 
+# The default sweep, from 1e-7 up to 10 in 100 steps (the command line and the window's dialog
+# offer these too).
+START_LR = 1e-7
+END_LR = 10.0
+NUM_ITER = 100
 SKIP_START = 5
 SKIP_END = 3
 BETA = 0.98  # the running average that detects divergence
@@ -143,7 +148,7 @@ class _Sweep(Callback):
 
 
 def lr_range_test(model: Any, loss_fn: Any, optimizer: Any, train_loader: Any, *,
-                  start_lr: float = 1e-7, end_lr: float = 10.0, num_iter: int = 100,
+                  start_lr: float = START_LR, end_lr: float = END_LR, num_iter: int = NUM_ITER,
                   diverge: float = 4.0, batch_fn: Any = None, devices: Sequence[Any] | None = None,
                   clip_grad_norm: float | None = None, callbacks: Sequence[Any] = (),
                   report: Callable[[int, float, float], None] | None = None) -> LRFinderResult:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from torch_reference import torch_or_skip
 import engine
 from app.cli import main
 from app.core.project import Project
-from app.core.runner import RunControl, train
+from app.core.runner import RunControl, RunResult, train
 from app.core.runs import list_runs, read_record
 from app.core.settings import RunOverrides
 from engine.export import read_weights, save_weights
@@ -37,20 +38,6 @@ def one_line(err: str) -> str:
     assert len(lines) == 1, err
     assert "Traceback" not in err
     return lines[0]
-
-
-def quiet_train(project: Project, out: Path, control: RunControl | None = None,
-                resume: Path | None = None, **overrides: object):  # noqa: ANN201
-    """What ``layerforge train --quiet --no-record`` runs, without the terminal."""
-    return train(project, RunOverrides(**overrides), out=out, resume=resume, control=control,
-                 listed=False)
-
-
-def small_spiral(tmp_path: Path, **training: object) -> Path:
-    project = Project.from_template("spiral")
-    project.dataset["options"]["n_samples"] = 200
-    project.training.update(training)
-    return project.save(tmp_path / "spiral.json")
 
 
 def test_version_and_help(capsys: pytest.CaptureFixture) -> None:
@@ -91,8 +78,9 @@ def test_bad_files_give_one_line(capsys: pytest.CaptureFixture, tmp_path: Path) 
     assert code == 1 and "bad.json: line 1, column 43: invalid JSON" in one_line(err)
 
 
-def test_validate(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
-    path = small_spiral(tmp_path)
+def test_validate(capsys: pytest.CaptureFixture, tmp_path: Path,
+                  small_spiral: Callable[..., Project]) -> None:
+    path = small_spiral(tmp_path).path
     code, out, _ = run(capsys, "validate", str(path))
     assert code == 0 and "no problems (7 nodes, 354 parameters)" in out
     project = Project.load(path)
@@ -111,8 +99,10 @@ def test_validate(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
     assert run(capsys, "validate", str(path), "--strict")[0] == 1
 
 
-def test_summary(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
-    code, out, _ = run(capsys, "summary", str(small_spiral(tmp_path)), "--batch-size", "1000")
+def test_summary(capsys: pytest.CaptureFixture, tmp_path: Path,
+                 small_spiral: Callable[..., Project]) -> None:
+    code, out, _ = run(capsys, "summary", str(small_spiral(tmp_path).path), "--batch-size",
+                       "1000")
     assert code == 0
     assert "fc1 (Linear)" in out and "(N, 16)" in out
     assert "Total params: 354" in out and "Estimated training memory (batch 1000, adam)" in out
@@ -130,8 +120,9 @@ def test_new_and_templates(capsys: pytest.CaptureFixture, tmp_path: Path) -> Non
     assert code == 1 and "no template named 'vgg'" in one_line(err)
 
 
-def test_export_every_format(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
-    path = small_spiral(tmp_path)
+def test_export_every_format(capsys: pytest.CaptureFixture, tmp_path: Path,
+                             small_spiral: Callable[..., Project]) -> None:
+    path = small_spiral(tmp_path).path
     code, _, err = run(capsys, "export", str(path), "--format", "npz", "-o", str(tmp_path))
     assert code == 1 and "no trained weights yet" in one_line(err)
     project = Project.load(path)
@@ -158,8 +149,9 @@ def test_export_every_format(capsys: pytest.CaptureFixture, tmp_path: Path) -> N
     assert code == 1 and "does not exist" in one_line(err)
 
 
-def test_train_resume_and_export_the_run(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
-    path = small_spiral(tmp_path)
+def test_train_resume_and_export_the_run(capsys: pytest.CaptureFixture, tmp_path: Path,
+                                         small_spiral: Callable[..., Project]) -> None:
+    path = small_spiral(tmp_path).path
     before = path.read_bytes()
     out_dir = tmp_path / "run"
     code, out, err = run(capsys, "train", str(path), "--epochs", "2", "--out", str(out_dir),
@@ -198,10 +190,11 @@ def test_train_resume_and_export_the_run(capsys: pytest.CaptureFixture, tmp_path
     assert code == 0 and (tmp_path / "m.onnx").is_file()
 
 
-def test_runs_never_share_a_folder(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+def test_runs_never_share_a_folder(capsys: pytest.CaptureFixture, tmp_path: Path,
+                                   small_spiral: Callable[..., Project]) -> None:
     """A folder that holds a run is never reused: --out twice gives OUT and OUT-2, and runs in
     the default place get ids of their own even within one second."""
-    path = small_spiral(tmp_path)
+    path = small_spiral(tmp_path).path
     for _ in range(2):
         code, out, err = run(capsys, "train", str(path), "--epochs", "1", "--quiet", "--out",
                              str(tmp_path / "same"))
@@ -242,9 +235,9 @@ def test_a_template_trains_without_being_touched(capsys: pytest.CaptureFixture,
     assert Project.from_template("spiral").to_dict().get("runs") is None
 
 
-def test_export_never_overwrites_its_sources(capsys: pytest.CaptureFixture,
-                                             tmp_path: Path) -> None:
-    path = small_spiral(tmp_path)
+def test_export_never_overwrites_its_sources(capsys: pytest.CaptureFixture, tmp_path: Path,
+                                             small_spiral: Callable[..., Project]) -> None:
+    path = small_spiral(tmp_path).path
     assert run(capsys, "train", str(path), "--epochs", "1", "--quiet", "--out",
                str(tmp_path / "r"))[0] == 0
     weights = tmp_path / "r" / "weights.safetensors"
@@ -270,8 +263,9 @@ def test_export_never_overwrites_its_sources(capsys: pytest.CaptureFixture,
     assert {p: p.read_bytes() for p in sources} == sources
 
 
-def test_resume_continues_exactly(tmp_path: Path) -> None:
-    project = Project.load(small_spiral(tmp_path))
+def test_resume_continues_exactly(tmp_path: Path, small_spiral: Callable[..., Project],
+                                  quiet_train: Callable[..., RunResult]) -> None:
+    project = Project.load(small_spiral(tmp_path).path)
     project.graph.add_node("Dropout", "drop", {"p": 0.2})  # draws random numbers too
     project.graph.disconnect("tanh2", "fc3")
     project.graph.chain("tanh2", "drop", "fc3")
@@ -287,8 +281,9 @@ def test_resume_continues_exactly(tmp_path: Path) -> None:
     assert resumed.history[-1]["train_loss"] == whole.history[-1]["train_loss"]
 
 
-def test_train_refusals(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
-    path = small_spiral(tmp_path)
+def test_train_refusals(capsys: pytest.CaptureFixture, tmp_path: Path,
+                        small_spiral: Callable[..., Project]) -> None:
+    path = small_spiral(tmp_path).path
     code, _, err = run(capsys, "train", str(path), "--devices", "cpu,cpu,cpu", "--batch-size",
                        "2")
     assert code == 1 and "batch size 2 is smaller than the 3 devices (cpu, cpu, cpu)" in \
@@ -310,11 +305,12 @@ def test_train_refusals(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
         "out_features to 2" in one_line(err)
 
 
-def test_fine_tune_from_pytorch_weights(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+def test_fine_tune_from_pytorch_weights(capsys: pytest.CaptureFixture, tmp_path: Path,
+                                        small_spiral: Callable[..., Project]) -> None:
     torch = torch_or_skip()
     from safetensors.torch import save_file
 
-    path = small_spiral(tmp_path)
+    path = small_spiral(tmp_path).path
     graph = Project.load(path).graph
     state = {k: torch.full(tuple(v.shape), 0.01) for k, v in compile(graph).state_dict().items()}
     save_file(state, str(tmp_path / "torch.safetensors"))
@@ -332,8 +328,10 @@ def test_fine_tune_from_pytorch_weights(capsys: pytest.CaptureFixture, tmp_path:
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-def test_nan_loss_stops_and_keeps_the_last_good_weights(tmp_path: Path) -> None:
-    path = small_spiral(tmp_path)
+def test_nan_loss_stops_and_keeps_the_last_good_weights(
+        tmp_path: Path, small_spiral: Callable[..., Project],
+        quiet_train: Callable[..., RunResult]) -> None:
+    path = small_spiral(tmp_path).path
     project = Project.load(path)
     project.dataset["normalize"] = {"mean": [0.0, 0.0], "std": [1e-45, 1e-45]}  # inputs -> inf
     result = quiet_train(project, tmp_path / "nan")
@@ -345,8 +343,10 @@ def test_nan_loss_stops_and_keeps_the_last_good_weights(tmp_path: Path) -> None:
     assert end["reason"] == "nan"
 
 
-def test_a_stop_request_ends_after_the_current_batch(tmp_path: Path) -> None:
-    project = Project.load(small_spiral(tmp_path))
+def test_a_stop_request_ends_after_the_current_batch(tmp_path: Path,
+                                                     small_spiral: Callable[..., Project],
+                                                     quiet_train: Callable[..., RunResult]) -> None:
+    project = Project.load(small_spiral(tmp_path).path)
     control = RunControl()
     control.stop("interrupted")
     result = quiet_train(project, tmp_path / "stop", control=control)
@@ -369,9 +369,11 @@ def test_a_stop_request_ends_after_the_current_batch(tmp_path: Path) -> None:
     assert read_record(tmp_path / "one")["status"] == "interrupted"
 
 
-def test_a_stopped_run_resumes_mid_epoch_exactly(tmp_path: Path) -> None:
+def test_a_stopped_run_resumes_mid_epoch_exactly(tmp_path: Path,
+                                                 small_spiral: Callable[..., Project],
+                                                 quiet_train: Callable[..., RunResult]) -> None:
     """Ctrl-C keeps a checkpoint of the last whole step; --resume continues from that batch."""
-    project = Project.load(small_spiral(tmp_path, batch_size=16))
+    project = Project.load(small_spiral(tmp_path, batch_size=16).path)
     whole = quiet_train(project, tmp_path / "whole", epochs=2)
     control = RunControl()
 
@@ -399,8 +401,9 @@ def test_subprocess_errors_have_no_traceback(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_ctrl_c_and_sigterm_stop_cleanly_and_keep_weights(tmp_path: Path, sig: int) -> None:
-    path = small_spiral(tmp_path, epochs=100000)
+def test_ctrl_c_and_sigterm_stop_cleanly_and_keep_weights(
+        tmp_path: Path, sig: int, small_spiral: Callable[..., Project]) -> None:
+    path = small_spiral(tmp_path, epochs=100000).path
     proc = subprocess.Popen([sys.executable, "-m", "app", "train", str(path), "--quiet",
                              "--out", str(tmp_path / "run")], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ import pytest
 
 from app.cli import main
 from app.core.project import Project
-from app.core.runner import train
+from app.core.runner import RunResult, train
 from app.core.runs import list_runs, read_record
 from app.core.settings import RunOverrides, sync_batchnorm_for
 from engine.export import read_weights
@@ -23,19 +24,9 @@ from engine.export import read_weights
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def quiet_train(project: Project, out: Path, **overrides: object):  # noqa: ANN201
-    return train(project, RunOverrides(**overrides), out=out, listed=False)
-
-
-def small_spiral(tmp_path: Path, **training: object) -> Project:
-    project = Project.from_template("spiral")
-    project.dataset["options"]["n_samples"] = 200
-    project.training.update(training)
-    project.save(tmp_path / "spiral.json")
-    return project
-
-
-def test_two_cpu_replicas_train_like_one_device(tmp_path: Path) -> None:
+def test_two_cpu_replicas_train_like_one_device(tmp_path: Path,
+                                                small_spiral: Callable[..., Project],
+                                                quiet_train: Callable[..., RunResult]) -> None:
     """DataParallel sums the replicas' gradients, so the same seed gives the same run (up to
     float rounding) on ``cpu`` and on ``cpu,cpu``, odd last batches included."""
     project = small_spiral(tmp_path, batch_size=33)
@@ -51,7 +42,9 @@ def test_two_cpu_replicas_train_like_one_device(tmp_path: Path) -> None:
     assert (tmp_path / "two" / "checkpoints" / "last.safetensors").is_file()
 
 
-def test_a_replica_run_gives_blas_its_threads_back(tmp_path: Path) -> None:
+def test_a_replica_run_gives_blas_its_threads_back(tmp_path: Path,
+                                                   small_spiral: Callable[..., Project],
+                                                   quiet_train: Callable[..., RunResult]) -> None:
     """CPU replicas run with one BLAS thread; after the run the count is what it was, so a
     plain run that follows (the window, run after run) trains bit for bit as before."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
@@ -74,7 +67,8 @@ def test_a_replica_run_gives_blas_its_threads_back(tmp_path: Path) -> None:
         np.testing.assert_array_equal(a[k], b[k])
 
 
-def test_devices_on_the_command_line(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+def test_devices_on_the_command_line(capsys: pytest.CaptureFixture, tmp_path: Path,
+                                     small_spiral: Callable[..., Project]) -> None:
     path = small_spiral(tmp_path).path
     code = main(["train", str(path), "--devices", "cpu,cpu", "--epochs", "1", "--quiet",
                  "--no-record", "--out", str(tmp_path / "run")])
@@ -107,9 +101,19 @@ def _mpiexec(n: int, *argv: str, script: Path | None = None,
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout)
 
 
+def _train_two_ranks_with(tmp_path: Path, project: Path, name: str, source: str,
+                          *argv: str, timeout: float) -> subprocess.CompletedProcess:
+    """``layerforge train --distributed --quiet --no-record`` of ``project`` on 2 ranks into
+    ``tmp_path/run``, each rank started by the script ``source`` (saved as ``tmp_path/name``)."""
+    script = tmp_path / name
+    script.write_text(source)
+    return _mpiexec(2, "train", str(project), "--distributed", "--quiet", "--no-record",
+                    "--out", str(tmp_path / "run"), *argv, script=script, timeout=timeout)
+
+
 @needs_mpi
-def test_distributed_run_writes_once_and_resumes(capsys: pytest.CaptureFixture,
-                                                   tmp_path: Path) -> None:
+def test_distributed_run_writes_once_and_resumes(capsys: pytest.CaptureFixture, tmp_path: Path,
+                                                 small_spiral: Callable[..., Project]) -> None:
     path = small_spiral(tmp_path).path
     out = tmp_path / "run"
     proc = _mpiexec(2, "train", str(path), "--distributed", "--epochs", "2", "--quiet",
@@ -148,7 +152,8 @@ def test_distributed_run_writes_once_and_resumes(capsys: pytest.CaptureFixture,
 
 
 @needs_mpi
-def test_a_distributed_run_that_cannot_start_says_so_once(tmp_path: Path) -> None:
+def test_a_distributed_run_that_cannot_start_says_so_once(
+        tmp_path: Path, small_spiral: Callable[..., Project]) -> None:
     path = small_spiral(tmp_path).path
     for argv, message in ((("--devices", "tpu:0"), "unknown device 'tpu:0'"),
                           (("--resume", str(tmp_path / "none")), "--resume: no such file")):
@@ -158,10 +163,8 @@ def test_a_distributed_run_that_cannot_start_says_so_once(tmp_path: Path) -> Non
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], proc.stderr  # rank 0 only
         assert lines[0].startswith("layerforge: error: ")
-    script = tmp_path / "rank1.py"  # only rank 1 fails to start: rank 0 says which and why
-    script.write_text(RANK_ONE_CANNOT_START)
-    proc = _mpiexec(2, "train", str(path), "--distributed", "--quiet", "--no-record", "--out",
-                    str(tmp_path / "run"), script=script, timeout=60)
+    # only rank 1 fails to start: rank 0 says which and why
+    proc = _train_two_ranks_with(tmp_path, path, "rank1.py", RANK_ONE_CANNOT_START, timeout=60)
     assert proc.returncode == 1 and proc.stderr.strip() == \
         "layerforge: error: rank 1 of 2 could not start: rank one has no data here"
 
@@ -208,19 +211,19 @@ FAILING_RANK = RANK_ONE_AT_STEP.format(
 
 
 @needs_mpi
-def test_a_failing_rank_ends_every_rank_with_a_message(tmp_path: Path) -> None:
+def test_a_failing_rank_ends_every_rank_with_a_message(
+        tmp_path: Path, small_spiral: Callable[..., Project]) -> None:
     path = small_spiral(tmp_path).path
-    script = tmp_path / "failing.py"
-    script.write_text(FAILING_RANK)
-    proc = _mpiexec(2, "train", str(path), "--distributed", "--epochs", "50", "--quiet",
-                    "--no-record", "--out", str(tmp_path / "run"), script=script, timeout=90)
+    proc = _train_two_ranks_with(tmp_path, path, "failing.py", FAILING_RANK, "--epochs", "50",
+                                 timeout=90)
     assert proc.returncode != 0
     assert "aborting all 2 ranks because rank 1 failed" in proc.stderr
     assert "rank one broke on purpose" in proc.stderr
     assert "epoch 50/50" not in proc.stdout
 
 
-def test_cpu_replicas_train_batchnorm_like_one_cpu(tmp_path: Path) -> None:
+def test_cpu_replicas_train_batchnorm_like_one_cpu(tmp_path: Path,
+                                                   quiet_train: Callable[..., RunResult]) -> None:
     """CPU replicas stand for one faster CPU: the app turns on SyncBatchNorm for them, so
     BatchNorm in training mode still sees the whole batch and the run matches one device."""
     assert sync_batchnorm_for(["cpu", "cpu"]) and not sync_batchnorm_for(["cpu"])
@@ -260,14 +263,12 @@ sys.exit(main(argv))
 
 
 @needs_mpi
-def test_ranks_started_unlike_are_refused_naming_the_rank(tmp_path: Path) -> None:
+def test_ranks_started_unlike_are_refused_naming_the_rank(
+        tmp_path: Path, small_spiral: Callable[..., Project]) -> None:
     """Different epochs or batch sizes on the ranks used to wait in a collective until the
     timeout; the start-up agreement says which rank differs, in what, and the fix."""
     path = small_spiral(tmp_path).path
-    script = tmp_path / "unlike.py"
-    script.write_text(RANKS_NOT_ALIKE)
-    proc = _mpiexec(2, "train", str(path), "--distributed", "--quiet", "--no-record", "--out",
-                    str(tmp_path / "run"), script=script, timeout=60)
+    proc = _train_two_ranks_with(tmp_path, path, "unlike.py", RANKS_NOT_ALIKE, timeout=60)
     assert proc.returncode == 1, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
@@ -280,13 +281,11 @@ STOPPED_RANK = RANK_ONE_AT_STEP.format(  # frozen: no error, no exit, no heartbe
 
 
 @needs_mpi
-def test_a_stopped_rank_is_named_after_the_timeout(tmp_path: Path) -> None:
+def test_a_stopped_rank_is_named_after_the_timeout(tmp_path: Path,
+                                                   small_spiral: Callable[..., Project]) -> None:
     path = small_spiral(tmp_path).path
-    script = tmp_path / "stopped.py"
-    script.write_text(STOPPED_RANK)
-    proc = _mpiexec(2, "train", str(path), "--distributed", "--epochs", "50", "--quiet",
-                    "--no-record", "--timeout", "8", "--out", str(tmp_path / "run"),
-                    script=script, timeout=90)
+    proc = _train_two_ranks_with(tmp_path, path, "stopped.py", STOPPED_RANK, "--epochs", "50",
+                                 "--timeout", "8", timeout=90)
     assert proc.returncode != 0
     assert "did not complete within 8 s" in proc.stderr, proc.stderr
     assert "rank 1 of 2 has not been heard from for" in proc.stderr
