@@ -50,11 +50,17 @@ def editor(out: str | Path, template: str = "lenet5", size: tuple[int, int] = SC
 
 
 def _settle(app: object, seconds: float = 0.3) -> None:
+    """Run the event loop's work for ``seconds``, as ``app.exec()`` would: posted events and
+    also the deferred deletions, which ``processEvents`` alone never delivers (Qt then keeps,
+    and paints, the tab bar it dropped when the Diagnostics dock joined Problems: a stray
+    "Problems | Diagnostics" bar over the Layers dock that the running app never shows)."""
+    from PySide6.QtCore import QEvent  # noqa: PLC0415
     from PySide6.QtWidgets import QApplication  # noqa: PLC0415
 
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         QApplication.processEvents()
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         time.sleep(0.02)
 
 
