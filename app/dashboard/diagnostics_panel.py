@@ -141,6 +141,7 @@ class DiagnosticsPanel(QtWidgets.QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.header)
         layout.addWidget(self.view, 1)
+        self.refresh(force=True)
 
     # ------------------------------------------------------------------ what to show
     def set_history(self, history: LayerHistory) -> None:
@@ -171,6 +172,9 @@ class DiagnosticsPanel(QtWidgets.QWidget):
         if key == self._drawn and not force:
             return False
         self._drawn = key
+        # before any statistics the plots would be empty frames with placeholder axes, cramped
+        # in a low dock: only the header's hint shows then
+        self.view.setVisible(series is not None and bool(len(series)))
         if series is None or not len(series):
             self.header.setText(EMPTY_TEXT)
             for image in self.images:

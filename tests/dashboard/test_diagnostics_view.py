@@ -176,6 +176,7 @@ def test_the_panel_runs_on_a_history_and_picks_a_layer(qtbot) -> None:
     panel = DiagnosticsPanel()
     qtbot.addWidget(panel)
     assert panel.header.text() == EMPTY_TEXT
+    assert panel.view.isHidden()  # no empty plot frames before there is anything to plot
     h = LayerHistory()
     for i in range(5):
         h.add(_record(i, 0.5))
@@ -183,6 +184,7 @@ def test_the_panel_runs_on_a_history_and_picks_a_layer(qtbot) -> None:
                                   1e-9, 1e-7))
     panel.set_history(h)
     assert panel.chosen().name == "fc"  # nothing selected: the layer with a warning
+    assert not panel.view.isHidden()
     assert "fc: gradient norm below 1e-07" in panel.header.text()
     panel.show_layer("relu")
     assert panel.images[0].image.shape == (5, 48) and panel.frac_line.isVisible()
