@@ -243,6 +243,31 @@ class Sigmoid(Function):
         return (g * y * (1 - y),)
 
 
+# NumPy 2's float ``maximum`` against a scalar 0 runs a slow loop; against a row of zeros
+# broadcast over the array's leading axes it takes the fast same-layout loop: a 4.8 MB
+# activation (LeNet-5's first at batch 256) 0.45 -> 0.26 ms, ResNet-18's 8 MB 0.81 -> 0.55 ms
+# (one thread). Rows shorter than this lose the gain to the outer loop.
+RELU_MIN_ROW = 256
+
+
+def relu_into(xp: Any, a: Any, out: Any = None) -> Any:
+    """``xp.maximum(a, 0, out=out)``, through a broadcast row of zeros where that is faster
+    (C-contiguous NumPy float arrays whose trailing axes hold ``RELU_MIN_ROW`` to 2^16
+    elements). NaN stays NaN either way, as in PyTorch."""
+    row = 1
+    for size in reversed(a.shape):
+        row *= size
+        if row >= RELU_MIN_ROW:
+            break
+    if (xp is not np or a.dtype.kind != "f" or not RELU_MIN_ROW <= row <= 1 << 16
+            or not a.flags.c_contiguous or (out is not None and not out.flags.c_contiguous)):
+        return xp.maximum(a, 0, out=out)
+    flat = a.reshape(-1, row)
+    res = np.maximum(flat, np.zeros(row, dtype=a.dtype),
+                     out=None if out is None else out.reshape(flat.shape))
+    return res.reshape(a.shape)
+
+
 class Relu(Function):
     """``max(a, 0)``; the backward keeps only the mask. With ``in_place`` (``relu_``, and
     ``ReLU(inplace=True)``) the result is written into ``a`` itself: no output allocation and
@@ -257,7 +282,7 @@ class Relu(Function):
         if one_piece(parts):
             if self.needs[0]:
                 self.mask = a > 0
-            return xp.maximum(a, 0, out=a if in_place else None)
+            return relu_into(xp, a, a if in_place else None)
         # A large batch: its parts on the op threads.
         out = a if in_place else xp.empty_like(a)
         mask = self.mask = xp.empty(a.shape, dtype=bool) if self.needs[0] else None
@@ -266,7 +291,7 @@ class Relu(Function):
             for _, sl in part:
                 if mask is not None:
                     xp.greater(a[sl], 0, out=mask[sl])
-                xp.maximum(a[sl], 0, out=out[sl])
+                relu_into(xp, a[sl], out[sl])
 
         split_map(run, parts)
         return out

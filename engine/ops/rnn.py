@@ -27,6 +27,7 @@ from .._backend import xp_of
 from .._blas import op_threads, split_map
 from .._cuda_kernels import on_gpu
 from ..autograd.function import Function
+from .math import relu_into
 
 
 def _sigmoid_(a: Any, xp: Any) -> None:
@@ -155,7 +156,7 @@ class RNNLayer(_Recurrent):
             # (matmul with out= is ~15x slower under multi-threaded OpenBLAS: avoid it)
             xp.add(prev[t] @ whh_t, pre[t], out=h)
             if relu:
-                xp.maximum(h, 0, out=h)
+                relu_into(xp, h, h)
             else:
                 xp.tanh(h, out=h)
             if mask is not None:

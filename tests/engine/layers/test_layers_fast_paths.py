@@ -185,6 +185,66 @@ def test_relu_in_place_reuses_the_buffer_and_gives_relus_gradient(L):
         np.testing.assert_array_equal(L.np(z), np.maximum(a, 0))
 
 
+@pytest.mark.parametrize("shape,dtype", [
+    ((4, 6, 28, 28), np.float32),  # a zero row of 784 (28x28)
+    ((3, 300), np.float64),  # row 300
+    ((2, 2, 2, 64), np.float16),  # row 256 over two axes
+    ((5, 7), np.float32),  # too short a row: the scalar maximum
+    ((3, 1 << 17), np.float32),  # too long a row: the scalar maximum
+    ((6, 512), np.int32),  # integers keep NumPy's own path
+])
+def test_relu_through_a_zero_row_equals_maximum_with_zero(shape, dtype):
+    """``relu_into`` takes a broadcast row of zeros for speed; NaN stays NaN and infinities and
+    signed zeros come out as from ``maximum(a, 0)``, written in place or not, also into a
+    non-contiguous ``out`` (which falls back)."""
+    from engine.ops.math import relu_into  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    a = (rng.standard_normal(shape) * 10).astype(dtype)
+    if a.dtype.kind == "f":
+        a.flat[:4] = [np.nan, -np.inf, np.inf, -0.0]
+    want = np.maximum(a, 0)
+    got = relu_into(np, a)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+    strided = np.empty(shape[:-1] + (2 * shape[-1],), dtype=want.dtype)[..., ::2]
+    relu_into(np, a, strided)
+    np.testing.assert_array_equal(strided, want)
+    relu_into(np, a, a)
+    np.testing.assert_array_equal(a, want)
+
+
+def test_small_convolution_with_large_columns_splits_over_threads(monkeypatch):
+    """A convolution below SPLIT_MIN_FLOPS whose columns take SPLIT_MIN_COLUMN_BYTES or more
+    (LeNet-5's first layer at batch 64) splits its batch over the op threads, with the
+    unsplit results."""
+    rng = np.random.default_rng(2)
+    x, w, b = (rng.standard_normal(s) for s in ((8, 1, 12, 12), (3, 1, 5, 5), (3,)))
+    monkeypatch.setattr(conv_ops, "op_threads", lambda: 2)
+    monkeypatch.setattr(conv_ops, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(conv_ops, "SPLIT_MIN_FLOPS", float("inf"))
+    parts_seen: list[int] = []
+    real = conv_ops.split_map
+    monkeypatch.setattr(conv_ops, "split_map",
+                        lambda fn, parts: parts_seen.append(len(parts)) or real(fn, parts))
+
+    def run() -> list[np.ndarray]:
+        xt, wt, bt = (engine.tensor(a, requires_grad=True) for a in (x, w, b))
+        out = F.conv2d(xt, wt, bt, padding=2)
+        out.backward(engine.tensor(np.cos(np.arange(out.numel())).reshape(tuple(out.shape))))
+        return [t.detach().numpy().copy() for t in (out, xt.grad, wt.grad, bt.grad)]
+
+    monkeypatch.setattr(conv_ops, "SPLIT_MIN_COLUMN_BYTES", float("inf"))
+    whole = run()
+    assert parts_seen == [1, 1]
+    parts_seen.clear()
+    monkeypatch.setattr(conv_ops, "SPLIT_MIN_COLUMN_BYTES", 0)
+    split = run()
+    assert parts_seen == [2, 2]
+    for a, b_ in zip(whole, split):
+        np.testing.assert_allclose(a, b_, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("needs", ["x", "w", "b", "wb"])
 def test_batch_norm_fused_backward_with_some_inputs_frozen(L, training, needs):
