@@ -426,10 +426,9 @@ class Conv2d(Function):
         oh = out_size(h, kh, stride[0], pads[0], pads[1], dilation[0])
         ow = out_size(wd, kw, stride[1], pads[2], pads[3], dilation[1])
         col_bytes = c * kh * kw * oh * ow * x.itemsize  # one sample's columns
-        flops = 2.0 * n * oc * (col_bytes // x.itemsize)
-        if n * col_bytes >= SPLIT_MIN_COLUMN_BYTES:
-            flops = max(flops, SPLIT_MIN_FLOPS)
-        parts = thread_parts(xp, flops, n, col_bytes)
+        big_columns = n * col_bytes >= SPLIT_MIN_COLUMN_BYTES
+        parts = thread_parts(xp, 2.0 * n * oc * (col_bytes // x.itemsize), n, col_bytes,
+                             0.0 if big_columns else None)
         ones_row = b is not None
         keep = self.needs[1] and n * col_bytes <= KEEP_COLUMNS_BYTES
         per_sample = not on_gpu(xp, x.dtype) and oh * ow >= PER_SAMPLE_MIN_PIXELS
