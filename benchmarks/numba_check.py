@@ -10,7 +10,6 @@ this prints a note and stops when it is not installed (``pip install numba`` to 
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,20 +20,17 @@ import engine  # noqa: E402, F401 - sets OpenBLAS's environment before NumPy sta
 import numpy as np  # noqa: E402
 # isort: on
 
+from benchmarks._timing import interleaved_throughput  # noqa: E402
 from engine.ops import conv as conv_ops  # noqa: E402
 from engine.ops import pool as pool_ops  # noqa: E402
 
 
-def _best_ms(fn: Callable[[], object], n: int = 200, rounds: int = 5) -> float:
-    """Best of ``rounds`` means of ``n`` calls, in ms (the copies run for well under 1 ms)."""
-    fn()
-    best = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / n * 1e3)
-    return best
+def _ms_per_call(numpy_fn: Callable[[], object], numba_fn: Callable[[], object]
+                 ) -> tuple[float, float]:
+    """Median ms per call of each, timed in alternating rounds (``_timing``'s rule: this VM's
+    speed drifts, so neither side may own a slow phase)."""
+    rates = interleaved_throughput([numpy_fn, numba_fn], 1, 200, 7, settle_s=0.0)
+    return 1e3 / rates[0], 1e3 / rates[1]
 
 
 def _kernels(nb):  # noqa: ANN001, ANN202 - numba's decorators, built only when it is there
@@ -76,7 +72,8 @@ def main() -> int:
 
     im2col, pool_backward = _kernels(numba)
     rng = np.random.default_rng(0)
-    print(f"numba {numba.__version__}, numpy {np.__version__}; ms per call, one thread")
+    print(f"numba {numba.__version__}, numpy {np.__version__}; ms per call, one thread,"
+          " medians of alternating rounds")
     print(f"{'copy':48s} {'numpy':>7s} {'numba':>7s} {'numba/numpy':>11s}")
     with one_blas_thread():
         for label, (n, c, hw, k, pad) in {
@@ -92,8 +89,9 @@ def main() -> int:
             cols = np.empty_like(want)
             im2col(xpad, k, k, o, o, cols)
             assert np.array_equal(cols, want)
-            t_np = _best_ms(lambda: conv_ops._columns(view, 1, True))  # noqa: B023, SLF001
-            t_nb = _best_ms(lambda: im2col(xpad, k, k, o, o, cols))  # noqa: B023
+            t_np, t_nb = _ms_per_call(
+                lambda: conv_ops._columns(view, 1, True),  # noqa: B023, SLF001
+                lambda: im2col(xpad, k, k, o, o, cols))  # noqa: B023
             print(f"{label:48s} {t_np:7.3f} {t_nb:7.3f} {t_nb / t_np:11.2f}")
         x = rng.standard_normal((64, 6, 28, 28)).astype(np.float32)
         out, idx = pool_ops._max_windows(x, (2, 2), (2, 2), (0, 0), (1, 1), (14, 14))  # noqa: SLF001
@@ -103,8 +101,8 @@ def main() -> int:
         gx = np.empty_like(x)
         pool_backward(g, idx, gx)
         assert np.array_equal(gx, fn._scatter(g, idx, x.shape))  # noqa: SLF001
-        t_np = _best_ms(lambda: fn._scatter(g, idx, x.shape))  # noqa: SLF001
-        t_nb = _best_ms(lambda: pool_backward(g, idx, gx))
+        t_np, t_nb = _ms_per_call(lambda: fn._scatter(g, idx, x.shape),  # noqa: SLF001
+                                  lambda: pool_backward(g, idx, gx))
         label = "max-pool backward LeNet 2x2, 64 samples"
         print(f"{label:48s} {t_np:7.3f} {t_nb:7.3f} {t_nb / t_np:11.2f}")
     return 0
